@@ -1,0 +1,869 @@
+//! JSON wire decoding and canonical encoding of events (protocol v1).
+//!
+//! [`decode_event`] never panics: every bad input yields a [`DecodeError`]
+//! naming its [`ErrorClass`], the field (when one is at fault) and what was
+//! wrong. Callers count the error, keep its reason and go on with the next
+//! event.
+//!
+//! Decoding is a single `serde_json` pass into a flat struct of borrowed
+//! [`Scalar`]s (strings without escapes are not copied), followed by typed
+//! validation per kind. Unknown fields are ignored.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::event::{
+    Action, Behavior, Body, Currency, Event, Inventory, Kind, LineItem, Order, OrderStatus,
+    Rejected, SalesFigure, Sync, SyncStatus, Target,
+};
+use crate::id::{Id, MAX_ID_LEN};
+use crate::time::{format_rfc3339_ms, parse_rfc3339_ms};
+
+/// Largest accepted event, in bytes of JSON.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// Longest accepted short text (channel, warehouse, action, status, currency...).
+pub const MAX_NAME_LEN: usize = 64;
+/// Longest accepted free text (sync error text, rejection reason).
+pub const MAX_TEXT_LEN: usize = 4096;
+/// Most line items in one order.
+pub const MAX_LINES: usize = 1000;
+/// Bytes of a bad input kept in its rejection notice.
+pub const EXCERPT_LEN: usize = 160;
+
+/// What kind of wrong an input was.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Not JSON, not an object, or nested too deeply.
+    Malformed,
+    /// Over a size limit (event, string, line items).
+    TooLarge,
+    /// A `kind` we do not know, or no kind field and no known shape.
+    UnknownKind,
+    /// A required field is absent (or null).
+    MissingField,
+    /// A field has the wrong JSON type.
+    WrongType,
+    /// A field has the right type but an impossible value.
+    BadValue,
+}
+
+impl ErrorClass {
+    /// All classes, for counters.
+    pub const ALL: [ErrorClass; 6] = [
+        ErrorClass::Malformed,
+        ErrorClass::TooLarge,
+        ErrorClass::UnknownKind,
+        ErrorClass::MissingField,
+        ErrorClass::WrongType,
+        ErrorClass::BadValue,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Malformed => "malformed",
+            ErrorClass::TooLarge => "too_large",
+            ErrorClass::UnknownKind => "unknown_kind",
+            ErrorClass::MissingField => "missing_field",
+            ErrorClass::WrongType => "wrong_type",
+            ErrorClass::BadValue => "bad_value",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<ErrorClass> {
+        ErrorClass::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Why an event was refused.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DecodeError {
+    /// The class, for counting.
+    pub class: ErrorClass,
+    /// The field at fault, when one is.
+    pub field: Option<&'static str>,
+    /// What was wrong, readable.
+    pub detail: String,
+}
+
+impl DecodeError {
+    fn new(class: ErrorClass, field: Option<&'static str>, detail: impl Into<String>) -> Self {
+        DecodeError {
+            class,
+            field,
+            detail: detail.into(),
+        }
+    }
+
+    fn missing(field: &'static str) -> Self {
+        DecodeError::new(
+            ErrorClass::MissingField,
+            Some(field),
+            "required field is missing",
+        )
+    }
+
+    fn wrong(field: &'static str, expected: &str, got: &Scalar<'_>) -> Self {
+        DecodeError::new(
+            ErrorClass::WrongType,
+            Some(field),
+            format!("expected {expected}, got {}", got.describe()),
+        )
+    }
+
+    fn bad(field: &'static str, detail: impl Into<String>) -> Self {
+        DecodeError::new(ErrorClass::BadValue, Some(field), detail)
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.field {
+            Some(field) => write!(
+                f,
+                "{}: field `{field}`: {}",
+                self.class.as_str(),
+                self.detail
+            ),
+            None => write!(f, "{}: {}", self.class.as_str(), self.detail),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Any JSON value, with scalars kept and containers reduced to what the
+/// decoder needs. Borrowed strings point into the input.
+#[derive(Debug)]
+pub enum Scalar<'a> {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A non-negative integer.
+    U64(u64),
+    /// A negative integer.
+    I64(i64),
+    /// A number with a fraction or exponent.
+    F64(f64),
+    /// A string.
+    Str(Cow<'a, str>),
+    /// An array, elements unparsed.
+    Array(Vec<&'a RawValue>),
+    /// An object (contents skipped).
+    Object,
+}
+
+impl Scalar<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Scalar::Null => "null".into(),
+            Scalar::Bool(b) => format!("boolean {b}"),
+            Scalar::U64(n) => format!("number {n}"),
+            Scalar::I64(n) => format!("number {n}"),
+            Scalar::F64(x) => format!("number {x}"),
+            Scalar::Str(s) => format!("string {:?}", excerpt(s, 40)),
+            Scalar::Array(_) => "array".into(),
+            Scalar::Object => "object".into(),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Scalar<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::U64(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(if v >= 0 {
+                    Scalar::U64(v.unsigned_abs())
+                } else {
+                    Scalar::I64(v)
+                })
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::F64(v))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(Scalar::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Object)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The flat union of every field any event kind may carry, aliases included.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Raw<'a> {
+    #[serde(borrow)]
+    kind: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    ts: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    ts_inferred: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    user: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    user_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    session: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    action: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    product: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    product_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    channel: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    price_cents: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    quantity: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    warehouse: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    order: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    order_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    status: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    total_cents: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    currency: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    lines: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    target: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    attempt: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    latency_ms: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    error: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    date: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    bucket: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    sales: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    source: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    line: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    class: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    reason: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    excerpt: Option<Scalar<'a>>,
+}
+
+/// A field that is absent or `null` is treated as missing.
+fn present<'s, 'a>(v: &'s Option<Scalar<'a>>) -> Option<&'s Scalar<'a>> {
+    match v {
+        None | Some(Scalar::Null) => None,
+        Some(s) => Some(s),
+    }
+}
+
+fn either<'s, 'a>(a: &'s Option<Scalar<'a>>, b: &'s Option<Scalar<'a>>) -> Option<&'s Scalar<'a>> {
+    present(a).or_else(|| present(b))
+}
+
+fn id_of(v: &Scalar<'_>, field: &'static str) -> Result<Id, DecodeError> {
+    match v {
+        Scalar::U64(n) => Ok(Id::Num(*n)),
+        Scalar::Str(s) => {
+            if s.is_empty() {
+                Err(DecodeError::bad(field, "id must not be empty"))
+            } else if s.len() > MAX_ID_LEN {
+                Err(DecodeError::new(
+                    ErrorClass::TooLarge,
+                    Some(field),
+                    format!("id is {} bytes, limit {MAX_ID_LEN}", s.len()),
+                ))
+            } else {
+                Ok(Id::from_text(s))
+            }
+        }
+        Scalar::I64(n) => Err(DecodeError::bad(
+            field,
+            format!("id must not be negative, got {n}"),
+        )),
+        Scalar::F64(_) => Err(DecodeError::wrong(
+            field,
+            "an integer or string id (a fractional or huge number would lose precision)",
+            v,
+        )),
+        _ => Err(DecodeError::wrong(field, "an integer or string id", v)),
+    }
+}
+
+fn req_id(v: Option<&Scalar<'_>>, field: &'static str) -> Result<Id, DecodeError> {
+    id_of(v.ok_or_else(|| DecodeError::missing(field))?, field)
+}
+
+fn opt_id(v: Option<&Scalar<'_>>, field: &'static str) -> Result<Option<Id>, DecodeError> {
+    v.map(|s| id_of(s, field)).transpose()
+}
+
+fn int_of(v: &Scalar<'_>, field: &'static str) -> Result<i64, DecodeError> {
+    match v {
+        Scalar::U64(n) => {
+            i64::try_from(*n).map_err(|_| DecodeError::bad(field, format!("{n} is out of range")))
+        }
+        Scalar::I64(n) => Ok(*n),
+        _ => Err(DecodeError::wrong(field, "an integer", v)),
+    }
+}
+
+fn req_int(v: &Option<Scalar<'_>>, field: &'static str) -> Result<i64, DecodeError> {
+    int_of(
+        present(v).ok_or_else(|| DecodeError::missing(field))?,
+        field,
+    )
+}
+
+fn opt_int(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Option<i64>, DecodeError> {
+    present(v).map(|s| int_of(s, field)).transpose()
+}
+
+fn str_of<'s>(v: &'s Scalar<'_>, field: &'static str, max: usize) -> Result<&'s str, DecodeError> {
+    match v {
+        Scalar::Str(s) if s.len() > max => Err(DecodeError::new(
+            ErrorClass::TooLarge,
+            Some(field),
+            format!("text is {} bytes, limit {max}", s.len()),
+        )),
+        Scalar::Str(s) => Ok(s),
+        _ => Err(DecodeError::wrong(field, "a string", v)),
+    }
+}
+
+fn req_str<'s>(
+    v: &'s Option<Scalar<'_>>,
+    field: &'static str,
+    max: usize,
+) -> Result<&'s str, DecodeError> {
+    str_of(
+        present(v).ok_or_else(|| DecodeError::missing(field))?,
+        field,
+        max,
+    )
+}
+
+fn opt_str<'s>(
+    v: &'s Option<Scalar<'_>>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<&'s str>, DecodeError> {
+    present(v).map(|s| str_of(s, field, max)).transpose()
+}
+
+fn name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Box<str>, DecodeError> {
+    let s = req_str(v, field, MAX_NAME_LEN)?;
+    if s.is_empty() {
+        return Err(DecodeError::bad(field, "must not be empty"));
+    }
+    Ok(s.into())
+}
+
+fn opt_name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Option<Box<str>>, DecodeError> {
+    Ok(opt_str(v, field, MAX_NAME_LEN)?
+        .filter(|s| !s.is_empty())
+        .map(Into::into))
+}
+
+fn time_of(v: &Scalar<'_>) -> Result<i64, DecodeError> {
+    match v {
+        Scalar::U64(_) | Scalar::I64(_) => int_of(v, "ts"),
+        Scalar::Str(s) => parse_rfc3339_ms(s).ok_or_else(|| {
+            DecodeError::bad(
+                "ts",
+                format!("not RFC 3339 or epoch milliseconds: {:?}", excerpt(s, 40)),
+            )
+        }),
+        _ => Err(DecodeError::wrong(
+            "ts",
+            "RFC 3339 text or integer epoch milliseconds",
+            v,
+        )),
+    }
+}
+
+/// Infers the kind of an event without a `kind` field from its fields
+/// (the seed documents' shapes).
+fn infer_kind(r: &Raw<'_>) -> Option<Kind> {
+    if r.action.is_some() {
+        Some(Kind::Behavior)
+    } else if r.sales.is_some() {
+        Some(Kind::Sales)
+    } else if r.target.is_some() {
+        Some(Kind::Sync)
+    } else if r.lines.is_some() || r.total_cents.is_some() {
+        Some(Kind::Order)
+    } else if r.quantity.is_some() && (r.product.is_some() || r.product_id.is_some()) {
+        Some(Kind::Inventory)
+    } else {
+        None
+    }
+}
+
+fn kind_of(r: &Raw<'_>) -> Result<Kind, DecodeError> {
+    match present(&r.kind) {
+        Some(Scalar::Str(s)) => match s.as_ref() {
+            "behavior" | "behaviour" => Ok(Kind::Behavior),
+            "inventory" => Ok(Kind::Inventory),
+            "order" => Ok(Kind::Order),
+            "sync" => Ok(Kind::Sync),
+            "sales" => Ok(Kind::Sales),
+            "rejected" => Ok(Kind::Rejected),
+            other => Err(DecodeError::new(
+                ErrorClass::UnknownKind,
+                Some("kind"),
+                format!("unknown kind {:?}", excerpt(other, 40)),
+            )),
+        },
+        Some(other) => Err(DecodeError::wrong("kind", "a string", other)),
+        None => infer_kind(r).ok_or_else(|| {
+            DecodeError::new(
+                ErrorClass::UnknownKind,
+                None,
+                "no `kind` field and the fields match no known event shape",
+            )
+        }),
+    }
+}
+
+/// Decodes one JSON event. `fallback_ts_ms` is used (and the event flagged
+/// `ts_inferred`) when the event carries no `ts`.
+pub fn decode_event(json: &str, fallback_ts_ms: i64) -> Result<Event, DecodeError> {
+    if json.len() > MAX_EVENT_BYTES {
+        return Err(DecodeError::new(
+            ErrorClass::TooLarge,
+            None,
+            format!("event is {} bytes, limit {MAX_EVENT_BYTES}", json.len()),
+        ));
+    }
+    let trimmed = json.trim_start();
+    if !trimmed.starts_with('{') {
+        return Err(DecodeError::new(
+            ErrorClass::Malformed,
+            None,
+            if trimmed.is_empty() {
+                "empty input".to_owned()
+            } else {
+                format!(
+                    "an event must be a JSON object, got {:?}",
+                    excerpt(trimmed, 24)
+                )
+            },
+        ));
+    }
+    let raw: Raw<'_> = serde_json::from_str(json)
+        .map_err(|e| DecodeError::new(ErrorClass::Malformed, None, format!("invalid JSON: {e}")))?;
+    decode_raw(&raw, fallback_ts_ms)
+}
+
+fn decode_raw(r: &Raw<'_>, fallback_ts_ms: i64) -> Result<Event, DecodeError> {
+    let kind = kind_of(r)?;
+    let (ts_ms, ts_inferred) = match present(&r.ts) {
+        Some(v) => (
+            time_of(v)?,
+            matches!(present(&r.ts_inferred), Some(Scalar::Bool(true))),
+        ),
+        None => (fallback_ts_ms, true),
+    };
+    let body = match kind {
+        Kind::Behavior => Body::Behavior(Behavior {
+            user: req_id(either(&r.user, &r.user_id), "user")?,
+            session: opt_id(present(&r.session), "session")?,
+            action: Action::parse(&name(&r.action, "action")?),
+            product: req_id(either(&r.product, &r.product_id), "product")?,
+            channel: opt_name(&r.channel, "channel")?,
+            price_cents: opt_int(&r.price_cents, "price_cents")?,
+        }),
+        Kind::Inventory => Body::Inventory(Inventory {
+            product: req_id(either(&r.product, &r.product_id), "product")?,
+            quantity: req_int(&r.quantity, "quantity")?,
+            warehouse: opt_name(&r.warehouse, "warehouse")?,
+        }),
+        Kind::Order => Body::Order(decode_order(r)?),
+        Kind::Sync => Body::Sync(decode_sync(r)?),
+        Kind::Sales => Body::Sales(decode_sales(r)?),
+        Kind::Rejected => Body::Rejected(Rejected {
+            source: name(&r.source, "source")?,
+            line: opt_int(&r.line, "line")?.and_then(|n| u64::try_from(n).ok()),
+            class: name(&r.class, "class")?,
+            reason: req_str(&r.reason, "reason", MAX_TEXT_LEN)?.into(),
+            excerpt: excerpt(
+                opt_str(&r.excerpt, "excerpt", MAX_TEXT_LEN)?.unwrap_or(""),
+                EXCERPT_LEN,
+            )
+            .into(),
+        }),
+    };
+    Ok(Event {
+        ts_ms,
+        ts_inferred,
+        body,
+    })
+}
+
+fn decode_order(r: &Raw<'_>) -> Result<Order, DecodeError> {
+    let currency_text = req_str(&r.currency, "currency", MAX_NAME_LEN)?;
+    let currency = Currency::parse(currency_text).ok_or_else(|| {
+        DecodeError::bad(
+            "currency",
+            format!(
+                "expected an ISO 4217 code such as \"GBP\", got {:?}",
+                excerpt(currency_text, 16)
+            ),
+        )
+    })?;
+    let lines = match present(&r.lines) {
+        None => Vec::new(),
+        Some(Scalar::Array(items)) => {
+            if items.len() > MAX_LINES {
+                return Err(DecodeError::new(
+                    ErrorClass::TooLarge,
+                    Some("lines"),
+                    format!("{} line items, limit {MAX_LINES}", items.len()),
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| decode_line(item, i))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+        Some(other) => return Err(DecodeError::wrong("lines", "an array of line items", other)),
+    };
+    Ok(Order {
+        order: req_id(either(&r.order, &r.order_id), "order")?,
+        channel: name(&r.channel, "channel")?,
+        status: OrderStatus::parse(&name(&r.status, "status")?),
+        total_cents: req_int(&r.total_cents, "total_cents")?,
+        currency,
+        lines,
+        user: opt_id(either(&r.user, &r.user_id), "user")?,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    #[serde(borrow, default)]
+    product: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    product_id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    quantity: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    unit_price_cents: Option<Scalar<'a>>,
+}
+
+fn decode_line(item: &RawValue, index: usize) -> Result<LineItem, DecodeError> {
+    let at = |e: DecodeError| DecodeError {
+        detail: format!("line item {index}: {}", e.detail),
+        ..e
+    };
+    let raw: RawLine<'_> = serde_json::from_str(item.get()).map_err(|e| {
+        DecodeError::new(
+            ErrorClass::WrongType,
+            Some("lines"),
+            format!("line item {index} must be an object: {e}"),
+        )
+    })?;
+    Ok(LineItem {
+        product: req_id(either(&raw.product, &raw.product_id), "lines.product").map_err(at)?,
+        quantity: req_int(&raw.quantity, "lines.quantity").map_err(at)?,
+        unit_price_cents: req_int(&raw.unit_price_cents, "lines.unit_price_cents").map_err(at)?,
+    })
+}
+
+fn decode_sync(r: &Raw<'_>) -> Result<Sync, DecodeError> {
+    let target_text = req_str(&r.target, "target", MAX_NAME_LEN)?;
+    let target = Target::parse(target_text).ok_or_else(|| {
+        DecodeError::bad(
+            "target",
+            format!(
+                "expected payment, inventory, logistics or customer_service, got {:?}",
+                excerpt(target_text, 32)
+            ),
+        )
+    })?;
+    let status_text = req_str(&r.status, "status", MAX_NAME_LEN)?;
+    let status = SyncStatus::parse(status_text).ok_or_else(|| {
+        DecodeError::bad(
+            "status",
+            format!(
+                "expected pending, synced, failed or retrying, got {:?}",
+                excerpt(status_text, 32)
+            ),
+        )
+    })?;
+    let attempt = match opt_int(&r.attempt, "attempt")? {
+        None => 1,
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| DecodeError::bad("attempt", format!("must be 1 or more, got {n}")))?,
+    };
+    let latency_ms = match opt_int(&r.latency_ms, "latency_ms")? {
+        None => None,
+        Some(n) => Some(u64::try_from(n).map_err(|_| {
+            DecodeError::bad("latency_ms", format!("must not be negative, got {n}"))
+        })?),
+    };
+    Ok(Sync {
+        order: req_id(either(&r.order, &r.order_id), "order")?,
+        channel: name(&r.channel, "channel")?,
+        target,
+        status,
+        attempt,
+        latency_ms,
+        error: opt_str(&r.error, "error", MAX_TEXT_LEN)?.map(Into::into),
+    })
+}
+
+fn decode_sales(r: &Raw<'_>) -> Result<SalesFigure, DecodeError> {
+    let bucket = match either(&r.date, &r.bucket) {
+        Some(v) => str_of(v, "date", MAX_NAME_LEN)?,
+        None => return Err(DecodeError::missing("date")),
+    };
+    let (sales, sales_text) = match present(&r.sales) {
+        None => return Err(DecodeError::missing("sales")),
+        #[allow(clippy::cast_precision_loss)] // reason: business figures are display values
+        Some(Scalar::U64(n)) => (*n as f64, n.to_string()),
+        #[allow(clippy::cast_precision_loss)] // reason: business figures are display values
+        Some(Scalar::I64(n)) => (*n as f64, n.to_string()),
+        Some(Scalar::F64(x)) => (*x, x.to_string()),
+        Some(other) => return Err(DecodeError::wrong("sales", "a number", other)),
+    };
+    Ok(SalesFigure {
+        bucket: bucket.into(),
+        sales_text: sales_text.into(),
+        sales,
+        channel: opt_name(&r.channel, "channel")?,
+    })
+}
+
+/// The first `max` bytes of `s`, cut at a character boundary.
+pub fn excerpt(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Canonical JSON form of an event: what the gateway forwards and what
+/// [`decode_event`] reads back to the same [`Event`].
+#[derive(Serialize)]
+struct Out<'a> {
+    kind: &'static str,
+    ts: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ts_inferred: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product: Option<&'a Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order: Option<&'a Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantity: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warehouse: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lines: Option<&'a [LineItem]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempt: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sales: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    excerpt: Option<&'a str>,
+}
+
+impl Event {
+    /// Writes the canonical JSON of this event (one line, no newline).
+    pub fn to_json(&self) -> String {
+        let mut out = Out {
+            kind: self.body.kind().as_str(),
+            ts: self.ts_ms,
+            ts_inferred: self.ts_inferred,
+            user: None,
+            session: None,
+            action: None,
+            product: None,
+            order: None,
+            channel: None,
+            price_cents: None,
+            quantity: None,
+            warehouse: None,
+            status: None,
+            total_cents: None,
+            currency: None,
+            lines: None,
+            target: None,
+            attempt: None,
+            latency_ms: None,
+            error: None,
+            date: None,
+            sales: None,
+            source: None,
+            line: None,
+            class: None,
+            reason: None,
+            excerpt: None,
+        };
+        let sales_raw;
+        match &self.body {
+            Body::Behavior(b) => {
+                out.user = Some(&b.user);
+                out.session = b.session.as_ref();
+                out.action = Some(b.action.as_str());
+                out.product = Some(&b.product);
+                out.channel = b.channel.as_deref();
+                out.price_cents = b.price_cents;
+            }
+            Body::Inventory(i) => {
+                out.product = Some(&i.product);
+                out.quantity = Some(i.quantity);
+                out.warehouse = i.warehouse.as_deref();
+            }
+            Body::Order(o) => {
+                out.order = Some(&o.order);
+                out.channel = Some(&o.channel);
+                out.status = Some(o.status.as_str());
+                out.total_cents = Some(o.total_cents);
+                out.currency = Some(o.currency.as_str());
+                out.lines = Some(&o.lines);
+                out.user = o.user.as_ref();
+            }
+            Body::Sync(s) => {
+                out.order = Some(&s.order);
+                out.channel = Some(&s.channel);
+                out.target = Some(s.target.as_str());
+                out.status = Some(s.status.as_str());
+                out.attempt = Some(s.attempt);
+                out.latency_ms = s.latency_ms;
+                out.error = s.error.as_deref();
+            }
+            Body::Sales(s) => {
+                out.date = Some(&s.bucket);
+                sales_raw = RawValue::from_string(s.sales_text.to_string()).ok();
+                out.sales = sales_raw.as_deref();
+                out.channel = s.channel.as_deref();
+            }
+            Body::Rejected(r) => {
+                out.source = Some(&r.source);
+                out.line = r.line;
+                out.class = Some(&r.class);
+                out.reason = Some(&r.reason);
+                out.excerpt = Some(&r.excerpt);
+            }
+        }
+        // Serializing plain data to a String cannot fail; fall back to a
+        // rejection-shaped line rather than panic if it ever did.
+        serde_json::to_string(&out).unwrap_or_else(|e| {
+            format!(
+                r#"{{"kind":"rejected","ts":{},"source":"encoder","class":"malformed","reason":{:?}}}"#,
+                self.ts_ms,
+                e.to_string()
+            )
+        })
+    }
+}
+
+impl Rejected {
+    /// Builds the rejection notice for a refused input line.
+    pub fn from_error(source: &str, line: Option<u64>, err: &DecodeError, input: &str) -> Rejected {
+        Rejected {
+            source: excerpt(source, MAX_NAME_LEN).into(),
+            line,
+            class: err.class.as_str().into(),
+            reason: err.to_string().into(),
+            excerpt: excerpt(input, EXCERPT_LEN).into(),
+        }
+    }
+}
+
+/// Formats `ts_ms` the way the canonical encoder would in RFC 3339 form
+/// (re-exported for views and tools).
+pub fn ts_text(ts_ms: i64) -> String {
+    format_rfc3339_ms(ts_ms)
+}

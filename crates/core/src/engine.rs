@@ -1,0 +1,271 @@
+//! The engine: applies events to every operator and yields the [`View`].
+//!
+//! One `Engine` per stream. It is `Serialize + Deserialize`: the gateway
+//! runs one too and sends its serialized state as the `snapshot` frame, so a
+//! dashboard that connects late starts complete and then applies the tail.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decode::{decode_event, DecodeError, ErrorClass, EXCERPT_LEN};
+use crate::event::{Body, Event, Kind, Rejected};
+use crate::id::Id;
+use crate::ops::{
+    behavior::BehaviorOp, inventory::InventoryOp, recs::RecsOp, sales::SalesOp, sync::SyncOp,
+};
+use crate::view::{HealthView, RejectionLine, UserRecs, View};
+
+/// Operator settings. Every bound on memory is here or a documented constant.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Low stock at or below this quantity (the seed's 10).
+    pub low_stock_threshold: i64,
+    /// Per-product overrides of `low_stock_threshold`.
+    pub product_thresholds: BTreeMap<Id, i64>,
+    /// A low-stock product leaves the list only above `threshold + hysteresis`.
+    pub low_stock_hysteresis: i64,
+    /// Event-time lateness tolerated before an event counts as late.
+    pub allowed_lateness_ms: i64,
+    /// Pending/retrying longer than this (event time) is stuck.
+    pub sync_sla_ms: i64,
+    /// Lines kept in the behaviour log.
+    pub log_len: usize,
+    /// Window for "active shoppers".
+    pub active_window_ms: i64,
+    /// Distinct shoppers counted exactly up to this many, estimated above.
+    pub exact_distinct_limit: usize,
+    /// Products tracked by inventory (least recently updated evicted beyond).
+    pub max_products: usize,
+    /// Open (order, target) sync states kept (oldest evicted beyond).
+    pub max_open_syncs: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            low_stock_threshold: 10,
+            product_thresholds: BTreeMap::new(),
+            low_stock_hysteresis: 2,
+            allowed_lateness_ms: 60_000,
+            sync_sla_ms: 5 * 60_000,
+            log_len: 200,
+            active_window_ms: 5 * 60_000,
+            exact_distinct_limit: 10_000,
+            max_products: 100_000,
+            max_open_syncs: 200_000,
+        }
+    }
+}
+
+impl Config {
+    /// Low-stock threshold for `product`.
+    pub fn threshold_for(&self, product: &Id) -> i64 {
+        self.product_thresholds
+            .get(product)
+            .copied()
+            .unwrap_or(self.low_stock_threshold)
+    }
+}
+
+/// Latest rejections kept for display.
+pub const RECENT_REJECTIONS: usize = 20;
+
+/// Feed-health counters.
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
+pub struct Health {
+    applied: u64,
+    applied_by_kind: [u64; 5],
+    rejected: u64,
+    rejected_by_class: BTreeMap<String, u64>,
+    recent: Vec<RejectionLine>,
+    inferred_time: u64,
+    max_event_ms: i64,
+}
+
+impl Health {
+    fn reject(&mut self, ts_ms: i64, r: &Rejected) {
+        self.rejected += 1;
+        *self
+            .rejected_by_class
+            .entry(r.class.to_string())
+            .or_insert(0) += 1;
+        if self.recent.len() == RECENT_REJECTIONS {
+            self.recent.pop();
+        }
+        self.recent.insert(
+            0,
+            RejectionLine {
+                ts_ms,
+                source: r.source.to_string(),
+                line: r.line,
+                class: r.class.to_string(),
+                reason: r.reason.to_string(),
+                excerpt: r.excerpt.to_string(),
+            },
+        );
+    }
+}
+
+/// All operators over one stream.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Engine {
+    config: Config,
+    health: Health,
+    behavior: BehaviorOp,
+    inventory: InventoryOp,
+    recs: RecsOp,
+    sales: SalesOp,
+    sync: SyncOp,
+}
+
+impl Engine {
+    /// A fresh engine.
+    pub fn new(config: Config) -> Self {
+        Engine {
+            config,
+            ..Engine::default()
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Replaces the settings (thresholds take effect on the next view).
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Applies one event to every operator.
+    pub fn apply(&mut self, ev: &Event) {
+        if let Body::Rejected(r) = &ev.body {
+            self.health.reject(ev.ts_ms, r);
+            return;
+        }
+        let h = &mut self.health;
+        h.applied += 1;
+        let slot = match ev.body.kind() {
+            Kind::Behavior => 0,
+            Kind::Inventory => 1,
+            Kind::Order => 2,
+            Kind::Sync => 3,
+            Kind::Sales | Kind::Rejected => 4,
+        };
+        h.applied_by_kind[slot] += 1;
+        if ev.ts_inferred {
+            h.inferred_time += 1;
+        }
+        h.max_event_ms = h.max_event_ms.max(ev.ts_ms);
+        let cfg = &self.config;
+        self.behavior.apply(ev, cfg);
+        self.inventory.apply(ev, cfg);
+        self.recs.apply(ev, cfg);
+        self.sales.apply(ev, cfg);
+        self.sync.apply(ev, cfg);
+    }
+
+    /// Applies a batch, in order.
+    pub fn apply_all<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
+        for ev in events {
+            self.apply(ev);
+        }
+    }
+
+    /// Decodes and applies one JSON event; a bad one is recorded as a
+    /// rejection (source `source`) and its error returned.
+    pub fn apply_json(
+        &mut self,
+        json: &str,
+        fallback_ts_ms: i64,
+        source: &str,
+    ) -> Result<(), DecodeError> {
+        match decode_event(json, fallback_ts_ms) {
+            Ok(ev) => {
+                self.apply(&ev);
+                Ok(())
+            }
+            Err(e) => {
+                self.record_rejection(fallback_ts_ms, source, None, &e, json);
+                Err(e)
+            }
+        }
+    }
+
+    /// Records an input refused before it became an event.
+    pub fn record_rejection(
+        &mut self,
+        ts_ms: i64,
+        source: &str,
+        line: Option<u64>,
+        err: &DecodeError,
+        input: &str,
+    ) {
+        let r = Rejected::from_error(source, line, err, input);
+        self.health.reject(ts_ms, &r);
+    }
+
+    /// Marks every open window as possibly incomplete (after a feed gap).
+    pub fn mark_gap(&mut self) {
+        self.sales.mark_incomplete();
+    }
+
+    /// Late events counted so far (all operators).
+    pub fn late_events(&self) -> u64 {
+        self.sales.late()
+    }
+
+    /// Suggestions for one user (the per-user lookup).
+    pub fn recommend_for(&self, user: &Id) -> UserRecs {
+        self.recs.recommend_for(user, &self.inventory, &self.config)
+    }
+
+    /// The view model of the current state.
+    pub fn view(&self) -> View {
+        let h = &self.health;
+        let watermark_ms = h.max_event_ms - self.config.allowed_lateness_ms;
+        let kinds = [
+            Kind::Behavior,
+            Kind::Inventory,
+            Kind::Order,
+            Kind::Sync,
+            Kind::Sales,
+        ];
+        View {
+            health: HealthView {
+                applied: h.applied,
+                applied_by_kind: kinds
+                    .iter()
+                    .zip(h.applied_by_kind)
+                    .map(|(k, n)| (k.as_str().to_owned(), n))
+                    .collect(),
+                rejected: h.rejected,
+                rejected_by_class: h
+                    .rejected_by_class
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect(),
+                recent_rejections: h.recent.clone(),
+                late: self.late_events(),
+                inferred_time: h.inferred_time,
+                max_event_ms: h.max_event_ms,
+                watermark_ms,
+            },
+            behavior: self.behavior.view(&self.config),
+            inventory: self.inventory.view(&self.config),
+            recs: self.recs.view(&self.inventory, &self.config),
+            sales: self.sales.view(&self.config),
+            sync: self.sync.view(&self.config),
+        }
+    }
+}
+
+/// Error class names, for callers that count rejections themselves.
+pub fn class_names() -> impl Iterator<Item = &'static str> {
+    ErrorClass::ALL.into_iter().map(ErrorClass::as_str)
+}
+
+/// Bytes of input kept per rejection (re-exported for the gateway).
+pub const REJECTION_EXCERPT_LEN: usize = EXCERPT_LEN;
