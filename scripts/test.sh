@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every test: set-up, format, lints (native and wasm32), native unit/property/
+# integration tests (core + gateway), release builds, and end-to-end tests in
+# real headless Chromium against the real gateway.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+start=$(date +%s)
+"$ROOT/scripts/setup.sh"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy (native, all targets) -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo clippy (dashboard, wasm32) -D warnings"
+cargo clippy -p shoppulse --target wasm32-unknown-unknown --quiet -- -D warnings
+
+log "cargo test --workspace (native: core operators, proptests, gateway integration)"
+cargo test --workspace --quiet
+
+"$ROOT/scripts/build.sh"
+
+log "end-to-end tests in headless Chromium (tests/e2e)"
+rm -rf tests/e2e/artifacts
+(cd tests/e2e && SHOPPULSE_FEED_BIN="$ROOT/target/release/shoppulse-feed" SHOPPULSE_DIST="$ROOT/dist" \
+  node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec ./*.test.mjs)
+log "all tests passed in $(( $(date +%s) - start )) s; screenshots in tests/e2e/artifacts/"

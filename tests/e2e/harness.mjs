@@ -1,0 +1,159 @@
+// End-to-end harness: starts the real `shoppulse-feed` binary on a free
+// loopback port, serving the release-built dashboard (dist/), and drives real
+// Debian Chromium through playwright-core (no bundled browser).
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, '../..');
+export const FEED_BIN =
+  process.env.SHOPPULSE_FEED_BIN ?? path.join(ROOT, 'target/release/shoppulse-feed');
+export const DIST = process.env.SHOPPULSE_DIST ?? path.join(ROOT, 'dist');
+export const ARTIFACTS = path.join(here, 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the gateway. Resolves once it printed `listening on http://ADDR`.
+ * @param {string[]} args extra flags (sources etc.)
+ * @param {{port?: number}} opts
+ */
+export async function startGateway(args = [], opts = {}) {
+  const port = opts.port ?? 0;
+  const child = spawn(
+    FEED_BIN,
+    ['--listen', `127.0.0.1:${port}`, '--dist', DIST, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 15_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[^\s]+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].replace(/\/$/, ''));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    child,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** POSTs NDJSON lines (objects or raw strings) to /ingest; returns the JSON answer. */
+export async function ingest(base, lines) {
+  const body = lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n';
+  const res = await fetch(`${base}/ingest`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ingest ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+/** Launches headless Chromium with a fresh profile. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+  });
+}
+
+/**
+ * Opens the dashboard; collects console errors and page errors.
+ * @returns {{page, errors: string[]}}
+ */
+export async function openDashboard(browser, url, { width = 1440, height = 1000 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('dialog', async (d) => {
+    errors.push(`dialog opened: ${d.message()}`);
+    await d.dismiss();
+  });
+  await page.goto(url);
+  return { page, context, errors };
+}
+
+/** Reads an integer from a test id's text (digits only, separators ignored). */
+export async function readCount(page, testid) {
+  const text = await page.getByTestId(testid).first().innerText();
+  const digits = text.replace(/[^0-9]/g, '');
+  return digits === '' ? NaN : Number(digits);
+}
+
+/** Polls `fn` until it returns truthy or `timeoutMs` passes. */
+export async function until(fn, timeoutMs = 10_000, what = 'condition') {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < timeoutMs) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
+}
+
+/** Full-page screenshot into tests/e2e/artifacts/NAME.png. */
+export async function shot(page, name) {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
