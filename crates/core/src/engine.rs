@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{decode_event, DecodeError, ErrorClass, EXCERPT_LEN};
-use crate::event::{Body, Event, Kind, Rejected};
+use crate::event::{Action, Body, Event, Kind, Rejected};
 use crate::id::Id;
 use crate::ops::{
     behavior::BehaviorOp, inventory::InventoryOp, recs::RecsOp, sales::SalesOp, sync::SyncOp,
@@ -140,6 +140,12 @@ impl Engine {
     }
 
     /// Applies one event to every operator.
+    ///
+    /// "Now" is the newest event time seen (this event included). An order
+    /// is *new* on the first `created`/`paid` event of its id (decided by the
+    /// sales operator's bounded seen-set); only new orders feed inventory
+    /// (oversold check), recommendations (co-purchase, trending) and the
+    /// sync forecast, so a created-then-paid order counts once everywhere.
     pub fn apply(&mut self, ev: &Event) {
         if let Body::Rejected(r) = &ev.body {
             self.health.reject(ev.ts_ms, r);
@@ -158,13 +164,59 @@ impl Engine {
         if ev.ts_inferred {
             h.inferred_time += 1;
         }
-        h.max_event_ms = h.max_event_ms.max(ev.ts_ms);
+        h.max_event_ms = if h.applied == 1 {
+            ev.ts_ms
+        } else {
+            h.max_event_ms.max(ev.ts_ms)
+        };
+        let now = h.max_event_ms;
+        let ts = ev.ts_ms;
         let cfg = &self.config;
-        self.behavior.apply(ev, cfg);
-        self.inventory.apply(ev, cfg);
-        self.recs.apply(ev, cfg);
-        self.sales.apply(ev, cfg);
-        self.sync.apply(ev, cfg);
+        match &ev.body {
+            Body::Behavior(b) => {
+                self.behavior.on_behavior(ts, b, now, cfg);
+                if b.action == Action::Purchase {
+                    self.inventory.on_sale(ts, &b.product);
+                }
+                self.recs.on_behavior(ts, b);
+            }
+            Body::Inventory(i) => self.inventory.on_inventory(ts, i, cfg),
+            Body::Order(o) => {
+                if self.sales.on_order(ts, o, now, cfg) {
+                    self.inventory.on_new_order(ts, o);
+                    self.recs.on_new_order(ts, o);
+                    self.sync.on_new_order(ts, o);
+                }
+            }
+            Body::Sync(s) => self.sync.on_sync(ts, s, now, cfg),
+            Body::Sales(f) => self.sales.on_figure(f),
+            Body::Rejected(_) => {}
+        }
+        self.behavior.tick(now, cfg);
+        self.sales.tick(now, cfg);
+        if !matches!(ev.body, Body::Sync(_)) {
+            self.sync.tick(now, cfg);
+        }
+    }
+
+    /// Newest event time seen (epoch ms), 0 before the first event.
+    pub fn now_ms(&self) -> i64 {
+        self.health.max_event_ms
+    }
+
+    /// Sizes of every internal container, `(name, len)`: for tests and
+    /// debugging that the bounds documented on the operators hold.
+    pub fn sizes(&self) -> Vec<(&'static str, usize)> {
+        let mut v = vec![
+            ("health.recent", self.health.recent.len()),
+            ("health.classes", self.health.rejected_by_class.len()),
+        ];
+        v.extend(self.behavior.sizes());
+        v.extend(self.inventory.sizes());
+        v.extend(self.recs.sizes());
+        v.extend(self.sales.sizes());
+        v.extend(self.sync.sizes());
+        v
     }
 
     /// Applies a batch, in order.
@@ -219,12 +271,14 @@ impl Engine {
 
     /// Suggestions for one user (the per-user lookup).
     pub fn recommend_for(&self, user: &Id) -> UserRecs {
-        self.recs.recommend_for(user, &self.inventory, &self.config)
+        self.recs
+            .recommend_for(user, self.now_ms(), &self.inventory, &self.config)
     }
 
     /// The view model of the current state.
     pub fn view(&self) -> View {
         let h = &self.health;
+        let now = h.max_event_ms;
         let watermark_ms = h.max_event_ms - self.config.allowed_lateness_ms;
         let kinds = [
             Kind::Behavior,
@@ -253,11 +307,11 @@ impl Engine {
                 max_event_ms: h.max_event_ms,
                 watermark_ms,
             },
-            behavior: self.behavior.view(&self.config),
-            inventory: self.inventory.view(&self.config),
-            recs: self.recs.view(&self.inventory, &self.config),
-            sales: self.sales.view(&self.config),
-            sync: self.sync.view(&self.config),
+            behavior: self.behavior.view(now, &self.config),
+            inventory: self.inventory.view(now, &self.config),
+            recs: self.recs.view(now, &self.inventory, &self.config),
+            sales: self.sales.view(now, &self.config),
+            sync: self.sync.view(now, &self.config),
         }
     }
 }

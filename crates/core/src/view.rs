@@ -270,7 +270,7 @@ pub struct ChannelTotals {
 }
 
 /// A business figure line.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, serde::Deserialize)]
 pub struct FigureLine {
     /// Bucket label as given.
     pub bucket: String,
@@ -354,7 +354,7 @@ pub struct StuckOrder {
 }
 
 /// An order-state transition that should not happen.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, serde::Deserialize)]
 pub struct InvalidTransition {
     /// Event time.
     pub ts_ms: i64,

@@ -1,0 +1,688 @@
+//! Building blocks shared by the operators, all bounded and serializable.
+//!
+//! - [`FastMap`]: `HashMap` with the Fx hasher (`rustc-hash`): fast on short
+//!   keys, works on wasm32, serde-friendly. Iteration order is never exposed:
+//!   everything that leaves an operator is sorted.
+//! - [`id_hash`]: a *stable* 64-bit hash of an [`Id`], identical on wasm32
+//!   and native, so sketches built by the gateway keep working in the browser
+//!   after a snapshot.
+//! - [`Lru`]: a map bounded by recency (least recently touched evicted first)
+//!   or expired by event time, with amortized O(1) upkeep.
+//! - [`Ring`]: tumbling event-time buckets in a fixed ring (per second,
+//!   minute, hour, day).
+//! - [`Hll`]: `HyperLogLog` (p = 12, 4096 one-byte registers, ~1.6 % standard
+//!   error), written here (a few dozen lines; the crates we looked at either
+//!   hash with a per-process random seed or do not serialize).
+//! - [`SpaceSaving`]: weighted heavy hitters with per-item error bounds.
+//! - [`LogHist`]: log-bucketed histogram for percentiles with bounded
+//!   relative error (2 %), written here (tiny, exact error bound, serde and
+//!   wasm32 without features).
+//! - [`Channels`]: bounded interning of channel names.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+use rustc_hash::FxBuildHasher;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::id::Id;
+use crate::view::ProductCount;
+
+/// A `HashMap` with the fast, deterministic Fx hasher.
+pub type FastMap<K, V> = HashMap<K, V, FxBuildHasher>;
+
+/// SplitMix64 finalizer: a strong, cheap 64-bit mixer.
+pub fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Stable 64-bit hash of an id: the same on every platform and every run.
+pub fn id_hash(id: &Id) -> u64 {
+    match id {
+        Id::Num(n) => mix64(*n),
+        Id::Str(s) => {
+            // FNV-1a over the bytes, then mixed; tagged so it differs from Num.
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for &b in s.as_bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            mix64(h ^ 0x5bd1_e995_5bd1_e995)
+        }
+    }
+}
+
+/// Serializes any map as a JSON array of `[key, value]` pairs, so keys that
+/// are not strings (tuples, enums) survive JSON.
+pub mod map_vec {
+    use super::{DeserializeOwned, Deserializer, FastMap, Hash, Serialize, Serializer};
+    use serde::Deserialize;
+
+    /// Writes the map as a sequence of pairs.
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        m: &FastMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    /// Reads a sequence of pairs back into a map.
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<FastMap<K, V>, D::Error>
+    where
+        K: DeserializeOwned + Hash + Eq,
+        V: DeserializeOwned,
+        D: Deserializer<'de>,
+    {
+        let pairs: Vec<(K, V)> = Vec::deserialize(d)?;
+        Ok(pairs.into_iter().collect())
+    }
+}
+
+/// A map bounded by recency or by event-time expiry.
+///
+/// Every entry carries a `stamp` (a touch sequence number or an event time,
+/// only ever raised). A queue holds each key with the stamp it had when
+/// queued; the front is the oldest candidate. When popping, an entry whose
+/// stamp moved on is re-queued instead of evicted. Each re-queue pays for an
+/// earlier touch, so upkeep is amortized O(1) per touch, and the queue holds
+/// about one slot per live key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "K: Serialize + Hash + Eq, V: Serialize",
+    deserialize = "K: DeserializeOwned + Hash + Eq, V: DeserializeOwned"
+))]
+pub struct Lru<K, V> {
+    #[serde(with = "map_vec")]
+    map: FastMap<K, (u64, V)>,
+    queue: VecDeque<(K, u64)>,
+}
+
+impl<K, V> Default for Lru<K, V> {
+    fn default() -> Self {
+        Lru {
+            map: FastMap::default(),
+            queue: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Lru<K, V> {
+    /// Live entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Slots in the upkeep queue (about `len()`; bounded by touches).
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The value for `k`, without touching it.
+    pub fn get<Q>(&self, k: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get(k).map(|e| &e.1)
+    }
+
+    /// The value for `k`, mutably, without touching it.
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get_mut(k).map(|e| &mut e.1)
+    }
+
+    /// Touches `k` with `stamp` (stamps only go up), inserting `make()` when
+    /// absent. Returns the value and whether it was inserted.
+    pub fn touch(&mut self, k: &K, stamp: u64, make: impl FnOnce() -> V) -> (&mut V, bool) {
+        let inserted = if self.map.contains_key(k) {
+            false
+        } else {
+            self.map.insert(k.clone(), (stamp, make()));
+            self.queue.push_back((k.clone(), stamp));
+            true
+        };
+        // Present now: inserted above or found.
+        let e = self
+            .map
+            .get_mut(k)
+            .unwrap_or_else(|| unreachable!("key inserted above"));
+        if stamp > e.0 {
+            e.0 = stamp;
+        }
+        (&mut e.1, inserted)
+    }
+
+    /// Removes and returns the least recently stamped entry.
+    pub fn pop_oldest(&mut self) -> Option<(K, V)> {
+        while let Some((k, s)) = self.queue.pop_front() {
+            match self.map.get(&k) {
+                None => {}
+                Some(&(cur, _)) if cur == s => {
+                    let (_, v) = self.map.remove(&k)?;
+                    return Some((k, v));
+                }
+                Some(&(cur, _)) => self.queue.push_back((k, cur)),
+            }
+        }
+        None
+    }
+
+    /// Removes and returns one entry whose stamp is below `cutoff`, if any
+    /// (call in a loop to expire everything older than `cutoff`).
+    pub fn pop_expired(&mut self, cutoff: u64) -> Option<(K, V)> {
+        while let Some(&(_, s)) = self.queue.front() {
+            if s >= cutoff {
+                return None;
+            }
+            let (k, s) = self.queue.pop_front()?;
+            match self.map.get(&k) {
+                None => {}
+                Some(&(cur, _)) if cur < cutoff => {
+                    let _ = s;
+                    let (_, v) = self.map.remove(&k)?;
+                    return Some((k, v));
+                }
+                Some(&(cur, _)) => self.queue.push_back((k, cur)),
+            }
+        }
+        None
+    }
+
+    /// Removes everything.
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.queue.clear();
+    }
+
+    /// All entries (unordered): `(key, stamp, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, u64, &V)> {
+        self.map.iter().map(|(k, (s, v))| (k, *s, v))
+    }
+}
+
+/// Maps an event time to a `u64` stamp preserving order (for [`Lru`]).
+#[allow(clippy::cast_sign_loss)] // reason: the sign bit is flipped first, an order-preserving bijection
+pub fn time_stamp(ts_ms: i64) -> u64 {
+    (ts_ms as u64) ^ (1 << 63)
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Slot<T> {
+    idx: i64,
+    val: T,
+}
+
+/// `N`-slot ring of tumbling event-time buckets of `len_ms` each. A bucket
+/// is reused (reset) when time moves `N` buckets on; writes older than the
+/// `N` buckets ending at "now" are refused. Slots are allocated on first
+/// write (an empty ring costs nothing in a snapshot).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ring<T> {
+    len_ms: i64,
+    n: usize,
+    slots: Vec<Slot<T>>,
+}
+
+impl<T: Default + Clone> Ring<T> {
+    /// A ring of `n` buckets of `len_ms`.
+    pub fn new(n: usize, len_ms: i64) -> Self {
+        Ring {
+            len_ms,
+            n,
+            slots: Vec::new(),
+        }
+    }
+
+    /// Bucket length.
+    pub fn len_ms(&self) -> i64 {
+        self.len_ms
+    }
+
+    /// Number of buckets.
+    pub fn capacity(&self) -> usize {
+        self.n
+    }
+
+    /// Bucket index of a time.
+    pub fn index_of(&self, ts_ms: i64) -> i64 {
+        ts_ms.div_euclid(self.len_ms)
+    }
+
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // reason: rem_euclid of a positive n is in 0..n
+    fn pos(&self, idx: i64) -> usize {
+        idx.rem_euclid(self.n as i64) as usize
+    }
+
+    /// The bucket holding `ts_ms`, reset if it held an older bucket; `None`
+    /// when `ts_ms` is older than the `N` buckets ending at `now_ms`.
+    pub fn slot_mut(&mut self, ts_ms: i64, now_ms: i64) -> Option<&mut T> {
+        let idx = self.index_of(ts_ms);
+        let now_idx = self.index_of(now_ms).max(idx);
+        #[allow(clippy::cast_possible_wrap)] // reason: ring sizes are tiny
+        if idx <= now_idx - self.n as i64 {
+            return None;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![
+                Slot {
+                    idx: i64::MIN,
+                    val: T::default(),
+                };
+                self.n
+            ];
+        }
+        let pos = self.pos(idx);
+        let slot = &mut self.slots[pos];
+        if slot.idx != idx {
+            if slot.idx > idx {
+                return None;
+            }
+            slot.idx = idx;
+            slot.val = T::default();
+        }
+        Some(&mut slot.val)
+    }
+
+    /// The bucket with index `idx`, if held.
+    pub fn get(&self, idx: i64) -> Option<&T> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let slot = &self.slots[self.pos(idx)];
+        (slot.idx == idx).then_some(&slot.val)
+    }
+
+    /// All held buckets, mutably, with their index.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (i64, &mut T)> {
+        self.slots
+            .iter_mut()
+            .filter(|s| s.idx != i64::MIN)
+            .map(|s| (s.idx, &mut s.val))
+    }
+
+    /// Buckets allocated (0 or `n`).
+    pub fn allocated(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+/// `HyperLogLog` precision: 2^12 registers.
+pub const HLL_P: u32 = 12;
+/// Registers per sketch.
+pub const HLL_M: usize = 1 << HLL_P;
+
+/// A `HyperLogLog` sketch over stable 64-bit hashes. Registers are allocated
+/// on first insert and serialized as hex.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hll {
+    regs: Vec<u8>,
+}
+
+impl Hll {
+    /// Adds a hashed item.
+    #[allow(clippy::cast_possible_truncation)] // reason: leading_zeros() + 1 <= 65 fits in u8; index < 2^12
+    pub fn insert(&mut self, h: u64) {
+        if self.regs.is_empty() {
+            self.regs = vec![0; HLL_M];
+        }
+        let idx = (h >> (64 - HLL_P)) as usize;
+        let rank = ((h << HLL_P) | (1 << (HLL_P - 1))).leading_zeros() as u8 + 1;
+        let r = &mut self.regs[idx];
+        if rank > *r {
+            *r = rank;
+        }
+    }
+
+    /// Takes the register-wise maximum into `acc` (length [`HLL_M`]).
+    pub fn merge_into(&self, acc: &mut [u8]) {
+        for (a, &r) in acc.iter_mut().zip(&self.regs) {
+            *a = (*a).max(r);
+        }
+    }
+
+    /// True before any insert.
+    pub fn is_empty(&self) -> bool {
+        self.regs.is_empty()
+    }
+
+    /// Cardinality estimate of merged registers (with the small-range
+    /// linear-counting correction).
+    pub fn estimate(regs: &[u8]) -> f64 {
+        let m = HLL_M as f64;
+        let mut sum = 0.0;
+        let mut zeros = 0usize;
+        for &r in regs {
+            sum += f64::from(-i32::from(r)).exp2();
+            if r == 0 {
+                zeros += 1;
+            }
+        }
+        let alpha = 0.7213 / (1.0 + 1.079 / m);
+        let raw = alpha * m * m / sum;
+        if raw <= 2.5 * m && zeros > 0 {
+            m * (m / zeros as f64).ln()
+        } else {
+            raw
+        }
+    }
+}
+
+impl Serialize for Hll {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(self.regs.len() * 2);
+        for &b in &self.regs {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        s.serialize_str(&out)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hll {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        let b = text.as_bytes();
+        if !b.is_empty() && b.len() != HLL_M * 2 {
+            return Err(serde::de::Error::custom("bad HyperLogLog register length"));
+        }
+        let nib = |c: u8| -> Result<u8, D::Error> {
+            (c as char)
+                .to_digit(16)
+                .and_then(|v| u8::try_from(v).ok())
+                .ok_or_else(|| serde::de::Error::custom("bad HyperLogLog register hex"))
+        };
+        let mut regs = Vec::with_capacity(b.len() / 2);
+        for pair in b.chunks_exact(2) {
+            regs.push((nib(pair[0])? << 4) | nib(pair[1])?);
+        }
+        Ok(Hll { regs })
+    }
+}
+
+/// Weighted Space-Saving heavy hitters with `cap` counters.
+///
+/// Guarantees (Metwally et al.), with `W` the total weight added: every
+/// reported `count` satisfies `count - error <= true <= count`, `error <=
+/// W / cap`, and every item whose true weight exceeds `W / cap` is held.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SpaceSaving {
+    ids: Vec<Id>,
+    counts: Vec<u64>,
+    errors: Vec<u64>,
+    index: FastMap<Id, u32>,
+    total: u64,
+}
+
+impl SpaceSaving {
+    /// Adds `w` to `id`, keeping at most `cap` counters.
+    #[allow(clippy::cast_possible_truncation)] // reason: cap is a small constant, indices fit in u32
+    pub fn add(&mut self, id: &Id, w: u64, cap: usize) {
+        self.total += w;
+        if let Some(&i) = self.index.get(id) {
+            self.counts[i as usize] += w;
+            return;
+        }
+        if self.ids.len() < cap {
+            self.index.insert(id.clone(), self.ids.len() as u32);
+            self.ids.push(id.clone());
+            self.counts.push(w);
+            self.errors.push(0);
+            return;
+        }
+        let mut mi = 0;
+        let mut min = u64::MAX;
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c < min {
+                min = c;
+                mi = i;
+            }
+        }
+        if min == u64::MAX && self.counts.is_empty() {
+            return;
+        }
+        self.index.remove(&self.ids[mi]);
+        self.index.insert(id.clone(), mi as u32);
+        self.ids[mi] = id.clone();
+        self.counts[mi] = min + w;
+        self.errors[mi] = min;
+    }
+
+    /// Total weight added.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Counters held.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The `n` largest counters, count descending then id.
+    pub fn top(&self, n: usize) -> Vec<ProductCount> {
+        let mut all: Vec<ProductCount> = self
+            .ids
+            .iter()
+            .zip(&self.counts)
+            .zip(&self.errors)
+            .map(|((id, &count), &error)| ProductCount {
+                product: id.clone(),
+                count,
+                error,
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.product.cmp(&b.product))
+        });
+        all.truncate(n);
+        all
+    }
+}
+
+/// Growth factor between [`LogHist`] buckets.
+pub const LOG_HIST_GAMMA: f64 = 1.04;
+/// Worst relative error of a [`LogHist`] quantile: `(γ-1)/(γ+1)` ≈ 1.96 %.
+pub const LOG_HIST_REL_ERROR: f64 = (LOG_HIST_GAMMA - 1.0) / (LOG_HIST_GAMMA + 1.0);
+
+/// Log-bucketed histogram of non-negative integers (latencies in ms).
+///
+/// Bucket `i` holds values in `(γ^(i-1), γ^i]` (γ = 1.04) and reports
+/// `2γ^i/(γ+1)`, so every quantile is within [`LOG_HIST_REL_ERROR`] (2 %) of
+/// a true sample at the same rank; zero is exact. Buckets are dense and
+/// grow to the largest value seen: at most 1,130 for the whole `u64` range
+/// (≈ 240 up to 10 s).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogHist {
+    zeros: u64,
+    counts: Vec<u64>,
+    n: u64,
+}
+
+impl LogHist {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // reason: ln(u64::MAX)/ln(1.04) < 1200, non-negative for v >= 1
+    fn bucket(v: u64) -> usize {
+        ((v as f64).ln() / LOG_HIST_GAMMA.ln()).ceil().max(0.0) as usize
+    }
+
+    /// Adds one value.
+    pub fn add(&mut self, v: u64) {
+        self.n += 1;
+        if v == 0 {
+            self.zeros += 1;
+            return;
+        }
+        let b = Self::bucket(v);
+        if b >= self.counts.len() {
+            self.counts.resize(b + 1, 0);
+        }
+        self.counts[b] += 1;
+    }
+
+    /// Values added.
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// The `q`-quantile (nearest rank: the value at rank `ceil(q·n)`), or
+    /// `None` when empty.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap
+    )] // reason: ranks are small positive numbers; bucket indices < 1200
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
+        let mut seen = self.zeros;
+        if seen >= rank {
+            return Some(0.0);
+        }
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(2.0 * LOG_HIST_GAMMA.powi(i as i32) / (LOG_HIST_GAMMA + 1.0));
+            }
+        }
+        None
+    }
+}
+
+/// Most distinct channel names kept; later new names share the last slot,
+/// named [`OTHER_CHANNEL`].
+pub const MAX_CHANNELS: usize = 64;
+/// Name of the overflow channel slot.
+pub const OTHER_CHANNEL: &str = "(other)";
+
+/// Interned channel names (bounded by [`MAX_CHANNELS`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Channels {
+    names: Vec<Box<str>>,
+    index: FastMap<Box<str>, u16>,
+}
+
+impl Channels {
+    /// The slot of `name`, interning it if new.
+    #[allow(clippy::cast_possible_truncation)] // reason: at most MAX_CHANNELS (64) slots
+    pub fn intern(&mut self, name: &str) -> u16 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let name = if self.names.len() + 1 >= MAX_CHANNELS {
+            if let Some(&i) = self.index.get(OTHER_CHANNEL) {
+                return i;
+            }
+            OTHER_CHANNEL
+        } else {
+            name
+        };
+        let i = self.names.len() as u16;
+        self.names.push(name.into());
+        self.index.insert(name.into(), i);
+        i
+    }
+
+    /// Name of slot `i`.
+    pub fn name(&self, i: u16) -> &str {
+        self.names.get(usize::from(i)).map_or("", |s| s)
+    }
+
+    /// Slots sorted by name.
+    #[allow(clippy::cast_possible_truncation)] // reason: at most MAX_CHANNELS (64) slots
+    pub fn sorted(&self) -> Vec<u16> {
+        let mut v: Vec<u16> = (0..self.names.len() as u16).collect();
+        v.sort_by(|&a, &b| self.names[usize::from(a)].cmp(&self.names[usize::from(b)]));
+        v
+    }
+
+    /// Number of channels.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Pushes to the front of a newest-first ring, dropping the oldest beyond `cap`.
+pub fn push_newest<T>(ring: &mut VecDeque<T>, item: T, cap: usize) {
+    if cap == 0 {
+        ring.clear();
+        return;
+    }
+    while ring.len() >= cap {
+        ring.pop_back();
+    }
+    ring.push_front(item);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lru_evicts_least_recently_touched() {
+        let mut l: Lru<u32, ()> = Lru::default();
+        for (i, k) in [1, 2, 3, 1].into_iter().enumerate() {
+            l.touch(&k, i as u64, || ());
+        }
+        assert_eq!(l.pop_oldest().map(|e| e.0), Some(2));
+        assert_eq!(l.pop_oldest().map(|e| e.0), Some(3));
+        assert_eq!(l.pop_oldest().map(|e| e.0), Some(1));
+        assert!(l.pop_oldest().is_none());
+    }
+
+    #[test]
+    fn lru_expires_by_stamp() {
+        let mut l: Lru<u32, ()> = Lru::default();
+        l.touch(&1, 10, || ());
+        l.touch(&2, 20, || ());
+        l.touch(&1, 30, || ());
+        assert_eq!(l.pop_expired(25).map(|e| e.0), Some(2));
+        assert!(l.pop_expired(25).is_none());
+        assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn hll_is_close() {
+        let mut h = Hll::default();
+        for i in 0..100_000u64 {
+            h.insert(mix64(i));
+        }
+        let mut acc = vec![0; HLL_M];
+        h.merge_into(&mut acc);
+        let e = Hll::estimate(&acc);
+        assert!((e - 100_000.0).abs() < 5_000.0, "{e}");
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(serde_json::from_str::<Hll>(&json).unwrap(), h);
+    }
+
+    #[test]
+    fn stable_hash_is_fixed() {
+        assert_eq!(id_hash(&Id::Num(1)), mix64(1));
+        assert_ne!(id_hash(&Id::from_text("a")), id_hash(&Id::from_text("b")));
+    }
+}
