@@ -1,0 +1,3 @@
+//! Canvas charts drawn with plotters-canvas from windowed aggregates only.
+
+pub mod sales;

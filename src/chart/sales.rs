@@ -1,0 +1,311 @@
+//! Revenue per window (one line per channel plus the total) over orders per
+//! window, drawn with plotters on a canvas. Input is the windowed aggregates
+//! only (at most 60 windows), so the cost depends on the canvas size, not on
+//! the number of events.
+
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use shoppulse_core::event::Currency;
+use shoppulse_core::view::{SalesView, SalesWindow};
+use web_sys::HtmlCanvasElement;
+
+use crate::format::{compact, major_units, window_label};
+
+/// Which windows the chart shows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Span {
+    /// Per-minute windows (last 60).
+    #[default]
+    Minute,
+    /// Per-hour windows (last 48).
+    Hour,
+    /// Per-day windows (last 31).
+    Day,
+}
+
+impl Span {
+    /// All spans, in select order.
+    pub const ALL: [Span; 3] = [Span::Minute, Span::Hour, Span::Day];
+
+    /// Value of the select option.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Span::Minute => "minute",
+            Span::Hour => "hour",
+            Span::Day => "day",
+        }
+    }
+
+    /// Parses a select value (minute when unknown).
+    pub fn parse(s: &str) -> Span {
+        match s {
+            "hour" => Span::Hour,
+            "day" => Span::Day,
+            _ => Span::Minute,
+        }
+    }
+
+    /// The windows of `sales` for this span.
+    pub fn windows(self, sales: &SalesView) -> &[SalesWindow] {
+        match self {
+            Span::Minute => &sales.minutes,
+            Span::Hour => &sales.hours,
+            Span::Day => &sales.days,
+        }
+    }
+}
+
+/// Line colours per channel (the total is drawn in [`FG`]).
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(78, 161, 255),
+    RGBColor(255, 170, 60),
+    RGBColor(94, 204, 141),
+    RGBColor(236, 98, 130),
+    RGBColor(176, 132, 255),
+    RGBColor(80, 210, 220),
+    RGBColor(230, 214, 90),
+    RGBColor(180, 180, 180),
+];
+const BG: RGBColor = RGBColor(23, 26, 33);
+const FG: RGBColor = RGBColor(222, 226, 234);
+const MUTED: RGBColor = RGBColor(140, 148, 162);
+const GRID: RGBColor = RGBColor(44, 49, 60);
+const INCOMPLETE: RGBColor = RGBColor(220, 80, 80);
+
+/// Colour of the `i`-th channel, as CSS.
+pub fn channel_css(i: usize) -> String {
+    let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+    format!("rgb({r},{g},{b})")
+}
+
+/// Channel names across `windows`, sorted.
+pub fn channels(windows: &[SalesWindow]) -> Vec<String> {
+    let mut names: Vec<String> = windows
+        .iter()
+        .flat_map(|w| w.by_channel.iter().map(|c| c.channel.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn channel_revenue(w: &SalesWindow, channel: &str) -> i64 {
+    w.by_channel
+        .iter()
+        .find(|c| c.channel == channel)
+        .map_or(0, |c| c.revenue_cents)
+}
+
+/// Draws the chart into `canvas`, sized to its CSS box at the device pixel ratio.
+pub fn draw(canvas: &HtmlCanvasElement, sales: &SalesView, span: Span) -> Result<(), String> {
+    let dpr = web_sys::window()
+        .map_or(1.0, |w| w.device_pixel_ratio())
+        .clamp(1.0, 3.0);
+    let css_w = f64::from(canvas.client_width().max(240));
+    let css_h = f64::from(canvas.client_height().max(180));
+    // reason: sizes are small positive pixel counts
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (w, h) = ((css_w * dpr) as u32, (css_h * dpr) as u32);
+    if canvas.width() != w {
+        canvas.set_width(w);
+    }
+    if canvas.height() != h {
+        canvas.set_height(h);
+    }
+    let backend = CanvasBackend::with_canvas_object(canvas.clone())
+        .ok_or_else(|| "canvas has no 2d context".to_owned())?;
+    let root = backend.into_drawing_area();
+    draw_on(&root, sales, span, dpr).map_err(|e| e.to_string())
+}
+
+/// Scaled pixel size.
+fn px(k: f64, v: f64) -> u32 {
+    // reason: small positive sizes
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let p = (v * k).round() as u32;
+    p
+}
+
+/// Scaled pixel coordinate.
+fn pxi(k: f64, v: f64) -> i32 {
+    // reason: small positive coordinates
+    #[allow(clippy::cast_possible_truncation)]
+    let p = (v * k).round() as i32;
+    p
+}
+
+type Area<DB> = DrawingArea<DB, plotters::coord::Shift>;
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn font(k: f64, size: f64) -> TextStyle<'static> {
+    ("sans-serif", size * k).into_font().color(&MUTED)
+}
+
+/// Window indexes flagged incomplete.
+fn incomplete_xs(windows: &[SalesWindow]) -> Vec<f64> {
+    windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.incomplete)
+        .map(|(i, _)| i as f64)
+        .collect()
+}
+
+fn draw_on<DB: DrawingBackend>(
+    root: &Area<DB>,
+    sales: &SalesView,
+    span: Span,
+    k: f64,
+) -> DrawResult<DB> {
+    root.fill(&BG)?;
+    let windows = span.windows(sales);
+    if windows.is_empty() {
+        root.draw(&Text::new(
+            format!("No {} windows yet", span.as_str()),
+            (pxi(k, 16.0), pxi(k, 20.0)),
+            font(k, 13.0),
+        ))?;
+        return root.present();
+    }
+    let (_, height) = root.dim_in_pixel();
+    // reason: pixel heights
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let split = (f64::from(height) * 0.68) as u32;
+    let (upper, lower) = root.split_vertically(split);
+    draw_revenue(&upper, windows, sales.currency, k)?;
+    draw_orders(&lower, windows, k)?;
+    root.present()
+}
+
+/// Revenue per window: a line per channel, the total dashed.
+fn draw_revenue<DB: DrawingBackend>(
+    area: &Area<DB>,
+    windows: &[SalesWindow],
+    currency: Option<Currency>,
+    k: f64,
+) -> DrawResult<DB> {
+    let names = channels(windows);
+    let n = windows.len() as f64;
+    let (lo, hi) = windows
+        .iter()
+        .flat_map(|w| {
+            std::iter::once(w.total.revenue_cents)
+                .chain(w.by_channel.iter().map(|c| c.revenue_cents))
+        })
+        .fold((0i64, 0i64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let y_lo = major_units(lo, currency);
+    let y_hi = major_units(hi, currency).max(y_lo + 1.0) * 1.1;
+    let money_label = |v: &f64| compact(*v);
+
+    let mut chart = ChartBuilder::on(area)
+        .margin(px(k, 8.0))
+        .margin_bottom(0)
+        .y_label_area_size(px(k, 54.0))
+        .x_label_area_size(0)
+        .build_cartesian_2d(-0.5..(n - 0.5), y_lo..y_hi)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(GRID)
+        .bold_line_style(GRID)
+        .axis_style(GRID)
+        .y_labels(5)
+        .y_label_formatter(&money_label)
+        .label_style(font(k, 11.0))
+        .y_desc(format!(
+            "revenue ({})",
+            currency.as_ref().map_or("—", Currency::as_str)
+        ))
+        .axis_desc_style(font(k, 11.0))
+        .draw()?;
+    chart.draw_series(incomplete_xs(windows).into_iter().map(|x| {
+        Rectangle::new(
+            [(x - 0.5, y_lo), (x + 0.5, y_hi)],
+            INCOMPLETE.mix(0.18).filled(),
+        )
+    }))?;
+    for (ci, name) in names.iter().enumerate() {
+        let color = PALETTE[ci % PALETTE.len()];
+        chart.draw_series(LineSeries::new(
+            windows
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i as f64, major_units(channel_revenue(w, name), currency))),
+            color.stroke_width(px(k, 2.0)),
+        ))?;
+    }
+    if names.len() > 1 {
+        chart.draw_series(DashedLineSeries::new(
+            windows
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i as f64, major_units(w.total.revenue_cents, currency))),
+            px(k, 5.0),
+            px(k, 4.0),
+            FG.stroke_width(px(k, 1.0)),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Orders per window as bars (open windows lighter), window labels below.
+fn draw_orders<DB: DrawingBackend>(
+    area: &Area<DB>,
+    windows: &[SalesWindow],
+    k: f64,
+) -> DrawResult<DB> {
+    let n = windows.len() as f64;
+    let max_orders = windows
+        .iter()
+        .map(|w| w.total.orders)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let o_hi = max_orders as f64 * 1.15;
+    let label_for = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() > 1e-6 || i < 0.0 || i >= n {
+            return String::new();
+        }
+        // reason: i is a whole index in 0..n
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let w = &windows[i as usize];
+        window_label(w.start_ms, w.len_ms)
+    };
+    let mut chart = ChartBuilder::on(area)
+        .margin(px(k, 8.0))
+        .margin_top(px(k, 4.0))
+        .y_label_area_size(px(k, 54.0))
+        .x_label_area_size(px(k, 20.0))
+        .build_cartesian_2d(-0.5..(n - 0.5), 0f64..o_hi)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(GRID)
+        .bold_line_style(GRID)
+        .axis_style(GRID)
+        .y_labels(3)
+        .x_labels(8)
+        .x_label_formatter(&label_for)
+        .y_label_formatter(&|v| compact(*v))
+        .label_style(font(k, 11.0))
+        .y_desc("orders")
+        .axis_desc_style(font(k, 11.0))
+        .draw()?;
+    chart.draw_series(incomplete_xs(windows).into_iter().map(|x| {
+        Rectangle::new(
+            [(x - 0.5, 0.0), (x + 0.5, o_hi)],
+            INCOMPLETE.mix(0.18).filled(),
+        )
+    }))?;
+    chart.draw_series(windows.iter().enumerate().map(|(i, w)| {
+        let x = i as f64;
+        let y = w.total.orders as f64;
+        let alpha = if w.closed { 0.85 } else { 0.45 };
+        Rectangle::new(
+            [(x - 0.35, 0.0), (x + 0.35, y)],
+            PALETTE[0].mix(alpha).filled(),
+        )
+    }))?;
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! The gateway socket: connect, greet (with a resume point), keep alive,
+//! detect a dead link, reconnect with jittered exponential backoff.
+//!
+//! State machine shown in the health strip ([`ConnState`]):
+//! `Connecting` -> (hello) `Live` -> (gap + snapshot) `Resynced` -> (15 s) `Live`;
+//! any disconnect -> `Reconnecting { in_s }` counting down, or `Offline` when
+//! the browser says it is offline or [`OFFLINE_AFTER`] attempts in a row
+//! failed (still retrying) -> `Connecting` again.
+//!
+//! Frames are handed to [`Store::on_text`] as they arrive; nothing here
+//! touches the engine directly.
+
+use crate::state::{ConnState, Store};
+
+/// Keep-alive interval, ms.
+pub const HEARTBEAT_MS: i64 = 2_000;
+/// Nothing received for this long: the connection is dead, ms.
+pub const DEAD_AFTER_MS: i64 = 6_000;
+/// Time allowed to open the socket, ms.
+pub const CONNECT_TIMEOUT_MS: u32 = 10_000;
+/// Shortest reconnect delay, ms.
+pub const BACKOFF_MIN_MS: f64 = 500.0;
+/// Delay before reconnecting when the protocol asks for a resume, ms.
+pub const RESUME_DELAY_MS: u32 = 500;
+/// Longest reconnect delay, ms.
+pub const BACKOFF_MAX_MS: f64 = 10_000.0;
+/// Failed attempts in a row after which the state shows `offline`.
+pub const OFFLINE_AFTER: u32 = 5;
+/// How long "gap — resynced" stays up before "live", ms.
+pub const RESYNCED_SHOWN_MS: i64 = 15_000;
+
+/// Reconnect delay after `failures` failed attempts in a row (0 for the
+/// first retry): `0.5 s * 2^failures` capped at 10 s, with "equal jitter"
+/// (`jitter` in `[0, 1)` picks between half and all of it), never under 0.5 s.
+pub fn backoff_ms(failures: u32, jitter: f64) -> u32 {
+    let base = (BACKOFF_MIN_MS * 2f64.powi(i32::try_from(failures.min(16)).unwrap_or(16)))
+        .min(BACKOFF_MAX_MS);
+    let ms = (base * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))).clamp(BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+    // reason: ms is clamped to [500, 10000]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = ms as u32;
+    ms
+}
+
+/// The feed URL: `?feed=ws://host:port/ws` when given, else the page
+/// origin's `/ws` with `ws:` or `wss:` following the page scheme.
+pub fn feed_url_for(search_feed: Option<String>, page_protocol: &str, page_host: &str) -> String {
+    if let Some(url) = search_feed.filter(|u| !u.trim().is_empty()) {
+        return url.trim().to_owned();
+    }
+    let scheme = if page_protocol == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    format!("{scheme}://{page_host}/ws")
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use browser::{feed_url, run};
+
+#[cfg(not(target_arch = "wasm32"))]
+/// Native builds have no socket; the dashboard only runs in the browser.
+pub async fn run(_store: std::rc::Rc<Store>) {}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// Native builds: the default local gateway.
+pub fn feed_url() -> String {
+    feed_url_for(None, "http:", "127.0.0.1:9001")
+}
+
+/// The state shown while waiting `in_s` more seconds before the next attempt.
+fn waiting_state(offline: bool, failures: u32, in_s: u32) -> ConnState {
+    if offline || failures >= OFFLINE_AFTER {
+        ConnState::Offline { in_s }
+    } else {
+        ConnState::Reconnecting { in_s }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod browser {
+    use std::rc::Rc;
+
+    use futures::future::{select, Either};
+    use futures::{SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+    use gloo_timers::future::TimeoutFuture;
+    use leptos::prelude::WithUntracked;
+
+    use super::{
+        backoff_ms, feed_url_for, waiting_state, ConnState, Store, CONNECT_TIMEOUT_MS,
+        DEAD_AFTER_MS, HEARTBEAT_MS, RESYNCED_SHOWN_MS,
+    };
+    use crate::session::{Outcome, Session};
+    use crate::state::now_ms;
+
+    /// The feed URL for this page (see [`super::feed_url_for`]).
+    pub fn feed_url() -> String {
+        let Some(window) = web_sys::window() else {
+            return feed_url_for(None, "http:", "127.0.0.1:9001");
+        };
+        let loc = window.location();
+        let search_feed = loc
+            .search()
+            .ok()
+            .and_then(|s| web_sys::UrlSearchParams::new_with_str(&s).ok())
+            .and_then(|p| p.get("feed"));
+        let protocol = loc.protocol().unwrap_or_else(|_| "http:".to_owned());
+        let host = loc.host().unwrap_or_else(|_| "127.0.0.1:9001".to_owned());
+        feed_url_for(search_feed, &protocol, &host)
+    }
+
+    fn browser_offline() -> bool {
+        web_sys::window().is_some_and(|w| !w.navigator().on_line())
+    }
+
+    /// How one connection ended.
+    #[derive(Default)]
+    struct Ended {
+        /// Readable reason.
+        reason: String,
+        /// The gateway greeted us on this connection.
+        was_live: bool,
+        /// Reconnect quickly (resume requested by the protocol).
+        prompt: bool,
+    }
+
+    /// Connects forever; never returns.
+    pub async fn run(store: Rc<Store>) {
+        let url = store.signals.conn.with_untracked(|c| c.url.clone());
+        let mut failures: u32 = 0;
+        loop {
+            store.set_state(ConnState::Connecting);
+            let ended = connect_once(&store, &url).await;
+            store.note_disconnect(ended.reason);
+            if ended.was_live {
+                failures = 0;
+            }
+            let wait = if ended.prompt {
+                super::RESUME_DELAY_MS
+            } else {
+                backoff_ms(failures, js_sys::Math::random())
+            };
+            failures = failures.saturating_add(1);
+            wait_countdown(&store, wait, failures).await;
+        }
+    }
+
+    async fn wait_countdown(store: &Store, wait_ms: u32, failures: u32) {
+        let mut remaining = wait_ms;
+        let was_offline = browser_offline();
+        while remaining > 0 {
+            let offline = browser_offline();
+            if was_offline && !offline {
+                return; // back online: try now
+            }
+            store.set_state(waiting_state(offline, failures, remaining.div_ceil(1000)));
+            // Step to the next whole second so "in N s" is exact.
+            let step = match remaining % 1000 {
+                0 => 1000,
+                r => r,
+            };
+            TimeoutFuture::new(step).await;
+            remaining -= step;
+        }
+    }
+
+    fn describe(e: &WebSocketError) -> String {
+        match e {
+            WebSocketError::ConnectionClose(c) if c.reason.is_empty() => {
+                format!("closed (code {})", c.code)
+            }
+            WebSocketError::ConnectionClose(c) => format!("closed (code {}: {})", c.code, c.reason),
+            other => other.to_string(),
+        }
+    }
+
+    impl Ended {
+        fn because(mut self, reason: impl Into<String>) -> Self {
+            self.reason = reason.into();
+            self
+        }
+    }
+
+    async fn connect_once(store: &Rc<Store>, url: &str) -> Ended {
+        let mut ended = Ended::default();
+        let mut ws = match WebSocket::open(url) {
+            Ok(ws) => ws,
+            Err(e) => {
+                return ended.because(format!("cannot open {url}: {e}"));
+            }
+        };
+        // Sending waits for the socket to open.
+        let hello = store.hello_frame();
+        match select(
+            ws.send(Message::Text(hello)),
+            TimeoutFuture::new(CONNECT_TIMEOUT_MS),
+        )
+        .await
+        {
+            Either::Left((Ok(()), _)) => {}
+            Either::Left((Err(e), _)) => {
+                return ended.because(describe(&e));
+            }
+            Either::Right(_) => {
+                return ended.because("connect timed out");
+            }
+        }
+        let mut last_rx = now_ms();
+        let mut next_heartbeat = last_rx + HEARTBEAT_MS;
+        let mut resynced_at: Option<i64> = None;
+        loop {
+            let now = now_ms();
+            if now - last_rx >= DEAD_AFTER_MS {
+                return ended.because(format!("nothing received for {} s", DEAD_AFTER_MS / 1000));
+            }
+            if resynced_at.is_some_and(|t| now - t >= RESYNCED_SHOWN_MS) {
+                resynced_at = None;
+                if store.state() == ConnState::Resynced {
+                    store.set_state(ConnState::Live);
+                }
+            }
+            if now >= next_heartbeat {
+                if let Err(e) = ws.send(Message::Text(Session::heartbeat_frame(now))).await {
+                    return ended.because(describe(&e));
+                }
+                next_heartbeat = now + HEARTBEAT_MS;
+            }
+            let wait = (next_heartbeat - now)
+                .min(last_rx + DEAD_AFTER_MS - now)
+                .max(1);
+            let msg = match select(
+                ws.next(),
+                TimeoutFuture::new(u32::try_from(wait).unwrap_or(1000)),
+            )
+            .await
+            {
+                Either::Left((msg, _)) => msg,
+                Either::Right(_) => continue,
+            };
+            match msg {
+                None => {
+                    return ended.because("closed");
+                }
+                Some(Err(e)) => {
+                    return ended.because(describe(&e));
+                }
+                Some(Ok(Message::Bytes(_))) => {
+                    last_rx = now_ms();
+                }
+                Some(Ok(Message::Text(text))) => {
+                    last_rx = now_ms();
+                    match store.on_text(&text) {
+                        Outcome::Continue | Outcome::Gap => {}
+                        Outcome::Hello => {
+                            ended.was_live = true;
+                            store.set_state(ConnState::Live);
+                        }
+                        Outcome::Resynced => {
+                            resynced_at = Some(last_rx);
+                            store.set_state(ConnState::Resynced);
+                        }
+                        Outcome::Reconnect(reason) => {
+                            ended.prompt = true;
+                            return ended.because(reason);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff_ms(0, 0.0), 500);
+        assert_eq!(backoff_ms(0, 0.999), 500);
+        assert_eq!(backoff_ms(1, 0.999), 999);
+        assert_eq!(backoff_ms(3, 0.0), 2000);
+        assert_eq!(backoff_ms(10, 0.0), 5000);
+        assert_eq!(backoff_ms(10, 1.0), 10_000);
+        assert_eq!(backoff_ms(u32::MAX, 0.5), 7500);
+    }
+
+    #[test]
+    fn feed_url_follows_page_or_query() {
+        assert_eq!(
+            feed_url_for(None, "http:", "localhost:8080"),
+            "ws://localhost:8080/ws"
+        );
+        assert_eq!(
+            feed_url_for(None, "https:", "shop.example"),
+            "wss://shop.example/ws"
+        );
+        assert_eq!(
+            feed_url_for(Some("ws://127.0.0.1:9001/ws".into()), "https:", "x"),
+            "ws://127.0.0.1:9001/ws"
+        );
+        assert_eq!(feed_url_for(Some("  ".into()), "http:", "h"), "ws://h/ws");
+    }
+
+    #[test]
+    fn offline_after_repeated_failures() {
+        assert_eq!(
+            waiting_state(false, 1, 3),
+            ConnState::Reconnecting { in_s: 3 }
+        );
+        assert_eq!(
+            waiting_state(false, OFFLINE_AFTER, 3),
+            ConnState::Offline { in_s: 3 }
+        );
+        assert_eq!(waiting_state(true, 0, 1), ConnState::Offline { in_s: 1 });
+    }
+}

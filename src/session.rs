@@ -1,0 +1,405 @@
+//! The protocol session: what one dashboard knows about the stream, and how
+//! each server frame changes it.
+//!
+//! Pure (no browser APIs, no clock: callers pass `now_ms`), so the resume and
+//! sequence rules are unit-tested natively. [`crate::feed`] owns the socket
+//! and acts on the [`Outcome`] of each frame; [`crate::state`] publishes the
+//! engine's view.
+//!
+//! Rules (protocol v1):
+//! - `snapshot` replaces the engine; `last_seq` becomes the snapshot's `seq`.
+//! - `events` carry consecutive sequence numbers from `first_seq`; an event
+//!   with `seq <= last_seq` is skipped (never applied twice); a frame starting
+//!   after `last_seq + 1` means events were missed: reconnect and resume.
+//! - Each event is decoded on its own; a bad one is recorded as a rejection
+//!   with source `dashboard` and the rest of the frame still applies.
+//! - `gap`: the resume point is gone; shown, `mark_gap` called, a snapshot follows.
+//! - `error` with code `slow_consumer`: reconnect and resume.
+
+use shoppulse_core::decode::decode_event;
+use shoppulse_core::frame::{ClientFrame, ResumePoint, ServerFrame, PROTOCOL_VERSION};
+use shoppulse_core::Engine;
+
+/// Source name given to events this dashboard could not decode.
+pub const REJECT_SOURCE: &str = "dashboard";
+
+/// What the gateway said about itself in its `hello`.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct ServerInfo {
+    /// Gateway name and version.
+    pub server: String,
+    /// Human description of the sources.
+    pub source: String,
+    /// Replay speed when replaying (`Some(0.0)`: as fast as possible).
+    pub replay_speed: Option<f64>,
+    /// Protocol version the gateway speaks.
+    pub protocol: u32,
+}
+
+/// What the feed should do after a frame.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Outcome {
+    /// Keep reading.
+    Continue,
+    /// The gateway greeted us: the connection is live.
+    Hello,
+    /// A snapshot arrived after a `gap`: the view is whole again.
+    Resynced,
+    /// The gateway reported a gap; a snapshot follows.
+    Gap,
+    /// Close this connection and reconnect, resuming where we are.
+    Reconnect(String),
+}
+
+/// One dashboard's protocol state and its engine.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// The operators.
+    pub engine: Engine,
+    /// Stream epoch of the state we hold (`None`: nothing applied yet).
+    pub epoch: Option<String>,
+    /// Last applied sequence number.
+    pub last_seq: u64,
+    /// Newest sequence number the gateway has (hello, heartbeat, events).
+    pub head_seq: u64,
+    /// The gateway's hello, once received.
+    pub server: Option<ServerInfo>,
+    /// Gateway clock of the latest frame that carried one (epoch ms).
+    pub server_sent_ms: i64,
+    /// Events applied from `events` frames by this dashboard (not snapshots).
+    pub applied_here: u64,
+    /// `gap` frames received.
+    pub gaps: u32,
+    /// Reason of the latest gap (`history_gone`, `epoch_changed`, `missed 12..40`).
+    pub last_gap: Option<String>,
+    /// Frames that could not be parsed or used.
+    pub protocol_errors: u64,
+    /// Latest problem worth showing (bad frame, gateway error message).
+    pub last_error: Option<String>,
+    /// A gap was reported and its snapshot has not arrived yet.
+    gap_pending: bool,
+    /// Something the views show changed since the last [`Session::take_changed`].
+    changed: bool,
+}
+
+impl Session {
+    /// A session with a fresh engine.
+    pub fn new() -> Self {
+        Session::default()
+    }
+
+    /// Where to resume, once something has been applied.
+    pub fn resume_point(&self) -> Option<ResumePoint> {
+        self.epoch.as_ref().map(|epoch| ResumePoint {
+            epoch: epoch.clone(),
+            seq: self.last_seq,
+        })
+    }
+
+    /// The `hello` to send on a new connection.
+    pub fn hello_frame(&self) -> String {
+        let hello = ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            resume: self.resume_point(),
+            encoding: None,
+        };
+        serde_json::to_string(&hello).unwrap_or_default()
+    }
+
+    /// The keep-alive to send every ~2 s.
+    pub fn heartbeat_frame(now_ms: i64) -> String {
+        serde_json::to_string(&ClientFrame::Heartbeat { sent_ms: now_ms }).unwrap_or_default()
+    }
+
+    /// True once, after anything the views show changed.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Events the dashboard is behind the gateway's head.
+    pub fn behind(&self) -> u64 {
+        self.head_seq.saturating_sub(self.last_seq)
+    }
+
+    fn problem(&mut self, text: String) {
+        self.protocol_errors += 1;
+        self.last_error = Some(text);
+        self.changed = true;
+    }
+
+    /// Applies one text frame from the gateway. `now_ms` is the wall clock,
+    /// used as the time of events that carry none.
+    pub fn on_text(&mut self, text: &str, now_ms: i64) -> Outcome {
+        match ServerFrame::parse(text) {
+            Ok(frame) => self.on_frame(frame, now_ms),
+            Err(e) => {
+                self.problem(format!("unreadable frame: {e}"));
+                Outcome::Continue
+            }
+        }
+    }
+
+    /// Applies one parsed frame.
+    pub fn on_frame(&mut self, frame: ServerFrame, now_ms: i64) -> Outcome {
+        match frame {
+            ServerFrame::Hello {
+                protocol,
+                head_seq,
+                server,
+                source,
+                replay_speed,
+                ..
+            } => {
+                if protocol != PROTOCOL_VERSION {
+                    self.problem(format!(
+                        "gateway speaks protocol {protocol}, dashboard {PROTOCOL_VERSION}"
+                    ));
+                }
+                self.head_seq = head_seq;
+                self.server = Some(ServerInfo {
+                    server,
+                    source,
+                    replay_speed,
+                    protocol,
+                });
+                self.changed = true;
+                Outcome::Hello
+            }
+            ServerFrame::Snapshot { epoch, seq, state } => {
+                match serde_json::from_str::<Engine>(state.get()) {
+                    Ok(engine) => {
+                        self.engine = engine;
+                        self.epoch = Some(epoch);
+                        self.last_seq = seq;
+                        self.head_seq = self.head_seq.max(seq);
+                        self.changed = true;
+                        if std::mem::take(&mut self.gap_pending) {
+                            Outcome::Resynced
+                        } else {
+                            Outcome::Continue
+                        }
+                    }
+                    Err(e) => {
+                        self.problem(format!("snapshot at seq {seq} unreadable: {e}"));
+                        Outcome::Continue
+                    }
+                }
+            }
+            ServerFrame::Events {
+                epoch,
+                first_seq,
+                sent_ms,
+                events,
+            } => self.on_events(epoch, first_seq, sent_ms, &events, now_ms),
+            ServerFrame::Heartbeat { sent_ms, head_seq } => {
+                self.server_sent_ms = sent_ms;
+                if head_seq != self.head_seq {
+                    self.head_seq = head_seq;
+                    self.changed = true;
+                }
+                Outcome::Continue
+            }
+            ServerFrame::Gap {
+                epoch,
+                oldest_seq,
+                reason,
+                ..
+            } => {
+                self.gaps += 1;
+                self.last_gap = Some(if reason.is_empty() {
+                    format!("history before seq {oldest_seq} gone (epoch {epoch})")
+                } else {
+                    reason
+                });
+                self.engine.mark_gap();
+                self.gap_pending = true;
+                self.changed = true;
+                Outcome::Gap
+            }
+            ServerFrame::Error { code, message } => {
+                self.last_error = Some(if message.is_empty() {
+                    code.clone()
+                } else {
+                    format!("{code}: {message}")
+                });
+                self.changed = true;
+                if code == "slow_consumer" {
+                    Outcome::Reconnect("gateway: slow consumer".to_owned())
+                } else {
+                    Outcome::Continue
+                }
+            }
+        }
+    }
+
+    fn on_events(
+        &mut self,
+        epoch: String,
+        first_seq: u64,
+        sent_ms: i64,
+        events: &[Box<serde_json::value::RawValue>],
+        now_ms: i64,
+    ) -> Outcome {
+        if sent_ms != 0 {
+            self.server_sent_ms = sent_ms;
+        }
+        match &self.epoch {
+            Some(ours) if *ours != epoch => {
+                return Outcome::Reconnect(format!("stream epoch changed to {epoch}"));
+            }
+            Some(_) => {}
+            None => {
+                // Nothing applied yet and no snapshot came first: start here.
+                self.epoch = Some(epoch);
+                self.last_seq = first_seq.saturating_sub(1);
+                if first_seq > 1 {
+                    self.engine.mark_gap();
+                }
+            }
+        }
+        if first_seq > self.last_seq.saturating_add(1) {
+            let missed = format!("missed seq {}..{}", self.last_seq + 1, first_seq - 1);
+            self.last_gap = Some(missed.clone());
+            self.changed = true;
+            return Outcome::Reconnect(missed);
+        }
+        for (seq, raw) in (first_seq..).zip(events) {
+            if seq <= self.last_seq {
+                continue;
+            }
+            let json = raw.get();
+            match decode_event(json, now_ms) {
+                Ok(ev) => self.engine.apply(&ev),
+                Err(err) => {
+                    self.engine
+                        .record_rejection(now_ms, REJECT_SOURCE, None, &err, json);
+                }
+            }
+            self.last_seq = seq;
+            self.applied_here += 1;
+            self.changed = true;
+        }
+        self.head_seq = self.head_seq.max(self.last_seq);
+        Outcome::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoppulse_core::frame::encode_events_frame;
+
+    const INV: &str = r#"{"kind":"inventory","ts":1000,"product":101,"quantity":5}"#;
+
+    fn hello() -> String {
+        r#"{"type":"hello","protocol":1,"epoch":"e1","head_seq":0,"oldest_seq":1,"server":"gw","source":"sim","encodings":["json"]}"#.to_owned()
+    }
+
+    fn snapshot(epoch: &str, seq: u64) -> String {
+        let state = serde_json::to_string(&Engine::default()).unwrap();
+        format!(r#"{{"type":"snapshot","epoch":"{epoch}","seq":{seq},"state":{state}}}"#)
+    }
+
+    fn applied(s: &Session) -> u64 {
+        s.engine.view().health.applied
+    }
+
+    #[test]
+    fn fresh_hello_has_no_resume() {
+        let s = Session::new();
+        assert_eq!(s.hello_frame(), r#"{"type":"hello","protocol":1}"#);
+    }
+
+    #[test]
+    fn snapshot_then_events_apply_in_order_once() {
+        let mut s = Session::new();
+        assert_eq!(s.on_text(&hello(), 0), Outcome::Hello);
+        assert_eq!(s.on_text(&snapshot("e1", 10), 0), Outcome::Continue);
+        assert_eq!(s.last_seq, 10);
+        // seq 9 and 10 are already in the snapshot: skipped.
+        let f = encode_events_frame("e1", 9, 0, [INV, INV, INV, INV]);
+        assert_eq!(s.on_text(&f, 0), Outcome::Continue);
+        assert_eq!(s.last_seq, 12);
+        assert_eq!(applied(&s), 2);
+        assert_eq!(s.applied_here, 2);
+        // A replayed frame changes nothing.
+        assert_eq!(s.on_text(&f, 0), Outcome::Continue);
+        assert_eq!(applied(&s), 2);
+        assert_eq!(
+            s.hello_frame(),
+            r#"{"type":"hello","protocol":1,"resume":{"epoch":"e1","seq":12}}"#
+        );
+    }
+
+    #[test]
+    fn missed_events_ask_for_a_resume() {
+        let mut s = Session::new();
+        s.on_text(&snapshot("e1", 3), 0);
+        let f = encode_events_frame("e1", 6, 0, [INV]);
+        assert!(matches!(s.on_text(&f, 0), Outcome::Reconnect(_)));
+        assert_eq!(s.last_seq, 3);
+        assert_eq!(applied(&s), 0);
+    }
+
+    #[test]
+    fn other_epoch_asks_for_a_resume() {
+        let mut s = Session::new();
+        s.on_text(&snapshot("e1", 3), 0);
+        let f = encode_events_frame("e2", 4, 0, [INV]);
+        assert!(matches!(s.on_text(&f, 0), Outcome::Reconnect(_)));
+    }
+
+    #[test]
+    fn bad_events_are_rejected_not_fatal() {
+        let mut s = Session::new();
+        s.on_text(&snapshot("e1", 0), 0);
+        let f = encode_events_frame("e1", 1, 0, [r#"{"kind":"nope"}"#, INV]);
+        assert_eq!(s.on_text(&f, 0), Outcome::Continue);
+        let h = s.engine.view().health;
+        assert_eq!(h.applied, 1);
+        assert_eq!(h.rejected, 1);
+        assert_eq!(h.recent_rejections[0].source, REJECT_SOURCE);
+        assert_eq!(s.last_seq, 2);
+    }
+
+    #[test]
+    fn gap_then_snapshot_is_resynced() {
+        let mut s = Session::new();
+        s.on_text(&snapshot("e1", 5), 0);
+        let gap = r#"{"type":"gap","epoch":"e1","requested":{"epoch":"e1","seq":5},"oldest_seq":50,"reason":"history_gone"}"#;
+        assert_eq!(s.on_text(gap, 0), Outcome::Gap);
+        assert_eq!(s.gaps, 1);
+        assert_eq!(s.last_gap.as_deref(), Some("history_gone"));
+        assert_eq!(s.on_text(&snapshot("e1", 60), 0), Outcome::Resynced);
+        assert_eq!(s.last_seq, 60);
+    }
+
+    #[test]
+    fn slow_consumer_reconnects_other_errors_do_not() {
+        let mut s = Session::new();
+        let slow = r#"{"type":"error","code":"slow_consumer","message":"too slow"}"#;
+        assert!(matches!(s.on_text(slow, 0), Outcome::Reconnect(_)));
+        let other = r#"{"type":"error","code":"bad_hello","message":"x"}"#;
+        assert_eq!(s.on_text(other, 0), Outcome::Continue);
+        assert_eq!(s.last_error.as_deref(), Some("bad_hello: x"));
+    }
+
+    #[test]
+    fn events_without_snapshot_start_the_stream() {
+        let mut s = Session::new();
+        let f = encode_events_frame("e1", 1, 0, [INV, INV]);
+        assert_eq!(s.on_text(&f, 0), Outcome::Continue);
+        assert_eq!(s.epoch.as_deref(), Some("e1"));
+        assert_eq!(s.last_seq, 2);
+    }
+
+    #[test]
+    fn heartbeat_tracks_head_and_garbage_is_counted() {
+        let mut s = Session::new();
+        s.on_text(r#"{"type":"heartbeat","sent_ms":5,"head_seq":42}"#, 0);
+        assert_eq!(s.head_seq, 42);
+        assert_eq!(s.behind(), 42);
+        s.on_text("not json", 0);
+        assert_eq!(s.protocol_errors, 1);
+    }
+}
