@@ -87,10 +87,9 @@ pub struct Health {
 impl Health {
     fn reject(&mut self, ts_ms: i64, r: &Rejected) {
         self.rejected += 1;
-        *self
-            .rejected_by_class
-            .entry(r.class.to_string())
-            .or_insert(0) += 1;
+        // Bounded: only the known classes, anything else counts as "other".
+        let class = ErrorClass::parse(&r.class).map_or("other", ErrorClass::as_str);
+        *self.rejected_by_class.entry(class.to_owned()).or_insert(0) += 1;
         if self.recent.len() == RECENT_REJECTIONS {
             self.recent.pop();
         }

@@ -92,7 +92,7 @@ pub struct BehaviorView {
     pub funnel: Funnel,
     /// Distinct shoppers active in the last 5 minutes of event time.
     pub active_shoppers: u64,
-    /// True when `active_shoppers` is exact, false when estimated (HyperLogLog).
+    /// True when `active_shoppers` is exact, false when estimated (`HyperLogLog`).
     pub active_exact: bool,
     /// Most viewed/bought products (heavy hitters), at most 10, by score desc
     /// then id.

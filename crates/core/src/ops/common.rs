@@ -32,7 +32,7 @@ use crate::view::ProductCount;
 /// A `HashMap` with the fast, deterministic Fx hasher.
 pub type FastMap<K, V> = HashMap<K, V, FxBuildHasher>;
 
-/// SplitMix64 finalizer: a strong, cheap 64-bit mixer.
+/// `SplitMix64` finalizer: a strong, cheap 64-bit mixer.
 pub fn mix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -59,22 +59,24 @@ pub fn id_hash(id: &Id) -> u64 {
 /// Serializes any map as a JSON array of `[key, value]` pairs, so keys that
 /// are not strings (tuples, enums) survive JSON.
 pub mod map_vec {
-    use super::{DeserializeOwned, Deserializer, FastMap, Hash, Serialize, Serializer};
+    use super::{DeserializeOwned, Deserializer, Hash, HashMap, Serialize, Serializer};
     use serde::Deserialize;
+    use std::hash::BuildHasher;
 
     /// Writes the map as a sequence of pairs.
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
-        m: &FastMap<K, V>,
+    pub fn serialize<K: Serialize, V: Serialize, H: BuildHasher, S: Serializer>(
+        m: &HashMap<K, V, H>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter())
     }
 
     /// Reads a sequence of pairs back into a map.
-    pub fn deserialize<'de, K, V, D>(d: D) -> Result<FastMap<K, V>, D::Error>
+    pub fn deserialize<'de, K, V, H, D>(d: D) -> Result<HashMap<K, V, H>, D::Error>
     where
         K: DeserializeOwned + Hash + Eq,
         V: DeserializeOwned,
+        H: BuildHasher + Default,
         D: Deserializer<'de>,
     {
         let pairs: Vec<(K, V)> = Vec::deserialize(d)?;
@@ -261,7 +263,11 @@ impl<T: Default + Clone> Ring<T> {
         ts_ms.div_euclid(self.len_ms)
     }
 
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // reason: rem_euclid of a positive n is in 0..n
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap
+    )] // reason: ring sizes are tiny; rem_euclid of a positive n is in 0..n
     fn pos(&self, idx: i64) -> usize {
         idx.rem_euclid(self.n as i64) as usize
     }

@@ -358,19 +358,16 @@ impl RecsOp {
                 }
                 let contrib = p.count as f64 * w;
                 let src = items.len() - 1 - rank;
-                match index.get(&p.id) {
-                    Some(&i) => {
-                        let c = &mut cands[i];
-                        c.1 += contrib;
-                        if contrib > c.2 {
-                            c.2 = contrib;
-                            c.3 = src;
-                        }
+                if let Some(&i) = index.get(&p.id) {
+                    let c = &mut cands[i];
+                    c.1 += contrib;
+                    if contrib > c.2 {
+                        c.2 = contrib;
+                        c.3 = src;
                     }
-                    None => {
-                        index.insert(p.id.clone(), cands.len());
-                        cands.push((p.id.clone(), contrib, contrib, src));
-                    }
+                } else {
+                    index.insert(p.id.clone(), cands.len());
+                    cands.push((p.id.clone(), contrib, contrib, src));
                 }
             }
         }

@@ -1,0 +1,206 @@
+//! Engine: snapshot round trip, determinism, bounded memory.
+
+use super::support::*;
+use shoppulse_core::event::{
+    Action, Behavior, Body, Currency, Event, Inventory, LineItem, Order, OrderStatus, Sync,
+    SyncStatus, Target,
+};
+use shoppulse_core::{Config, Engine, Id};
+
+#[path = "../../benches/gen/mod.rs"]
+mod gen;
+
+fn engine_after(n: usize, seed: u64) -> (Engine, gen::Gen) {
+    let mut g = gen::Gen::new(seed);
+    let mut e = Engine::new(Config::default());
+    let mut line = String::new();
+    for _ in 0..n {
+        g.next_line(&mut line);
+        e.apply_json(&line, 0, "test")
+            .expect("generated lines decode");
+    }
+    (e, g)
+}
+
+#[test]
+fn json_snapshot_round_trip_gives_the_same_view_and_the_same_future() {
+    let (mut a, mut g) = engine_after(30_000, 7);
+    let json = serde_json::to_string(&a).unwrap();
+    let mut b: Engine = serde_json::from_str(&json).unwrap();
+    assert_eq!(a.view(), b.view());
+    let mut line = String::new();
+    for _ in 0..5_000 {
+        g.next_line(&mut line);
+        a.apply_json(&line, 0, "test").unwrap();
+        b.apply_json(&line, 0, "test").unwrap();
+    }
+    a.mark_gap();
+    b.mark_gap();
+    assert_eq!(a.view(), b.view());
+    for u in [1u64, 2, 3, 777] {
+        assert_eq!(a.recommend_for(&Id::Num(u)), b.recommend_for(&Id::Num(u)));
+    }
+    // And again through a second snapshot.
+    let c: Engine = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+    assert_eq!(c.view(), a.view());
+}
+
+#[test]
+fn the_view_is_deterministic() {
+    let (a, _) = engine_after(10_000, 3);
+    let (b, _) = engine_after(10_000, 3);
+    assert_eq!(a.view(), b.view());
+    let v = a.view();
+    assert!(!v.behavior.log.is_empty());
+    assert!(!v.recs.trending.is_empty());
+    assert!(!v.sales.minutes.is_empty());
+    assert!(!v.sync.cells.is_empty());
+    assert_eq!(v.health.applied, 10_000);
+}
+
+#[test]
+fn empty_engine_views_and_round_trips() {
+    let e = Engine::default();
+    let v = e.view();
+    assert!(v.behavior.log.is_empty() && v.sales.minutes.is_empty());
+    let back: Engine = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+    assert_eq!(back.view(), v);
+}
+
+fn event(ts: i64, body: Body) -> Event {
+    Event {
+        ts_ms: ts,
+        ts_inferred: false,
+        body,
+    }
+}
+
+/// Feeds 1,000,000 events, every one with fresh ids (users, sessions,
+/// products, orders), and checks every container stays under its cap.
+#[test]
+fn memory_stays_bounded_under_a_million_distinct_ids() {
+    let cfg = Config::default();
+    let mut e = Engine::new(cfg.clone());
+    let rounds = 250_000u64;
+    for i in 0..rounds {
+        let ts = T0 + i as i64 * 4;
+        e.apply(&event(
+            ts,
+            Body::Behavior(Behavior {
+                user: Id::Num(i),
+                session: Some(Id::from_text(&format!("s{i}"))),
+                action: if i % 2 == 0 {
+                    Action::Browse
+                } else {
+                    Action::Purchase
+                },
+                product: Id::Num(i),
+                channel: None,
+                price_cents: None,
+            }),
+        ));
+        e.apply(&event(
+            ts + 1,
+            Body::Inventory(Inventory {
+                product: Id::Num(1_000_000 + i),
+                quantity: 0,
+                warehouse: None,
+            }),
+        ));
+        e.apply(&event(
+            ts + 2,
+            Body::Order(Order {
+                order: Id::Num(i),
+                channel: format!("ch{}", i % 100).into(),
+                status: OrderStatus::Created,
+                total_cents: 100,
+                currency: Currency::GBP,
+                lines: vec![
+                    LineItem {
+                        product: Id::Num(2_000_000 + i),
+                        quantity: 1,
+                        unit_price_cents: 50,
+                    },
+                    LineItem {
+                        product: Id::Num(3_000_000 + i),
+                        quantity: 1,
+                        unit_price_cents: 50,
+                    },
+                ],
+                user: Some(Id::Num(5_000_000 + i)),
+            }),
+        ));
+        e.apply(&event(
+            ts + 3,
+            Body::Sync(Sync {
+                order: Id::Num(i),
+                channel: "web".into(),
+                target: Target::ALL[(i % 4) as usize],
+                status: SyncStatus::Pending,
+                attempt: 1,
+                latency_ms: Some(i % 10_000),
+                error: Some("timeout".into()),
+            }),
+        ));
+    }
+    let caps: &[(&str, usize)] = &[
+        ("health.recent", 20),
+        ("health.classes", 7),
+        ("behavior.log", cfg.log_len),
+        ("behavior.funnel", 100_000),
+        ("behavior.funnel_queue", 100_001),
+        ("behavior.active_exact", cfg.exact_distinct_limit),
+        ("behavior.active_queue", cfg.exact_distinct_limit + 1),
+        ("behavior.hll_minutes", 16),
+        ("behavior.top", 64),
+        ("inventory.products", cfg.max_products),
+        ("inventory.queue", cfg.max_products + 1),
+        ("inventory.low", cfg.max_products),
+        ("inventory.out", cfg.max_products),
+        ("inventory.oversold", cfg.max_products),
+        ("inventory.warnings", 50),
+        ("inventory.max_history", 32),
+        ("recs.users", 20_000),
+        ("recs.users_queue", 20_001),
+        ("recs.max_user_items", 20),
+        ("recs.items", 10_000),
+        ("recs.items_queue", 10_001),
+        ("recs.max_partners", 16),
+        ("recs.trending", 4096),
+        ("recs.top_pairs", 16),
+        ("recs.recent_users", 20),
+        ("sales.seen_orders", 100_000),
+        ("sales.seen_queue", 100_001),
+        ("sales.channels", 64),
+        ("sales.figures", 100),
+        ("sales.windows", 60 + 48 + 31),
+        ("sync.orders", cfg.max_open_syncs),
+        ("sync.orders_queue", cfg.max_open_syncs + 1),
+        ("sync.states", cfg.max_open_syncs),
+        ("sync.open_index", cfg.max_open_syncs),
+        ("sync.cells", 64 * 4),
+        ("sync.channels", 64),
+        ("sync.invalid", 50),
+        ("sync.forecasts", 64),
+    ];
+    let sizes = e.sizes();
+    for (name, n) in &sizes {
+        let cap = caps
+            .iter()
+            .find(|c| c.0 == *name)
+            .unwrap_or_else(|| panic!("no cap listed for {name}"))
+            .1;
+        assert!(*n <= cap, "{name} = {n} exceeds its cap {cap}");
+    }
+    let get = |k: &str| sizes.iter().find(|s| s.0 == k).unwrap().1;
+    // The caps were reached (the test really exercised eviction).
+    assert_eq!(get("inventory.products"), cfg.max_products);
+    assert_eq!(get("sales.seen_orders"), 100_000);
+    assert_eq!(get("recs.users"), 20_000);
+    assert_eq!(get("sync.states"), cfg.max_open_syncs);
+    assert_eq!(get("sales.channels"), 64);
+    let v = e.view();
+    assert!(!v.behavior.active_exact);
+    assert_eq!(v.health.applied, 4 * rounds);
+    assert!(v.inventory.out.len() <= 100 && v.sync.stuck.len() <= 50);
+}
