@@ -1,0 +1,282 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::sources::Speed;
+
+/// The feed gateway of the shop operations dashboard.
+///
+/// Sequences events from a seeded shop simulator, an NDJSON replay file and
+/// `POST /ingest` into one numbered stream, runs the dashboard's engine over it,
+/// and serves it to dashboards over WebSocket (`/ws`, protocol v1) with
+/// snapshots, resume and slow-consumer protection. Also serves `/healthz`,
+/// `/metrics` (Prometheus) and, with `--dist`, the dashboard's files.
+///
+/// The bound address is printed on stdout as `listening on http://ADDR`.
+/// Logs go to stderr. See docs/GATEWAY.md.
+#[derive(Parser, Debug)]
+#[command(
+    name = "shoppulse-feed",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Run a tool instead of the gateway.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Gateway options (when no subcommand is given).
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Tools.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Convert a public dataset into NDJSON events for replay.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Print the simulator's events as NDJSON without serving (for replay
+    /// files and benchmarks). Same seed and start: same output.
+    Simulate(SimulateArgs),
+}
+
+/// Datasets `import` knows.
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// The UCI "Online Retail" CSV (columns `InvoiceNo`, `StockCode`,
+    /// `Description`, `Quantity`, `InvoiceDate`, `UnitPrice`, `CustomerID`,
+    /// `Country`), plain or gzipped. Writes one `order` event per invoice; prints a summary on
+    /// stderr.
+    OnlineRetail(OnlineRetailArgs),
+}
+
+/// `import online-retail` options.
+#[derive(Args, Debug)]
+pub struct OnlineRetailArgs {
+    /// The CSV file (`.csv` or `.csv.gz`; gzip is detected by content).
+    pub input: PathBuf,
+    /// Output NDJSON file (default: stdout).
+    #[arg(short = 'o', long = "output", value_name = "OUT.ndjson")]
+    pub output: Option<PathBuf>,
+    /// Also write a behaviour `purchase` event for every product line of a
+    /// paid invoice with a known customer (feeds the recommender).
+    #[arg(long)]
+    pub with_behavior: bool,
+    /// Never draw the progress bar (it is only drawn when stderr is a
+    /// terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Simulator settings shared by the gateway and `simulate`.
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Simulator seed: the same seed and --sim-start give the same events.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+    /// Simulated events per second; event time advances by one second every
+    /// RATE events (and the gateway emits them at that pace in real time).
+    #[arg(long, default_value_t = 200.0, value_name = "EVENTS_PER_S", value_parser = parse_rate)]
+    pub rate: f64,
+    /// Probability that one sync attempt fails (then retried with back-off,
+    /// up to 4 attempts); a small share of attempts stays pending (stuck).
+    #[arg(long, default_value_t = 0.03, value_name = "F", value_parser = parse_fraction)]
+    pub failure_rate: f64,
+    /// Event time of the first simulated event, RFC 3339
+    /// (e.g. 2024-11-29T09:00:00Z). Default: the wall clock at start.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub sim_start: Option<i64>,
+}
+
+/// `simulate` options.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Simulator settings.
+    #[command(flatten)]
+    pub sim: SimArgs,
+    /// How many events to print.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub events: u64,
+    /// Output NDJSON file (default: stdout).
+    #[arg(short = 'o', long = "output", value_name = "OUT.ndjson")]
+    pub output: Option<PathBuf>,
+}
+
+/// Log line format.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable `key=value` lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Gateway options.
+#[derive(Args, Debug)]
+#[allow(clippy::struct_excessive_bools)] // reason: independent on/off flags of a CLI
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the bound address is
+    /// printed as `listening on http://ADDR`).
+    #[arg(long, default_value = "127.0.0.1:9001", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Serve the built dashboard from DIR at `/` (unknown paths fall back to
+    /// DIR/index.html).
+    #[arg(long, value_name = "DIR")]
+    pub dist: Option<PathBuf>,
+
+    /// Run the seeded shop simulator as a source.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Simulator settings.
+    #[command(flatten)]
+    pub sim: SimArgs,
+    /// Stop the simulator after N events (default: run forever).
+    #[arg(long, value_name = "N")]
+    pub sim_events: Option<u64>,
+
+    /// Replay an NDJSON file (optionally gzipped) as a source; every line is
+    /// delivered in order, bad lines as `rejected` notices with their line
+    /// number.
+    #[arg(long, value_name = "FILE.ndjson")]
+    pub replay: Option<PathBuf>,
+    /// Replay pace: `max` (as fast as possible) or N times real time by
+    /// event time (1 = real time, 60 = a minute per second).
+    #[arg(long, default_value = "1", value_name = "max|N", value_parser = Speed::parse)]
+    pub speed: Speed,
+
+    /// Events kept in memory for resume (and the oldest resumable point).
+    #[arg(long, default_value_t = 200_000, value_name = "N")]
+    pub history: usize,
+    /// Frames queued per dashboard before it is dropped as a slow consumer.
+    #[arg(long, default_value_t = 256, value_name = "FRAMES")]
+    pub client_queue: usize,
+    /// Bytes queued per dashboard before it is dropped as a slow consumer
+    /// (suffixes K, M, G, KiB, MiB, GiB accepted).
+    #[arg(long, default_value = "64MiB", value_name = "BYTES", value_parser = parse_size)]
+    pub client_queue_bytes: usize,
+    /// Most events in one `events` frame.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch: usize,
+    /// How long events gather before an `events` frame goes out, ms.
+    #[arg(long, default_value_t = 20, value_name = "MS")]
+    pub flush_ms: u64,
+    /// Heartbeat to dashboards after this many ms without other frames.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub heartbeat_ms: u64,
+    /// Close a dashboard that sent nothing (no heartbeat) for this many ms.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub client_timeout_ms: u64,
+    /// Largest `POST /ingest` body; larger bodies get 413 with a JSON error
+    /// (suffixes K, M, G, KiB, MiB, GiB accepted).
+    #[arg(long, default_value = "16MiB", value_name = "BYTES", value_parser = parse_size)]
+    pub max_body: usize,
+    /// Use this epoch instead of the one derived from the sources.
+    #[arg(long, value_name = "STRING")]
+    pub epoch: Option<String>,
+
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` wins when set.
+    #[arg(long, default_value = "info", value_name = "FILTER")]
+    pub log: String,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!(
+            "expected a positive number of events per second, got {s:?}"
+        )),
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("expected a probability between 0 and 1, got {s:?}")),
+    }
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    shoppulse_core::time::parse_rfc3339_ms(s)
+        .ok_or_else(|| format!("expected RFC 3339 time such as 2024-11-29T09:00:00Z, got {s:?}"))
+}
+
+/// Parses `16MiB`, `64K`, `1048576`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("expected a size such as 16MiB or 65536, got {s:?}"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("1x").is_err());
+    }
+
+    #[test]
+    fn parses_subcommands_and_flags() {
+        let c = Cli::try_parse_from([
+            "shoppulse-feed",
+            "--simulate",
+            "--seed",
+            "7",
+            "--rate",
+            "500",
+            "--sim-start",
+            "2024-01-01T00:00:00Z",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        assert!(c.command.is_none());
+        assert!(c.serve.simulate);
+        assert_eq!(c.serve.sim.seed, 7);
+        assert_eq!(c.serve.sim.sim_start, Some(1_704_067_200_000));
+        let c = Cli::try_parse_from([
+            "shoppulse-feed",
+            "import",
+            "online-retail",
+            "x.csv.gz",
+            "-o",
+            "o.ndjson",
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Import(ImportCommand::OnlineRetail(_)))
+        ));
+        assert!(Cli::try_parse_from(["shoppulse-feed", "--speed", "0"]).is_err());
+        let c = Cli::try_parse_from(["shoppulse-feed", "--speed", "max"]).unwrap();
+        assert_eq!(c.serve.speed, Speed::Max);
+    }
+}

@@ -1,0 +1,21 @@
+//! # shoppulse-feed
+//!
+//! The `ShopPulse` feed gateway. Sources (the seeded [`sim`] simulator, an
+//! NDJSON replay file, `POST /ingest`) publish events into the [`hub`], which
+//! numbers them, keeps a bounded history and its own engine, and fans
+//! `events` frames out to dashboards ([`ws`]). [`import`] turns the Online
+//! Retail dataset into NDJSON for replay.
+//!
+//! The binary is `shoppulse-feed`; see `docs/GATEWAY.md` for the flags.
+
+pub mod cli;
+pub mod hub;
+pub mod import;
+pub mod lines;
+pub mod metrics;
+pub mod prng;
+pub mod run;
+pub mod server;
+pub mod sim;
+pub mod sources;
+pub mod ws;

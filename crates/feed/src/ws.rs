@@ -1,0 +1,475 @@
+//! One dashboard connection: protocol v1 over a WebSocket.
+//!
+//! 1. The dashboard sends `hello` (optionally with a resume point) within
+//!    `--client-timeout`.
+//! 2. The gateway answers `hello`, then either the missed events (resume) or
+//!    `gap` (when resume is impossible) and a `snapshot`, then live `events`.
+//! 3. `heartbeat` every `--heartbeat-ms` when nothing else is sent; the
+//!    dashboard must send something (a heartbeat) at least every
+//!    `--client-timeout`, or it is closed with `timeout`.
+//! 4. A dashboard whose queue overflows gets `error` `slow_consumer` and a
+//!    WebSocket close (code 1013, "try again later"); it is expected to
+//!    reconnect and resume.
+//!
+//! The reader and the writer are separate tasks, so a stalled socket blocks
+//! only its own writer; the hub never waits for it.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use shoppulse_core::frame::{encode_events_frame, ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use tracing::{debug, info, warn, Instrument};
+
+use crate::hub::{now_ms, CloseReason, Hub, Kill, Start};
+use crate::metrics::FrameType;
+
+/// Connection timing.
+#[derive(Clone, Debug)]
+pub struct WsConfig {
+    /// Idle time after which the gateway sends a heartbeat.
+    pub heartbeat: Duration,
+    /// Silence from the dashboard after which it is closed.
+    pub client_timeout: Duration,
+    /// Time allowed to deliver the closing `error` and close frames.
+    pub close_grace: Duration,
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Serves one upgraded socket until it closes.
+pub async fn serve(socket: WebSocket, hub: Arc<Hub>, cfg: WsConfig, id: u64, peer: String) {
+    let span = tracing::info_span!("conn", id, peer = %peer);
+    async move {
+        hub.metrics.connections.fetch_add(1, Ordering::Relaxed);
+        hub.metrics
+            .connections_total
+            .fetch_add(1, Ordering::Relaxed);
+        info!("dashboard connected");
+        let reason = run(socket, &hub, &cfg, id).await;
+        hub.leave(id);
+        hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+        info!(reason = ?reason, "dashboard disconnected");
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn send_frame(sink: &mut Sink, hub: &Hub, ty: FrameType, body: Utf8Bytes) -> bool {
+    let len = body.len();
+    if sink.send(Message::Text(body)).await.is_ok() {
+        hub.metrics.add_frame(ty, len);
+        true
+    } else {
+        false
+    }
+}
+
+/// Sends unless the connection is told to close first.
+async fn send_or_kill(
+    sink: &mut Sink,
+    hub: &Hub,
+    kill: &Kill,
+    ty: FrameType,
+    body: Utf8Bytes,
+) -> Result<(), CloseReason> {
+    tokio::select! {
+        biased;
+        r = kill.fired() => Err(r),
+        ok = send_frame(sink, hub, ty, body) => if ok { Ok(()) } else { Err(CloseReason::ClientGone) },
+    }
+}
+
+enum HelloError {
+    Gone,
+    Timeout,
+    Bad(String),
+    TooLarge,
+}
+
+async fn read_hello(
+    stream: &mut SplitStream<WebSocket>,
+    limit: Duration,
+) -> Result<ClientFrame, HelloError> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let msg = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => return Err(HelloError::Timeout),
+            Ok(None) => return Err(HelloError::Gone),
+            Ok(Some(Err(e))) => {
+                return Err(if is_capacity(&e) {
+                    HelloError::TooLarge
+                } else {
+                    HelloError::Gone
+                })
+            }
+            Ok(Some(Ok(m))) => m,
+        };
+        match msg {
+            Message::Text(t) => {
+                return match serde_json::from_str::<ClientFrame>(t.as_str()) {
+                    Ok(f @ ClientFrame::Hello { .. }) => Ok(f),
+                    Ok(ClientFrame::Heartbeat { .. }) => continue,
+                    Err(e) => Err(HelloError::Bad(format!("expected a hello frame: {e}"))),
+                }
+            }
+            Message::Binary(_) => {
+                return Err(HelloError::Bad(
+                    "binary frames are not part of protocol v1".into(),
+                ))
+            }
+            Message::Close(_) => return Err(HelloError::Gone),
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+}
+
+fn is_capacity(e: &axum::Error) -> bool {
+    let s = e.to_string();
+    s.contains("Space limit exceeded") || s.contains("capacity") || s.contains("too long")
+}
+
+fn error_frame(code: &str, message: &str) -> Utf8Bytes {
+    Utf8Bytes::from(
+        ServerFrame::Error {
+            code: code.into(),
+            message: message.into(),
+        }
+        .to_json(),
+    )
+}
+
+async fn close_with(
+    sink: &mut Sink,
+    hub: &Hub,
+    grace: Duration,
+    code: Option<(&str, &str)>,
+    close_code: u16,
+    reason: &str,
+) {
+    let work = async {
+        if let Some((c, m)) = code {
+            send_frame(sink, hub, FrameType::Error, error_frame(c, m)).await;
+        }
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: close_code,
+                reason: Utf8Bytes::from(reason.to_owned()),
+            })))
+            .await;
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(grace, work).await;
+}
+
+#[allow(clippy::too_many_lines)] // reason: the connection's life in order reads best as one function
+async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> CloseReason {
+    let (mut sink, mut stream) = socket.split();
+    let hello = match read_hello(&mut stream, cfg.client_timeout).await {
+        Ok(h) => h,
+        Err(HelloError::Gone) => return CloseReason::ClientGone,
+        Err(HelloError::Timeout) => {
+            hub.metrics.client_timeouts.fetch_add(1, Ordering::Relaxed);
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some(("timeout", "no hello received")),
+                1008,
+                "timeout",
+            )
+            .await;
+            return CloseReason::ClientTimeout;
+        }
+        Err(HelloError::TooLarge) => {
+            hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some(("too_large", "client message over 64 KiB")),
+                1009,
+                "too_large",
+            )
+            .await;
+            return CloseReason::TooLarge;
+        }
+        Err(HelloError::Bad(msg)) => {
+            hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+            warn!(%msg, "bad hello");
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some(("bad_hello", &msg)),
+                1002,
+                "bad_hello",
+            )
+            .await;
+            return CloseReason::Protocol;
+        }
+    };
+    let ClientFrame::Hello {
+        protocol, resume, ..
+    } = hello
+    else {
+        return CloseReason::Protocol;
+    };
+    if protocol != PROTOCOL_VERSION {
+        hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+        let msg = format!("this gateway speaks protocol {PROTOCOL_VERSION}, not {protocol}");
+        close_with(
+            &mut sink,
+            hub,
+            cfg.close_grace,
+            Some(("unsupported_protocol", &msg)),
+            1002,
+            "unsupported_protocol",
+        )
+        .await;
+        return CloseReason::Protocol;
+    }
+
+    let joined = hub.join(id, resume.as_ref());
+    let mut sub = joined.sub;
+    let kill = sub.kill.clone();
+    debug!(resume = ?resume, head = joined.head_seq, "joined");
+
+    // Reader: liveness and protocol checks.
+    let reader = {
+        let kill = kill.clone();
+        let hub = hub.clone();
+        let timeout = cfg.client_timeout;
+        tokio::spawn(
+            async move {
+                loop {
+                    match tokio::time::timeout(timeout, stream.next()).await {
+                        Err(_) => {
+                            hub.metrics.client_timeouts.fetch_add(1, Ordering::Relaxed);
+                            kill.fire(CloseReason::ClientTimeout);
+                            return;
+                        }
+                        Ok(None | Some(Ok(Message::Close(_)))) => {
+                            kill.fire(CloseReason::ClientGone);
+                            return;
+                        }
+                        Ok(Some(Err(e))) => {
+                            if is_capacity(&e) {
+                                hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                                kill.fire(CloseReason::TooLarge);
+                            } else {
+                                kill.fire(CloseReason::ClientGone);
+                            }
+                            return;
+                        }
+                        Ok(Some(Ok(Message::Text(t)))) => {
+                            match serde_json::from_str::<ClientFrame>(t.as_str()) {
+                                Ok(_) => {}
+                                Err(e) => {
+                                    warn!(error = %e, "unreadable client frame");
+                                    hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                                    kill.fire(CloseReason::Protocol);
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(Some(Ok(Message::Binary(_)))) => {
+                            hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                            kill.fire(CloseReason::Protocol);
+                            return;
+                        }
+                        Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                    }
+                }
+            }
+            .in_current_span(),
+        )
+    };
+
+    let result = async {
+        let hello = ServerFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            epoch: hub.info.epoch.clone(),
+            head_seq: joined.head_seq,
+            oldest_seq: joined.oldest_seq,
+            server: format!("shoppulse-feed {}", env!("CARGO_PKG_VERSION")),
+            source: hub.info.source.clone(),
+            replay_speed: hub.info.replay_speed,
+            encodings: vec!["json".into()],
+        };
+        send_or_kill(
+            &mut sink,
+            hub,
+            &kill,
+            FrameType::Hello,
+            Utf8Bytes::from(hello.to_json()),
+        )
+        .await?;
+        match joined.start {
+            Start::Snapshot { gap, seq, state } => {
+                if let Some(reason) = gap {
+                    let gap = ServerFrame::Gap {
+                        epoch: hub.info.epoch.clone(),
+                        requested: resume.clone(),
+                        oldest_seq: joined.oldest_seq,
+                        reason: reason.into(),
+                    };
+                    info!(reason, requested = ?resume, "resume impossible, sending snapshot");
+                    send_or_kill(
+                        &mut sink,
+                        hub,
+                        &kill,
+                        FrameType::Gap,
+                        Utf8Bytes::from(gap.to_json()),
+                    )
+                    .await?;
+                }
+                hub.metrics
+                    .snapshot_bytes
+                    .store(state.len() as u64, Ordering::Relaxed);
+                let epoch = serde_json::to_string(&hub.info.epoch).unwrap_or_default();
+                let mut frame = String::with_capacity(state.len() + 64);
+                frame.push_str(r#"{"type":"snapshot","epoch":"#);
+                frame.push_str(&epoch);
+                frame.push_str(r#","seq":"#);
+                frame.push_str(&seq.to_string());
+                frame.push_str(r#","state":"#);
+                frame.push_str(&state);
+                frame.push('}');
+                drop(state);
+                send_or_kill(&mut sink, hub, &kill, FrameType::Snapshot, frame.into()).await?;
+            }
+            Start::Resume { first_seq, events } => {
+                info!(first_seq, missed = events.len(), "resuming");
+                let mut seq = first_seq;
+                let mut rest: &[Arc<str>] = &events;
+                while !rest.is_empty() {
+                    let mut n = 0;
+                    let mut bytes = 0;
+                    while n < rest.len()
+                        && n < hub.limits.batch_events
+                        && (n == 0 || bytes < hub.limits.batch_bytes)
+                    {
+                        bytes += rest[n].len() + 1;
+                        n += 1;
+                    }
+                    let frame = encode_events_frame(
+                        &hub.info.epoch,
+                        seq,
+                        now_ms(),
+                        rest[..n].iter().map(AsRef::as_ref),
+                    );
+                    send_or_kill(&mut sink, hub, &kill, FrameType::Events, frame.into()).await?;
+                    hub.metrics.events_out.fetch_add(n as u64, Ordering::Relaxed);
+                    seq += n as u64;
+                    rest = &rest[n..];
+                }
+            }
+        }
+        let mut heartbeat = tokio::time::interval(cfg.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.reset();
+        loop {
+            tokio::select! {
+                biased;
+                r = kill.fired() => return Err::<(), CloseReason>(r),
+                out = sub.rx.recv() => {
+                    let Some(out) = out else {
+                        // The hub dropped us; the kill switch says why.
+                        return Err(kill.reason().unwrap_or(CloseReason::SlowConsumer));
+                    };
+                    let len = out.text.len();
+                    let res = send_or_kill(&mut sink, hub, &kill, FrameType::Events, out.text).await;
+                    sub.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                    res?;
+                    hub.metrics.events_out.fetch_add(u64::from(out.events), Ordering::Relaxed);
+                    heartbeat.reset();
+                }
+                _ = heartbeat.tick() => {
+                    let hb = ServerFrame::Heartbeat { sent_ms: now_ms(), head_seq: hub.head_seq() };
+                    send_or_kill(&mut sink, hub, &kill, FrameType::Heartbeat, text_bytes(hb.to_json())).await?;
+                }
+            }
+        }
+    }
+    .await;
+    hub.leave(id);
+    drop(sub);
+    let reason = match result {
+        Ok(()) => CloseReason::ClientGone,
+        Err(r) => r,
+    };
+    match reason {
+        CloseReason::SlowConsumer => {
+            warn!("slow consumer: queue overflowed, closing");
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some((
+                    "slow_consumer",
+                    "your queue overflowed; reconnect and resume from your last sequence number",
+                )),
+                1013,
+                "slow_consumer",
+            )
+            .await;
+        }
+        CloseReason::ClientTimeout => {
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some(("timeout", "nothing received from the dashboard in time")),
+                1008,
+                "timeout",
+            )
+            .await;
+        }
+        CloseReason::Protocol => {
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some(("bad_frame", "unreadable or unexpected client frame")),
+                1002,
+                "bad_frame",
+            )
+            .await;
+        }
+        CloseReason::TooLarge => {
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some(("too_large", "client message over 64 KiB")),
+                1009,
+                "too_large",
+            )
+            .await;
+        }
+        CloseReason::Shutdown => {
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some(("shutdown", "the gateway is stopping")),
+                1001,
+                "shutdown",
+            )
+            .await;
+        }
+        CloseReason::ClientGone => {
+            let _ = tokio::time::timeout(cfg.close_grace, sink.close()).await;
+        }
+    }
+    reader.abort();
+    reason
+}
+
+fn text_bytes(s: String) -> Utf8Bytes {
+    Utf8Bytes::from(s)
+}
