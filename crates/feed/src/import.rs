@@ -153,7 +153,7 @@ impl Summary {
         for (reason, s) in &self.skipped {
             let _ = writeln!(
                 o,
-                "    {reason:<34} {:>7} rows {:>14} GBP",
+                "    {reason:<44} {:>7} rows {:>14} GBP",
                 s.rows,
                 money(s.cents)
             );
