@@ -59,8 +59,10 @@ pub fn feed_url_for(search_feed: Option<String>, page_protocol: &str, page_host:
 #[cfg(target_arch = "wasm32")]
 pub use browser::{feed_url, run};
 
-#[cfg(not(target_arch = "wasm32"))]
 /// Native builds have no socket; the dashboard only runs in the browser.
+#[cfg(not(target_arch = "wasm32"))]
+// reason: same signature as the browser version
+#[allow(clippy::unused_async)]
 pub async fn run(_store: std::rc::Rc<Store>) {}
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -70,7 +72,7 @@ pub fn feed_url() -> String {
 }
 
 /// The state shown while waiting `in_s` more seconds before the next attempt.
-fn waiting_state(offline: bool, failures: u32, in_s: u32) -> ConnState {
+pub fn waiting_state(offline: bool, failures: u32, in_s: u32) -> ConnState {
     if offline || failures >= OFFLINE_AFTER {
         ConnState::Offline { in_s }
     } else {
@@ -82,9 +84,9 @@ fn waiting_state(offline: bool, failures: u32, in_s: u32) -> ConnState {
 mod browser {
     use std::rc::Rc;
 
-    use futures::future::{select, Either};
+    use futures::future::{poll_fn, select, Either};
     use futures::{SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+    use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::WithUntracked;
 
@@ -191,21 +193,21 @@ mod browser {
                 return ended.because(format!("cannot open {url}: {e}"));
             }
         };
-        // Sending waits for the socket to open.
-        let hello = store.hello_frame();
-        match select(
-            ws.send(Message::Text(hello)),
-            TimeoutFuture::new(CONNECT_TIMEOUT_MS),
-        )
-        .await
-        {
-            Either::Left((Ok(()), _)) => {}
-            Either::Left((Err(e), _)) => {
-                return ended.because(describe(&e));
-            }
-            Either::Right(_) => {
-                return ended.because("connect timed out");
-            }
+        // The sink is ready once the socket left CONNECTING (open, or failed).
+        let opened = poll_fn(|cx| ws.poll_ready_unpin(cx));
+        if let Either::Right(_) = select(opened, TimeoutFuture::new(CONNECT_TIMEOUT_MS)).await {
+            return ended.because("connect timed out");
+        }
+        if !matches!(ws.state(), State::Open) {
+            // Failed to connect: the stream holds the reason.
+            let reason = match ws.next().await {
+                Some(Err(e)) => describe(&e),
+                _ => "connection failed".to_owned(),
+            };
+            return ended.because(reason);
+        }
+        if let Err(e) = ws.send(Message::Text(store.hello_frame())).await {
+            return ended.because(describe(&e));
         }
         let mut last_rx = now_ms();
         let mut next_heartbeat = last_rx + HEARTBEAT_MS;

@@ -226,13 +226,20 @@ fn draw_revenue<DB: DrawingBackend>(
     }))?;
     for (ci, name) in names.iter().enumerate() {
         let color = PALETTE[ci % PALETTE.len()];
+        let points: Vec<(f64, f64)> = windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (i as f64, major_units(channel_revenue(w, name), currency)))
+            .collect();
         chart.draw_series(LineSeries::new(
-            windows
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (i as f64, major_units(channel_revenue(w, name), currency))),
+            points.iter().copied(),
             color.stroke_width(px(k, 2.0)),
         ))?;
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, px(k, 2.5), color.filled())),
+        )?;
     }
     if names.len() > 1 {
         chart.draw_series(DashedLineSeries::new(

@@ -18,7 +18,7 @@ pub fn BehaviorPanel() -> impl IntoView {
     let active = Memo::new(move |_| {
         b.with(|b| {
             let n = thousands(b.active_shoppers);
-            if b.active_exact {
+            if b.active_exact || b.active_shoppers == 0 {
                 n
             } else {
                 format!("≈{n}")

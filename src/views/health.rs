@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use shoppulse_core::time::format_rfc3339_ms;
 
 use super::widgets::{keyed_by_content, Figure};
-use crate::format::{duration_ms, rate, thousands};
-use crate::state::{Sections, Signals};
+use crate::format::{rate, relative, thousands};
+use crate::state::{ConnState, Sections, Signals};
 
 /// Source, replay speed and server from the gateway's hello.
 fn source_text(signals: Signals) -> String {
@@ -50,7 +50,11 @@ pub fn HealthStrip() -> impl IntoView {
     let status = Memo::new(move |_| conn.with(|c| c.state.label()));
     let detail = Memo::new(move |_| {
         conn.with(|c| {
-            let mut parts = vec![c.url.clone()];
+            let mut parts = Vec::new();
+            if let ConnState::Offline { in_s } = c.state {
+                parts.push(format!("retrying in {in_s} s"));
+            }
+            parts.push(c.url.clone());
             if let Some(g) = &c.last_gap {
                 parts.push(format!("gaps {} (last: {g})", c.gaps));
             }
@@ -83,8 +87,10 @@ pub fn HealthStrip() -> impl IntoView {
         let age = signals.now_ms.get() - max;
         let at = format_rfc3339_ms(max);
         let at = at.get(..19).unwrap_or(&at).replace('T', " ");
-        if (0..3_600_000).contains(&age) {
-            format!("{at} ({} ago)", duration_ms(age as f64))
+        if age.abs() < 1000 {
+            format!("{at} (now)")
+        } else if age.abs() < 3_600_000 {
+            format!("{at} ({})", relative(max, max + age))
         } else {
             at
         }
@@ -100,6 +106,7 @@ pub fn HealthStrip() -> impl IntoView {
             data-head-seq=move || progress.with(|p| p.head_seq.to_string())
             data-epoch=move || progress.with(|p| p.epoch.clone().unwrap_or_default())
             data-applied=move || health.with(|h| h.applied.to_string())
+            data-gaps=move || conn.with(|c| c.gaps.to_string())
         >
             <div class="brand">"ShopPulse"</div>
             <div class=move || format!("conn conn-{}", state_key.get())>

@@ -59,7 +59,7 @@ pub fn RecsPanel() -> impl IntoView {
                 </div>
             </div>
             <h3>"For active shoppers"</h3>
-            <ul class="rows" data-testid="user-recs">
+            <ul class="rows recs-users" data-testid="user-recs">
                 {move || users.get().into_iter().map(|u| view! { <UserRecsRow recs=u /> }).collect_view()}
             </ul>
         </Panel>
