@@ -159,6 +159,17 @@ impl Zipf {
         Zipf { cdf }
     }
 
+    /// Probability of rank `k`.
+    pub fn pmf(&self, k: usize) -> f64 {
+        let hi = self.cdf.get(k).copied().unwrap_or(1.0);
+        let lo = if k == 0 {
+            0.0
+        } else {
+            self.cdf.get(k - 1).copied().unwrap_or(1.0)
+        };
+        hi - lo
+    }
+
     /// One rank.
     pub fn sample(&self, rng: &mut Rng) -> usize {
         let x = rng.f64();

@@ -9,12 +9,13 @@
 //! - **Catalogue**: [`PRODUCTS`] products with SKU-like ids (plain numbers,
 //!   `85123A`-style codes and `SKU-1234` codes), log-normal prices in pence,
 //!   Zipf popularity (rank 0 most popular).
-//! - **Stock**: every product starts with 20..=300 units, announced as
-//!   `inventory` events at the start of the stream. Purchases deplete it; at or
-//!   below [`RESTOCK_AT`] a restock is ordered and arrives minutes later (event
-//!   time). A product that is out of stock is rarely added to a cart, but an
-//!   order already in checkout still goes through: that is an oversell
-//!   (negative stock).
+//! - **Stock**: every product starts with stock in proportion to its
+//!   popularity, announced as `inventory` events at the start of the stream.
+//!   Purchases deplete it; at or below [`RESTOCK_AT`] a restock (again sized
+//!   by popularity) is ordered and arrives minutes later (event time). A
+//!   product that is out of stock is rarely added to a cart and mostly
+//!   delisted on marketplaces, but carts already in checkout still go
+//!   through: that is an oversell (negative stock).
 //! - **Shoppers**: sessions on `web` and `app`, each a small state machine
 //!   (browse, add to cart, remove from cart, checkout, purchase, abandon).
 //!   Browsing follows Zipf popularity with some "related product" hops, so
@@ -27,10 +28,13 @@
 //! - **Sync**: each order syncs to payment -> inventory -> logistics ->
 //!   `customer_service` in turn. Latencies are log-normal with a median and
 //!   spread per target, times a factor per channel (marketplaces are slower).
-//!   Each attempt fails with probability `failure_rate`; a failure is followed
-//!   by a `retrying` event with `attempt + 1` after a back-off, up to
-//!   [`MAX_ATTEMPTS`] attempts, after which the sync stays `failed`. A small
-//!   share of attempts never gets an answer and stays `pending` (stuck).
+//!   Each attempt fails with probability `failure_rate`. A third of failures
+//!   are permanent (card declined, address invalid...) and stay `failed`; the
+//!   others are transient (timeouts, 503s) and are followed by a `retrying`
+//!   event with `attempt + 1` after an exponential back-off, up to
+//!   [`MAX_ATTEMPTS`] attempts; a retry during an outage fails more often. A
+//!   payment that finally fails cancels the order. A small share of attempts
+//!   never gets an answer and stays `pending` (stuck).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -47,8 +51,12 @@ use crate::prng::{Rng, Zipf};
 pub const PRODUCTS: usize = 500;
 /// Distinct shoppers.
 pub const USERS: usize = 5000;
-/// Stock level at or below which a restock is ordered.
+/// Stock level at or below which a restock is ordered, plus a margin of
+/// expected demand during the restock lead time.
 pub const RESTOCK_AT: i64 = 10;
+/// Units sold per simulated event on average (measured); sizes stock so that
+/// its dynamics in event time do not depend on `--rate`.
+const UNITS_PER_EVENT: f64 = 0.067;
 /// Attempts per (order, target) before a sync stays failed.
 pub const MAX_ATTEMPTS: u32 = 4;
 /// Concurrent shopper sessions kept.
@@ -112,17 +120,30 @@ fn channel_factor(channel: &str) -> f64 {
     }
 }
 
-fn target_errors(t: Target) -> &'static [&'static str] {
+/// Error texts of a target: (transient, permanent).
+fn target_errors(t: Target) -> (&'static [&'static str], &'static [&'static str]) {
     match t {
-        Target::Payment => &[
-            "card declined",
-            "payment gateway timeout",
-            "3-D Secure challenge failed",
-        ],
-        Target::Inventory => &["warehouse API returned 503", "SKU not mapped in WMS"],
-        Target::Logistics => &["carrier rate limit exceeded", "address validation failed"],
-        Target::CustomerService => &["CRM timeout", "ticket rejected: duplicate"],
+        Target::Payment => (
+            &["payment gateway timeout", "PSP returned 502"],
+            &["card declined", "3-D Secure challenge failed"],
+        ),
+        Target::Inventory => (
+            &["warehouse API returned 503", "WMS lock timeout"],
+            &["SKU not mapped in WMS"],
+        ),
+        Target::Logistics => (
+            &["carrier rate limit exceeded", "label service timeout"],
+            &["address validation failed"],
+        ),
+        Target::CustomerService => (&["CRM timeout"], &["ticket rejected: duplicate"]),
     }
+}
+
+/// Units sold of rank `k` over a horizon where `total` units sell in all.
+fn demand_units(z: &Zipf, k: usize, total: f64) -> i64 {
+    #[allow(clippy::cast_possible_truncation)] // reason: a small positive unit count
+    let units = (z.pmf(k) * total).round() as i64;
+    units
 }
 
 fn next_target(t: Target) -> Option<Target> {
@@ -208,7 +229,12 @@ impl Simulator {
         let products: Vec<Product> = (0..PRODUCTS)
             .map(|i| make_product(i, &mut cat_rng))
             .collect();
-        let stock: Vec<i64> = (0..PRODUCTS).map(|_| cat_rng.range_i64(20, 300)).collect();
+        let popularity = Zipf::new(PRODUCTS, 1.05);
+        let per_min = UNITS_PER_EVENT * cfg.rate * 60.0;
+        // About six minutes of demand on the shelf at the start.
+        let stock: Vec<i64> = (0..PRODUCTS)
+            .map(|i| demand_units(&popularity, i, 6.0 * per_min) + cat_rng.range_i64(5, 60))
+            .collect();
         let mut ready = VecDeque::with_capacity(PRODUCTS);
         for (p, q) in products.iter().zip(&stock) {
             ready.push_back(Body::Inventory(Inventory {
@@ -222,7 +248,7 @@ impl Simulator {
             rng,
             emitted: 0,
             products,
-            popularity: Zipf::new(PRODUCTS, 1.05),
+            popularity,
             shoppers: Zipf::new(USERS, 0.6),
             restocking: vec![false; PRODUCTS],
             stock,
@@ -275,7 +301,7 @@ impl Simulator {
     }
 
     fn step(&mut self, now: i64) {
-        if self.rng.chance(0.035) {
+        if self.rng.chance(0.009) {
             self.marketplace_order(now);
             return;
         }
@@ -402,9 +428,14 @@ impl Simulator {
         let mut cart = Vec::with_capacity(n);
         for _ in 0..n {
             let p = self.popularity.sample(&mut self.rng);
-            if cart.iter().all(|&(q, _)| q != p) {
+            // Marketplaces delist what is out of stock, with some sync lag.
+            let listed = self.stock[p] > 0 || self.rng.chance(0.03);
+            if listed && cart.iter().all(|&(q, _)| q != p) {
                 cart.push((p, if self.rng.chance(0.85) { 1 } else { 2 }));
             }
+        }
+        if cart.is_empty() {
+            return;
         }
         let lines = cart
             .iter()
@@ -477,12 +508,17 @@ impl Simulator {
                 quantity: self.stock[p],
                 warehouse: Some("uk-main".into()),
             }));
-            if self.stock[p] <= RESTOCK_AT && !self.restocking[p] {
+            let per_min = UNITS_PER_EVENT * self.cfg.rate * 60.0;
+            // Reorder point: the threshold plus about 2.5 minutes of demand
+            // (lead times vary, so popular products sometimes oversell).
+            let reorder_at = RESTOCK_AT + demand_units(&self.popularity, p, 2.5 * per_min);
+            if self.stock[p] <= reorder_at && !self.restocking[p] {
                 self.restocking[p] = true;
                 #[allow(clippy::cast_possible_truncation)]
                 // reason: a delay of minutes in ms, finite and small
-                let delay = self.rng.lognormal(8.0 * 60_000.0, 0.6) as i64;
-                let quantity = self.rng.range_i64(80, 400);
+                let delay = self.rng.lognormal(3.0 * 60_000.0, 0.5) as i64;
+                let quantity =
+                    demand_units(&self.popularity, p, 12.0 * per_min) + self.rng.range_i64(20, 100);
                 self.schedule(
                     now + delay,
                     Task::Restock {
@@ -554,7 +590,9 @@ impl Simulator {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 // reason: a positive latency in ms, clamped to a day
                 let latency_ms = lat.clamp(1.0, 86_400_000.0) as u64;
-                let ok = !self.rng.chance(fr);
+                // A retry happens during an outage: it fails more often.
+                let p_fail = if attempt > 1 { (fr * 5.0).min(0.9) } else { fr };
+                let ok = !self.rng.chance(p_fail);
                 self.schedule(
                     now + i64::try_from(latency_ms).unwrap_or(i64::MAX / 4),
                     Task::SyncAnswer {
@@ -607,13 +645,16 @@ impl Simulator {
             return;
         };
         body.latency_ms = Some(latency_ms);
+        let mut permanent = false;
         if !ok {
-            let errs = target_errors(target);
+            let (transient, fatal) = target_errors(target);
+            permanent = self.rng.chance(1.0 / 3.0);
+            let errs = if permanent { fatal } else { transient };
             body.error = Some(errs[self.rng.index(errs.len())].into());
         }
         self.ready.push_back(Body::Sync(body));
         if !ok {
-            if attempt < MAX_ATTEMPTS {
+            if !permanent && attempt < MAX_ATTEMPTS {
                 #[allow(clippy::cast_possible_truncation)]
                 // reason: a back-off of seconds in ms
                 let backoff = (1000.0 * f64::from(1u32 << attempt) * (0.5 + self.rng.f64())) as i64;
@@ -767,6 +808,6 @@ mod tests {
         for ch in ["web", "app", "amazon", "ebay", "tmall"] {
             assert!(channels.contains_key(ch), "{ch}: {channels:?}");
         }
-        let _ = oversold; // oversells are rare; their presence is checked on longer runs
+        assert!(oversold > 0, "some products oversell");
     }
 }

@@ -295,7 +295,7 @@ async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> Clos
             epoch: hub.info.epoch.clone(),
             head_seq: joined.head_seq,
             oldest_seq: joined.oldest_seq,
-            server: format!("shoppulse-feed {}", env!("CARGO_PKG_VERSION")),
+            server: format!("shoppulse-feed/{}", env!("CARGO_PKG_VERSION")),
             source: hub.info.source.clone(),
             replay_speed: hub.info.replay_speed,
             encodings: vec!["json".into()],
