@@ -19,6 +19,7 @@
 //!   wasm32 without features).
 //! - [`Channels`]: bounded interning of channel names.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
@@ -149,22 +150,33 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     /// Touches `k` with `stamp` (stamps only go up), inserting `make()` when
     /// absent. Returns the value and whether it was inserted.
     pub fn touch(&mut self, k: &K, stamp: u64, make: impl FnOnce() -> V) -> (&mut V, bool) {
-        let inserted = if self.map.contains_key(k) {
-            false
-        } else {
-            self.map.insert(k.clone(), (stamp, make()));
-            self.queue.push_back((k.clone(), stamp));
-            true
-        };
-        // Present now: inserted above or found.
-        let e = self
-            .map
-            .get_mut(k)
-            .unwrap_or_else(|| unreachable!("key inserted above"));
+        match self.map.entry(k.clone()) {
+            Entry::Occupied(o) => {
+                let e = o.into_mut();
+                if stamp > e.0 {
+                    e.0 = stamp;
+                }
+                (&mut e.1, false)
+            }
+            Entry::Vacant(v) => {
+                self.queue.push_back((k.clone(), stamp));
+                (&mut v.insert((stamp, make())).1, true)
+            }
+        }
+    }
+
+    /// Raises the stamp of `k` if present; returns its value.
+    pub fn touch_existing(&mut self, k: &K, stamp: u64) -> Option<&mut V> {
+        let e = self.map.get_mut(k)?;
         if stamp > e.0 {
             e.0 = stamp;
         }
-        (&mut e.1, inserted)
+        Some(&mut e.1)
+    }
+
+    /// All values, mutably (unordered).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.map.values_mut().map(|e| &mut e.1)
     }
 
     /// Removes and returns the least recently stamped entry.
@@ -189,11 +201,10 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
             if s >= cutoff {
                 return None;
             }
-            let (k, s) = self.queue.pop_front()?;
+            let (k, _) = self.queue.pop_front()?;
             match self.map.get(&k) {
                 None => {}
                 Some(&(cur, _)) if cur < cutoff => {
-                    let _ = s;
                     let (_, v) = self.map.remove(&k)?;
                     return Some((k, v));
                 }
@@ -219,6 +230,12 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
 #[allow(clippy::cast_sign_loss)] // reason: the sign bit is flipped first, an order-preserving bijection
 pub fn time_stamp(ts_ms: i64) -> u64 {
     (ts_ms as u64) ^ (1 << 63)
+}
+
+/// Inverse of [`time_stamp`].
+#[allow(clippy::cast_possible_wrap)] // reason: inverse of the order-preserving bijection above
+pub fn stamp_time(stamp: u64) -> i64 {
+    (stamp ^ (1 << 63)) as i64
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -429,7 +446,8 @@ pub struct SpaceSaving {
     ids: Vec<Id>,
     counts: Vec<u64>,
     errors: Vec<u64>,
-    index: FastMap<Id, u32>,
+    /// Stable hash of the id -> counter slot.
+    index: FastMap<u64, u32>,
     total: u64,
 }
 
@@ -438,15 +456,19 @@ impl SpaceSaving {
     #[allow(clippy::cast_possible_truncation)] // reason: cap is a small constant, indices fit in u32
     pub fn add(&mut self, id: &Id, w: u64, cap: usize) {
         self.total += w;
-        if let Some(&i) = self.index.get(id) {
+        let h = id_hash(id);
+        if let Some(&i) = self.index.get(&h) {
             self.counts[i as usize] += w;
             return;
         }
         if self.ids.len() < cap {
-            self.index.insert(id.clone(), self.ids.len() as u32);
+            self.index.insert(h, self.ids.len() as u32);
             self.ids.push(id.clone());
             self.counts.push(w);
             self.errors.push(0);
+            return;
+        }
+        if self.counts.is_empty() {
             return;
         }
         let mut mi = 0;
@@ -457,11 +479,8 @@ impl SpaceSaving {
                 mi = i;
             }
         }
-        if min == u64::MAX && self.counts.is_empty() {
-            return;
-        }
-        self.index.remove(&self.ids[mi]);
-        self.index.insert(id.clone(), mi as u32);
+        self.index.remove(&id_hash(&self.ids[mi]));
+        self.index.insert(h, mi as u32);
         self.ids[mi] = id.clone();
         self.counts[mi] = min + w;
         self.errors[mi] = min;

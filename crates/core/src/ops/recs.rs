@@ -2,21 +2,25 @@
 //! and per-user suggestions.
 //!
 //! ## Design
+//! - **Product registry**: one bounded map keyed by the product's stable
+//!   64-bit hash holds its id, its trending score and its strongest
+//!   co-occurring partners, so an event costs one product lookup.
 //! - **Recent items per user**: the last [`USER_ITEMS`] distinct products a
-//!   user browsed, carted or purchased (or ordered), most recent last, with
-//!   the actions done on each.
-//! - **Co-occurrence**: when a user touches a product *new* to their recent
-//!   list, it is paired with their [`CO_WINDOW`] most recent items (weight
-//!   1); the products of a new order are paired with each other (weight
-//!   [`ORDER_PAIR_WEIGHT`], first [`ORDER_LINES_PAIRED`] distinct products).
-//!   Each product keeps its strongest [`PARTNERS`] partners with weighted
-//!   Space-Saving (a new partner replaces the weakest and inherits its count,
-//!   so counts are upper bounds). The strongest pairs overall are tracked
-//!   incrementally (counts only grow), the pair count being the smaller of
-//!   its two sides.
+//!   user browsed, carted or purchased (or ordered), as 16-byte records
+//!   (product hash, the user's interaction clock when last touched, actions
+//!   done); the least recently touched is replaced when full.
+//! - **Co-occurrence**: when a user touches a product *new* to their list, it
+//!   is paired (weight 1) with the items they touched in their last
+//!   [`CO_WINDOW`] interactions; the products of a new order are paired with
+//!   each other (weight [`ORDER_PAIR_WEIGHT`], first [`ORDER_LINES_PAIRED`]
+//!   distinct products). Each product keeps its strongest [`PARTNERS`]
+//!   partners with weighted Space-Saving (a new partner replaces the weakest
+//!   and inherits its count, so counts are upper bounds). The strongest
+//!   pairs overall are tracked incrementally (counts only grow); a pair's
+//!   count is the smaller of its two sides.
 //! - **Trending**: exponentially decayed score (half-life [`HALF_LIFE_MS`],
-//!   10 min of event time) with browse 1, add to cart 3, purchase 5 and each
-//!   product of a new order 5. Forward decay: a contribution at `ts` adds
+//!   10 min of event time): browse 1, add to cart 3, purchase 5, each product
+//!   of a new order 5. Forward decay: a contribution at `ts` adds
 //!   `w·2^((ts - landmark)/half_life)`; the landmark moves (one O(n) rescale)
 //!   every 256 half-lives. Scores are shown decayed to "now".
 //! - **Suggestions for a user** (at most [`RECS_PER_USER`]): products
@@ -29,10 +33,10 @@
 //!
 //! ## Bounds
 //! [`MAX_USERS`] users (least recently active evicted) x [`USER_ITEMS`]
-//! items; [`MAX_ITEMS`] products with co-occurrence lists (least recently
-//! paired evicted) x [`PARTNERS`] partners; [`MAX_TRENDING`] trending scores
-//! (the weaker half dropped when full); [`TOP_PAIRS_KEPT`] strongest pairs;
-//! the [`RECENT_USERS`] most recently active users for the view.
+//! items; [`MAX_PRODUCTS`] products in the registry (least recently touched
+//! evicted; a user's item or a partner whose product was evicted is skipped)
+//! x [`PARTNERS`] partners; [`TOP_PAIRS_KEPT`] strongest pairs; the
+//! [`RECENT_USERS`] most recently active users for the view.
 
 use std::collections::VecDeque;
 
@@ -50,14 +54,12 @@ use crate::view::{RecsView, Scored, UserRecs};
 pub const MAX_USERS: usize = 20_000;
 /// Distinct recent items per user.
 pub const USER_ITEMS: usize = 20;
-/// Recent items a newly touched product is paired with.
-pub const CO_WINDOW: usize = 8;
-/// Products with a partner list.
-pub const MAX_ITEMS: usize = 10_000;
+/// A new item is paired with the items touched in this many latest interactions.
+pub const CO_WINDOW: u32 = 5;
+/// Products in the registry (trending score and partners).
+pub const MAX_PRODUCTS: usize = 20_000;
 /// Partners kept per product.
 pub const PARTNERS: usize = 16;
-/// Trending scores kept.
-pub const MAX_TRENDING: usize = 4096;
 /// Trending half-life (event time).
 pub const HALF_LIFE_MS: i64 = 10 * MINUTE_MS;
 /// Order lines paired with each other.
@@ -78,66 +80,76 @@ const BIT_CART: u8 = 2;
 const BIT_PURCHASE: u8 = 4;
 const RESCALE_HALF_LIVES: f64 = 256.0;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// One recent item of a user.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Recent {
-    id: Id,
     h: u64,
+    last: u32,
     mask: u8,
 }
 
+/// A user's recent items, unordered; recency is `last` (no shifting on touch).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct UserItems {
+    clock: u32,
     items: Vec<Recent>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+impl UserItems {
+    /// Items most recent first.
+    fn by_recency(&self) -> Vec<Recent> {
+        let mut v = self.items.clone();
+        v.sort_by_key(|r| self.clock.wrapping_sub(r.last));
+        v
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Partner {
-    id: Id,
     h: u64,
     count: u64,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Adj {
+/// A product in the registry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Prod {
+    id: Id,
+    /// Forward-decayed trending score (relative to the landmark).
+    score: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     partners: Vec<Partner>,
 }
 
 /// Recommendation state. Bounds: see the module docs.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RecsOp {
-    users: Lru<Id, UserItems>,
-    items: Lru<Id, Adj>,
+    /// Keyed by the user's stable hash.
+    users: Lru<u64, UserItems>,
+    /// Keyed by the product's stable hash.
+    products: Lru<u64, Prod>,
     seq: u64,
-    trending: FastMap<Id, f64>,
     landmark: i64,
     top_pairs: Vec<(Id, Id, u64)>,
     recent_users: VecDeque<Id>,
 }
 
-/// Adds `w` to `a`'s partner `b`; returns the new count.
-fn bump(items: &mut Lru<Id, Adj>, seq: &mut u64, a: &Id, b: &Id, hb: u64, w: u64) -> u64 {
-    *seq += 1;
-    let (adj, _) = items.touch(a, *seq, Adj::default);
-    if let Some(p) = adj.partners.iter_mut().find(|p| p.h == hb && p.id == *b) {
+/// Adds `w` to `adj`'s partner `hb`; returns the new count.
+fn bump(adj: &mut Vec<Partner>, hb: u64, w: u64) -> u64 {
+    if let Some(p) = adj.iter_mut().find(|p| p.h == hb) {
         p.count += w;
         return p.count;
     }
-    if adj.partners.len() < PARTNERS {
-        adj.partners.push(Partner {
-            id: b.clone(),
-            h: hb,
-            count: w,
-        });
+    if adj.len() < PARTNERS {
+        adj.push(Partner { h: hb, count: w });
         return w;
     }
     let mut mi = 0;
-    for (i, p) in adj.partners.iter().enumerate() {
-        if p.count < adj.partners[mi].count {
+    for (i, p) in adj.iter().enumerate() {
+        if p.count < adj[mi].count {
             mi = i;
         }
     }
-    let p = &mut adj.partners[mi];
-    p.id = b.clone();
+    let p = &mut adj[mi];
     p.h = hb;
     p.count += w;
     p.count
@@ -164,51 +176,61 @@ fn note_pair(top: &mut Vec<(Id, Id, u64)>, a: &Id, b: &Id, c: u64) {
     }
 }
 
-fn pair(
-    items: &mut Lru<Id, Adj>,
-    seq: &mut u64,
-    top: &mut Vec<(Id, Id, u64)>,
-    (a, ha): (&Id, u64),
-    (b, hb): (&Id, u64),
-    w: u64,
-) {
-    if a == b {
-        return;
-    }
-    let ca = bump(items, seq, a, b, hb, w);
-    let cb = bump(items, seq, b, a, ha, w);
-    note_pair(top, a, b, ca.min(cb));
-    while items.len() > MAX_ITEMS {
-        items.pop_oldest();
-    }
-}
-
 impl RecsOp {
-    fn trend(&mut self, id: &Id, w: f64, ts: i64) {
-        if self.trending.is_empty() {
+    /// Adds a trending contribution (creating the registry entry); returns
+    /// nothing, the product is then present in the registry.
+    fn trend(&mut self, id: &Id, h: u64, w: f64, ts: i64) {
+        if self.products.is_empty() {
             self.landmark = ts;
         }
         let mut x = (ts - self.landmark) as f64 / HALF_LIFE_MS as f64;
         if x > RESCALE_HALF_LIVES {
             let f = (-x).exp2();
-            for s in self.trending.values_mut() {
-                *s *= f;
+            for p in self.products.values_mut() {
+                p.score *= f;
             }
             self.landmark = ts;
             x = 0.0;
         }
-        let add = w * x.exp2();
-        if let Some(s) = self.trending.get_mut(id) {
-            *s += add;
+        self.seq += 1;
+        let (p, _) = self.products.touch(&h, self.seq, || Prod {
+            id: id.clone(),
+            score: 0.0,
+            partners: Vec::new(),
+        });
+        p.score += w * x.exp2();
+        while self.products.len() > MAX_PRODUCTS {
+            self.products.pop_oldest();
+        }
+    }
+
+    /// Pairs two registry products (both sides must still be registered).
+    fn pair(&mut self, ha: u64, hb: u64, w: u64) {
+        if ha == hb {
             return;
         }
-        if self.trending.len() >= MAX_TRENDING {
-            let mut all: Vec<(Id, f64)> = self.trending.drain().collect();
-            sort_scored(&mut all);
-            all.truncate(MAX_TRENDING / 2);
-            self.trending.extend(all);
+        self.seq += 1;
+        let Some(a) = self.products.touch_existing(&ha, self.seq) else {
+            return;
+        };
+        let ca = bump(&mut a.partners, hb, w);
+        let Some(b) = self.products.touch_existing(&hb, self.seq) else {
+            return;
+        };
+        let cb = bump(&mut b.partners, ha, w);
+        let c = ca.min(cb);
+        let lowest = if self.top_pairs.len() < TOP_PAIRS_KEPT {
+            0
+        } else {
+            self.top_pairs.iter().map(|e| e.2).min().unwrap_or(0)
+        };
+        if c > lowest || self.top_pairs.len() < TOP_PAIRS_KEPT {
+            let b_id = b.id.clone();
+            if let Some(a) = self.products.get(&ha) {
+                let a_id = a.id.clone();
+                note_pair(&mut self.top_pairs, &a_id, &b_id, c);
+            }
         }
-        self.trending.insert(id.clone(), add);
     }
 
     fn touch_user(&mut self, user: &Id) {
@@ -222,40 +244,52 @@ impl RecsOp {
         self.recent_users.truncate(RECENT_USERS);
     }
 
-    /// Adds `product` to `user`'s recent items; pairs it with their recent
-    /// items when it is new to the list and `co` is set.
-    fn remember(&mut self, user: &Id, product: &Id, h: u64, bit: u8, co: bool) {
+    /// Adds product `h` to `user`'s recent items; pairs it with the items the
+    /// user touched in their last [`CO_WINDOW`] interactions when it is new
+    /// to the list and `co` is set.
+    fn remember(&mut self, user: &Id, h: u64, bit: u8, co: bool) {
         self.seq += 1;
-        let (u, _) = self.users.touch(user, self.seq, UserItems::default);
-        if let Some(pos) = u.items.iter().position(|r| r.h == h && r.id == *product) {
-            let mut r = u.items.remove(pos);
+        let (u, _) = self
+            .users
+            .touch(&id_hash(user), self.seq, UserItems::default);
+        u.clock = u.clock.wrapping_add(1);
+        let clock = u.clock;
+        if let Some(r) = u.items.iter_mut().find(|r| r.h == h) {
             r.mask |= bit;
-            u.items.push(r);
-        } else {
-            if co {
-                let from = u.items.len().saturating_sub(CO_WINDOW);
-                for r in &u.items[from..] {
-                    pair(
-                        &mut self.items,
-                        &mut self.seq,
-                        &mut self.top_pairs,
-                        (product, h),
-                        (&r.id, r.h),
-                        1,
-                    );
+            r.last = clock;
+            return;
+        }
+        let mut partners = [0u64; USER_ITEMS];
+        let mut n = 0;
+        if co {
+            for r in &u.items {
+                if clock.wrapping_sub(r.last) <= CO_WINDOW {
+                    partners[n] = r.h;
+                    n += 1;
                 }
             }
-            if u.items.len() >= USER_ITEMS {
-                u.items.remove(0);
-            }
-            u.items.push(Recent {
-                id: product.clone(),
-                h,
-                mask: bit,
-            });
+        }
+        let item = Recent {
+            h,
+            last: clock,
+            mask: bit,
+        };
+        if u.items.len() >= USER_ITEMS {
+            let oldest = u
+                .items
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, r)| clock.wrapping_sub(r.last))
+                .map_or(0, |(i, _)| i);
+            u.items[oldest] = item;
+        } else {
+            u.items.push(item);
         }
         while self.users.len() > MAX_USERS {
             self.users.pop_oldest();
+        }
+        for &hb in &partners[..n] {
+            self.pair(h, hb, 1);
         }
     }
 
@@ -267,58 +301,59 @@ impl RecsOp {
             Action::Purchase => (BIT_PURCHASE, 5.0),
             _ => return,
         };
-        self.trend(&b.product, w, ts);
+        let h = id_hash(&b.product);
+        self.trend(&b.product, h, w, ts);
         self.touch_user(&b.user);
-        self.remember(&b.user, &b.product, id_hash(&b.product), bit, true);
+        self.remember(&b.user, h, bit, true);
     }
 
     /// Applies a new order (first `created`/`paid` of its id).
     pub fn on_new_order(&mut self, ts: i64, o: &Order) {
-        let mut prods: Vec<(&Id, u64)> = Vec::new();
+        let mut prods: Vec<u64> = Vec::new();
         for l in &o.lines {
             if l.quantity > 0 && prods.len() < ORDER_LINES_PAIRED {
                 let h = id_hash(&l.product);
-                if !prods.iter().any(|p| p.1 == h && *p.0 == l.product) {
-                    prods.push((&l.product, h));
+                if !prods.contains(&h) {
+                    self.trend(&l.product, h, 5.0, ts);
+                    prods.push(h);
                 }
             }
         }
         for (i, &a) in prods.iter().enumerate() {
-            self.trend(a.0, 5.0, ts);
             for &b in &prods[i + 1..] {
-                pair(
-                    &mut self.items,
-                    &mut self.seq,
-                    &mut self.top_pairs,
-                    a,
-                    b,
-                    ORDER_PAIR_WEIGHT,
-                );
+                self.pair(a, b, ORDER_PAIR_WEIGHT);
             }
         }
         if let Some(user) = &o.user {
             self.touch_user(user);
-            for &(p, h) in &prods {
-                self.remember(user, p, h, BIT_PURCHASE, false);
+            for &h in &prods {
+                self.remember(user, h, BIT_PURCHASE, false);
             }
         }
+    }
+
+    fn id_of(&self, h: u64) -> Option<&Id> {
+        self.products.get(&h).map(|p| &p.id)
     }
 
     /// Trending products in stock, best first, at most `n`.
     fn trending_top(&self, now: i64, inv: &InventoryOp, n: usize) -> Vec<(Id, f64)> {
         let decay = (-((now - self.landmark) as f64) / HALF_LIFE_MS as f64).exp2();
-        let mut all: Vec<(Id, f64)> = self
-            .trending
+        let mut all: Vec<(&Id, f64)> = self
+            .products
             .iter()
-            .filter(|(id, _)| !inv.is_out_of_stock(id))
-            .map(|(id, &s)| (id.clone(), s * decay))
+            .map(|(_, _, p)| (&p.id, p.score))
+            .filter(|(id, s)| *s > 0.0 && !inv.is_out_of_stock(id))
             .collect();
+        let cmp = |a: &(&Id, f64), b: &(&Id, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0));
         if all.len() > n {
-            all.select_nth_unstable_by(n, cmp_scored);
+            all.select_nth_unstable_by(n, cmp);
             all.truncate(n);
         }
-        sort_scored(&mut all);
-        all
+        all.sort_by(cmp);
+        all.into_iter()
+            .map(|(id, s)| (id.clone(), s * decay))
+            .collect()
     }
 
     /// Suggestions for one user.
@@ -333,8 +368,11 @@ impl RecsOp {
             products: Vec::new(),
             reasons: Vec::new(),
         };
-        let items: &[Recent] = self.users.get(user).map_or(&[], |u| &u.items);
-        let own = |id: &Id| items.iter().any(|r| r.id == *id);
+        let items: Vec<Recent> = self
+            .users
+            .get(&id_hash(user))
+            .map_or_else(Vec::new, UserItems::by_recency);
+        let own = |h: u64| items.iter().any(|r| r.h == h);
         let add = |out: &mut UserRecs, id: &Id, reason: String| {
             if out.products.len() < RECS_PER_USER
                 && !out.products.contains(id)
@@ -344,46 +382,54 @@ impl RecsOp {
                 out.reasons.push(reason);
             }
         };
-        // 1. Co-occurring with the user's recent items.
-        let mut cands: Vec<(Id, f64, f64, usize)> = Vec::new();
-        let mut index: FastMap<Id, usize> = FastMap::default();
-        for (rank, r) in items.iter().rev().enumerate() {
+        // 1. Co-occurring with the user's recent items (most recent weigh most).
+        let mut cands: Vec<(&Id, f64, f64, usize)> = Vec::new();
+        let mut index: FastMap<u64, usize> = FastMap::default();
+        for (rank, r) in items.iter().enumerate() {
             let w = 1.0 / (1.0 + rank as f64);
-            let Some(adj) = self.items.get(&r.id) else {
+            let Some(prod) = self.products.get(&r.h) else {
                 continue;
             };
-            for p in &adj.partners {
-                if own(&p.id) || inv.is_out_of_stock(&p.id) {
+            for p in &prod.partners {
+                if own(p.h) {
+                    continue;
+                }
+                let Some(pid) = self.id_of(p.h) else {
+                    continue;
+                };
+                if inv.is_out_of_stock(pid) {
                     continue;
                 }
                 let contrib = p.count as f64 * w;
-                let src = items.len() - 1 - rank;
-                if let Some(&i) = index.get(&p.id) {
+                if let Some(&i) = index.get(&p.h) {
                     let c = &mut cands[i];
                     c.1 += contrib;
                     if contrib > c.2 {
                         c.2 = contrib;
-                        c.3 = src;
+                        c.3 = rank;
                     }
                 } else {
-                    index.insert(p.id.clone(), cands.len());
-                    cands.push((p.id.clone(), contrib, contrib, src));
+                    index.insert(p.h, cands.len());
+                    cands.push((pid, contrib, contrib, rank));
                 }
             }
         }
-        cands.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        for (id, _, _, src) in cands.iter().take(RECS_PER_USER) {
-            let r = &items[*src];
+        cands.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        for &(id, _, _, src) in cands.iter().take(RECS_PER_USER) {
+            let r = items[src];
+            let Some(src_id) = self.id_of(r.h) else {
+                continue;
+            };
             let reason = if r.mask & BIT_PURCHASE != 0 {
-                format!("bought with {}", r.id)
+                format!("bought with {src_id}")
             } else {
-                format!("viewed with {}", r.id)
+                format!("viewed with {src_id}")
             };
             add(&mut out, id, reason);
         }
         // 2. Trending.
         for (id, _) in trend {
-            if !own(id) {
+            if !own(id_hash(id)) {
                 add(&mut out, id, "trending".to_owned());
             }
         }
@@ -393,9 +439,11 @@ impl RecsOp {
             (BIT_CART, "in your cart"),
             (BIT_BROWSE, "you viewed"),
         ] {
-            for r in items.iter().rev() {
+            for r in &items {
                 if r.mask & bit != 0 {
-                    add(&mut out, &r.id, reason.to_owned());
+                    if let Some(id) = self.id_of(r.h) {
+                        add(&mut out, id, reason.to_owned());
+                    }
                 }
             }
         }
@@ -415,17 +463,16 @@ impl RecsOp {
                     .max()
                     .unwrap_or(0),
             ),
-            ("recs.items", self.items.len()),
-            ("recs.items_queue", self.items.queue_len()),
+            ("recs.products", self.products.len()),
+            ("recs.products_queue", self.products.queue_len()),
             (
                 "recs.max_partners",
-                self.items
+                self.products
                     .iter()
-                    .map(|(_, _, a)| a.partners.len())
+                    .map(|(_, _, p)| p.partners.len())
                     .max()
                     .unwrap_or(0),
             ),
-            ("recs.trending", self.trending.len()),
             ("recs.top_pairs", self.top_pairs.len()),
             ("recs.recent_users", self.recent_users.len()),
         ]
@@ -458,12 +505,4 @@ impl RecsOp {
                 .collect(),
         }
     }
-}
-
-fn cmp_scored(a: &(Id, f64), b: &(Id, f64)) -> std::cmp::Ordering {
-    b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0))
-}
-
-fn sort_scored(v: &mut [(Id, f64)]) {
-    v.sort_by(cmp_scored);
 }

@@ -37,8 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Config;
 use crate::event::{Currency, Order, OrderStatus, SalesFigure};
-use crate::id::Id;
-use crate::ops::common::{Channels, Lru, Ring};
+use crate::ops::common::{id_hash, Channels, Lru, Ring};
 use crate::time::{DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::view::{ChannelTotals, FigureLine, SalesView, SalesWindow};
 
@@ -115,7 +114,8 @@ enum Effect {
 pub struct SalesOp {
     channels: Channels,
     currency: Option<Currency>,
-    seen: Lru<Id, Seen>,
+    /// Keyed by the order id's stable hash.
+    seen: Lru<u64, Seen>,
     seq: u64,
     minutes: Ring<Win>,
     hours: Ring<Win>,
@@ -191,7 +191,7 @@ impl SalesOp {
             return false;
         }
         self.seq += 1;
-        let (seen, _) = self.seen.touch(&o.order, self.seq, || Seen {
+        let (seen, _) = self.seen.touch(&id_hash(&o.order), self.seq, || Seen {
             total: 0,
             placed: false,
             cancelled: false,

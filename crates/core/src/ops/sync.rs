@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Config;
 use crate::event::{Order, Sync, SyncStatus, Target};
 use crate::id::Id;
-use crate::ops::common::{push_newest, Channels, LogHist, Lru};
+use crate::ops::common::{id_hash, push_newest, Channels, LogHist, Lru};
 use crate::time::MINUTE_MS;
 use crate::view::{Forecast, InvalidTransition, LagHistogram, StuckOrder, SyncCell, SyncView};
 
@@ -76,6 +76,7 @@ struct TState {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct OrderSync {
+    id: Id,
     chan: u16,
     t: [Option<TState>; 4],
 }
@@ -169,7 +170,8 @@ impl Holt {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SyncOp {
     channels: Channels,
-    orders: Lru<Id, OrderSync>,
+    /// Keyed by the order id's stable hash.
+    orders: Lru<u64, OrderSync>,
     states: usize,
     seq: u64,
     cells: Vec<Cell>,
@@ -220,10 +222,13 @@ impl SyncOp {
     pub fn on_sync(&mut self, ts: i64, s: &Sync, now: i64, cfg: &Config) {
         let chan_in = self.channels.intern(&s.channel);
         self.seq += 1;
-        let (o, inserted) = self.orders.touch(&s.order, self.seq, || OrderSync {
-            chan: chan_in,
-            t: [None, None, None, None],
-        });
+        let (o, inserted) = self
+            .orders
+            .touch(&id_hash(&s.order), self.seq, || OrderSync {
+                id: s.order.clone(),
+                chan: chan_in,
+                t: [None, None, None, None],
+            });
         let chan = o.chan;
         let ti = s.target.slot();
         let prev = o.t[ti].clone();
@@ -328,9 +333,10 @@ impl SyncOp {
 
         // Bound.
         while self.states > cfg.max_open_syncs {
-            let Some((id, o)) = self.orders.pop_oldest() else {
+            let Some((_, o)) = self.orders.pop_oldest() else {
                 break;
             };
+            let id = &o.id;
             for (i, st) in o.t.iter().enumerate() {
                 let Some(st) = st else { continue };
                 self.states -= 1;
@@ -462,7 +468,7 @@ impl SyncOp {
             .range(..(cutoff, Id::Num(0), 0u8))
             .take(MAX_STUCK_SHOWN)
             .filter_map(|(since, id, slot)| {
-                let o = self.orders.get(id)?;
+                let o = self.orders.get(&id_hash(id))?;
                 let st = o.t[usize::from(*slot)].as_ref()?;
                 Some(StuckOrder {
                     order: id.clone(),

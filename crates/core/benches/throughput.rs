@@ -1,0 +1,80 @@
+//! Criterion benchmark: events/s for decode alone and for decode + all
+//! operators over a realistic generated stream (see `gen`).
+//!
+//! `cargo bench -p shoppulse-core`
+
+#![allow(clippy::cast_precision_loss)] // reason: rates are display values
+
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use shoppulse_core::decode::decode_event;
+use shoppulse_core::{Config, Engine};
+
+mod gen;
+
+const LINES: usize = 100_000;
+
+fn bench(c: &mut Criterion) {
+    let lines = gen::Gen::new(42).lines(LINES);
+    // Warm engine: the operators are measured in steady state (full maps).
+    let mut warm = Engine::new(Config::default());
+    for l in gen::Gen::new(7).lines(300_000) {
+        let _ = warm.apply_json(&l, 0, "bench");
+    }
+
+    let mut g = c.benchmark_group("throughput");
+    g.throughput(Throughput::Elements(LINES as u64));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(5));
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            for l in &lines {
+                black_box(decode_event(l, 0).ok());
+            }
+        });
+    });
+    g.bench_function("decode+operators", |b| {
+        b.iter_batched_ref(
+            || warm.clone(),
+            |e| {
+                for l in &lines {
+                    let _ = e.apply_json(l, 0, "bench");
+                }
+            },
+            criterion::BatchSize::LargeInput,
+        );
+    });
+    g.bench_function("view", |b| b.iter(|| black_box(warm.view())));
+    g.finish();
+
+    // Plain events/s figures, printed once.
+    for (name, f) in [
+        ("decode", &mut |_: &mut Engine| {
+            for l in &lines {
+                black_box(decode_event(l, 0).ok());
+            }
+        }
+            as &mut dyn FnMut(&mut Engine)),
+        ("decode+operators", &mut |e: &mut Engine| {
+            for l in &lines {
+                let _ = e.apply_json(l, 0, "bench");
+            }
+        }),
+    ] {
+        let mut e = warm.clone();
+        let t0 = Instant::now();
+        let mut n = 0;
+        while t0.elapsed() < Duration::from_secs(2) {
+            f(&mut e);
+            n += LINES;
+        }
+        println!(
+            "{name:>18}: {:>12.0} events/s",
+            n as f64 / t0.elapsed().as_secs_f64()
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
