@@ -206,6 +206,7 @@ fn draw_revenue<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .max_light_lines(1)
         .light_line_style(GRID)
         .bold_line_style(GRID)
         .axis_style(GRID)
@@ -288,6 +289,7 @@ fn draw_orders<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .max_light_lines(1)
         .light_line_style(GRID)
         .bold_line_style(GRID)
         .axis_style(GRID)
