@@ -489,6 +489,12 @@ impl Hub {
                 n += 1;
                 bytes += ev.len() + 1;
             }
+            if n == 0 {
+                // Nothing held past `a` (cannot happen: eviction waits for
+                // the flush); never spin.
+                st.broadcast_upto = st.head_seq;
+                break;
+            }
             let b = a + n as u64 - 1;
             let slice = |from: u64| -> Outgoing {
                 let lo = base + usize::try_from(from - a).unwrap_or(0);
