@@ -87,12 +87,18 @@ fn init_logs(filter: &str, format: LogFormat) {
     };
 }
 
-/// Runs the gateway until Ctrl-C / SIGTERM.
-pub fn serve(args: &ServeArgs) -> Result<(), String> {
-    init_logs(&args.log, args.log_format);
-    let sim = args.simulate.then(|| sim_config(&args.sim));
+/// Checks the sources and derives the stream's identity.
+fn stream_info(args: &ServeArgs, sim: Option<&SimConfig>) -> Result<StreamInfo, String> {
+    if let Some(d) = &args.dist {
+        if !d.join("index.html").is_file() {
+            return Err(format!(
+                "--dist {}: no index.html there (build the dashboard first)",
+                d.display()
+            ));
+        }
+    }
     let mut parts = Vec::new();
-    if let Some(c) = &sim {
+    if let Some(c) = sim {
         parts.push(c.describe());
     }
     if let Some(p) = &args.replay {
@@ -105,18 +111,25 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         });
     }
     parts.push("ingest".into());
-    let epoch = match (&args.epoch, &sim, &args.replay) {
+    let epoch = match (&args.epoch, sim, &args.replay) {
         (Some(e), _, _) => e.clone(),
         (None, Some(c), None) => sim_epoch(c),
         (None, None, Some(p)) => replay_epoch(p).map_err(|e| format!("--replay: {e}"))?,
         (None, Some(_), Some(_)) => random_epoch("mixed"),
         (None, None, None) => random_epoch("ingest"),
     };
-    let info = StreamInfo {
+    Ok(StreamInfo {
         epoch,
         source: parts.join("; "),
         replay_speed: args.replay.as_ref().map(|_| args.speed.as_hello()),
-    };
+    })
+}
+
+/// Runs the gateway until Ctrl-C / SIGTERM.
+pub fn serve(args: &ServeArgs) -> Result<(), String> {
+    init_logs(&args.log, args.log_format);
+    let sim = args.simulate.then(|| sim_config(&args.sim));
+    let info = stream_info(args, sim.as_ref())?;
     let limits = HubLimits {
         history: args.history.max(1),
         batch_events: args.batch.clamp(1, 100_000),
