@@ -5,7 +5,9 @@
 //! `cargo run --release -p shoppulse-core --example throughput`
 //! (the workspace's release profile optimizes for size, for wasm; for the
 //! native speed figure use `--profile bench`, which is opt-level 3).
-//! Optional argument: seconds per measurement (default 2).
+//! Rates are events per second of on-CPU time (Linux), so they hold on a
+//! shared machine. Optional arguments: seconds per measurement (default 2), then which
+//! phases to run (`decode`, `ops`, `all`, `view`; default every phase).
 
 #![allow(clippy::cast_precision_loss)] // reason: rates are display values
 
@@ -19,8 +21,39 @@ mod gen;
 
 const LINES: usize = 200_000;
 
-fn rate(n: usize, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
+/// On-CPU time of this process (Linux `schedstat`, ns), robust to other
+/// processes sharing the cores; `None` elsewhere.
+fn cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// A stopwatch reporting on-CPU time when available, else wall time.
+struct Watch {
+    wall: Instant,
+    cpu: Option<u64>,
+}
+
+impl Watch {
+    fn start() -> Watch {
+        Watch {
+            wall: Instant::now(),
+            cpu: cpu_ns(),
+        }
+    }
+    fn elapsed(&self) -> Duration {
+        self.wall.elapsed()
+    }
+    fn busy(&self) -> Duration {
+        match (self.cpu, cpu_ns()) {
+            (Some(a), Some(b)) => Duration::from_nanos(b - a),
+            _ => self.wall.elapsed(),
+        }
+    }
+}
+
+fn rate(n: usize, w: &Watch) -> f64 {
+    n as f64 / w.busy().as_secs_f64()
 }
 
 fn main() {
@@ -29,6 +62,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2.0);
     let budget = Duration::from_secs_f64(secs);
+    let only = std::env::args().nth(2).unwrap_or_default();
+    let run = |phase: &str| only.is_empty() || only.split(',').any(|p| p == phase);
     let lines = gen::Gen::new(42).lines(LINES);
     let bytes: usize = lines.iter().map(String::len).sum();
     println!(
@@ -37,44 +72,57 @@ fn main() {
     );
 
     // Decode only.
-    let (mut n, t0) = (0usize, Instant::now());
-    while t0.elapsed() < budget {
-        for l in &lines {
-            let ev = decode_event(l, 0).expect("generated lines decode");
-            std::hint::black_box(&ev);
+    if run("decode") {
+        let (mut n, t0) = (0usize, Watch::start());
+        while t0.elapsed() < budget {
+            for l in &lines {
+                let ev = decode_event(l, 0).expect("generated lines decode");
+                std::hint::black_box(&ev);
+            }
+            n += LINES;
         }
-        n += LINES;
+        let decode = rate(n, &t0);
+        println!("decode only:            {:>12.0} events/s", decode);
     }
-    let decode = rate(n, t0.elapsed());
-    println!("decode only:            {:>12.0} events/s", decode);
 
     // Operators only (pre-decoded), one engine in steady state.
     let events: Vec<_> = lines
         .iter()
         .map(|l| decode_event(l, 0).expect("generated lines decode"))
         .collect();
-    let mut e = Engine::new(Config::default());
-    let (mut n, t0) = (0usize, Instant::now());
-    while t0.elapsed() < budget {
-        for ev in &events {
-            e.apply(ev);
+    if run("ops") {
+        let mut e = Engine::new(Config::default());
+        let (mut n, t0) = (0usize, Watch::start());
+        while t0.elapsed() < budget {
+            for ev in &events {
+                e.apply(ev);
+            }
+            n += LINES;
         }
-        n += LINES;
+        let ops = rate(n, &t0);
+        println!("operators only:         {:>12.0} events/s", ops);
     }
-    let ops = rate(n, t0.elapsed());
-    println!("operators only:         {:>12.0} events/s", ops);
 
     // Decode + all operators, fresh engine.
     let mut e = Engine::new(Config::default());
-    let (mut n, t0) = (0usize, Instant::now());
-    while t0.elapsed() < budget {
-        for l in &lines {
-            let _ = e.apply_json(l, 0, "bench");
+    if run("all") {
+        let (mut n, t0) = (0usize, Watch::start());
+        while t0.elapsed() < budget {
+            for l in &lines {
+                let _ = e.apply_json(l, 0, "bench");
+            }
+            n += LINES;
         }
-        n += LINES;
+        let all = rate(n, &t0);
+        println!("decode + all operators: {:>12.0} events/s", all);
+    } else {
+        for ev in &events {
+            e.apply(ev);
+        }
     }
-    let all = rate(n, t0.elapsed());
-    println!("decode + all operators: {:>12.0} events/s", all);
+    if !run("view") {
+        return;
+    }
 
     // View and snapshot.
     let t0 = Instant::now();
@@ -89,4 +137,20 @@ fn main() {
     );
     let snap = serde_json::to_string(&e).expect("engine serializes");
     println!("snapshot:               {:>12} bytes of JSON", snap.len());
+    if let Ok(serde_json::Value::Object(parts)) = serde_json::from_str::<serde_json::Value>(&snap) {
+        for (k, v) in &parts {
+            let mut line = format!("  {k:<10} {:>10} bytes", v.to_string().len());
+            if let serde_json::Value::Object(fields) = v {
+                let mut big: Vec<(usize, &String)> = fields
+                    .iter()
+                    .map(|(f, x)| (x.to_string().len(), f))
+                    .collect();
+                big.sort_unstable_by(|a, b| b.cmp(a));
+                for (n, f) in big.iter().take(3) {
+                    line.push_str(&format!("  {f}={n}"));
+                }
+            }
+            println!("{line}");
+        }
+    }
 }

@@ -11,31 +11,33 @@
 //!   60 one-minute buckets (the 1-hour window, the minutes `now_min - 59
 //!   ..= now_min`, and the `per_minute` series). An event older than a ring
 //!   is counted in `counts_total` only.
-//! - **Funnel**: per shopper (the session when the event has one, else the
-//!   user) a bitmask of the steps done (browse, add to cart, checkout,
-//!   purchase) and the last time seen. Shoppers not seen for
-//!   [`FUNNEL_HORIZON_MS`] (1 h of event time) leave the funnel, and at most
-//!   [`MAX_FUNNEL_SHOPPERS`] are kept (least recently seen evicted). The four
-//!   step counts are maintained incrementally (a step counts the shoppers
+//! - **Shoppers** (the session when the event has one, else the user, as a
+//!   stable 64-bit key): one map holds, per shopper, the funnel steps done
+//!   (browse, add to cart, checkout, purchase) and whether it is counted as
+//!   active; its stamp is the last time seen. Shoppers not seen for
+//!   [`FUNNEL_HORIZON_MS`] (1 h of event time) leave it, and at most
+//!   [`MAX_SHOPPERS`] are kept (least recently seen evicted). The four
+//!   funnel counts are maintained incrementally (a step counts the shoppers
 //!   that *did* it; the funnel is not forced to be monotone).
-//! - **Active shoppers**: shoppers seen in the last `Config::active_window_ms`.
-//!   Exact (a map shopper -> last seen, expired by event time) while there
-//!   are at most `Config::exact_distinct_limit`; beyond that the map is
-//!   dropped and a ring of [`HLL_MINUTES`] per-minute `HyperLogLog` sketches
-//!   (p = 12, ~1.6 % error) takes over, seeded from the map. In that mode
-//!   the window is rounded out to whole minutes and capped at 15 minutes.
-//!   Exact counting resumes once the estimate falls below half the limit
-//!   and a full window has been observed exactly.
+//! - **Active shoppers**: seen in the last `Config::active_window_ms`. An
+//!   exact count is maintained on the same map with a second expiry queue
+//!   (each activation queued once, re-queued if seen again before it
+//!   expires). A ring of [`HLL_MINUTES`] per-minute `HyperLogLog` sketches
+//!   (p = 12, ~1.6 % error) is always fed; the view shows the exact count
+//!   while it is at most `Config::exact_distinct_limit` and the estimate
+//!   above (window rounded out to whole minutes, at most 15). A new window
+//!   length applies to activity after the change.
 //! - **Top products**: weighted Space-Saving with [`TOP_K`] counters; a
 //!   browse weighs [`W_BROWSE`], an add to cart [`W_CART`], a purchase
 //!   [`W_PURCHASE`]; other actions do not score. The view shows the top 10
 //!   with each count's maximum overestimate.
 //!
 //! ## Bounds
-//! Log `Config::log_len` records; 300 + 60 bucket arrays; funnel
-//! [`MAX_FUNNEL_SHOPPERS`]; exact active set `Config::exact_distinct_limit`
-//! (+1 before it switches); [`HLL_MINUTES`] sketches of 4 KiB; [`TOP_K`]
-//! counters. Per event: O(1) amortized, no text formatting.
+//! Log `Config::log_len` records; 300 + 60 bucket arrays; [`MAX_SHOPPERS`]
+//! shoppers, the activity queue compacted to one slot per shopper beyond
+//! 2 x [`MAX_SHOPPERS`]; [`HLL_MINUTES`] sketches of 4 KiB; [`TOP_K`]
+//! counters. Per event: O(1) amortized, one shopper lookup, no text
+//! formatting.
 
 use std::collections::VecDeque;
 
@@ -45,13 +47,13 @@ use crate::engine::Config;
 use crate::event::{Action, Behavior};
 use crate::id::Id;
 use crate::ops::common::{
-    id_hash, mix64, push_newest, stamp_time, time_stamp, Hll, Lru, Ring, SpaceSaving, HLL_M,
+    id_hash, mix64, push_newest, time_stamp, FastMap, Hll, Lru, Ring, SpaceSaving, HLL_M,
 };
 use crate::time::MINUTE_MS;
 use crate::view::{ActionCounts, BehaviorView, Funnel, LogLine};
 
-/// Shoppers kept in the funnel.
-pub const MAX_FUNNEL_SHOPPERS: usize = 100_000;
+/// Shoppers kept (funnel and activity).
+pub const MAX_SHOPPERS: usize = 50_000;
 /// Event time a shopper stays in the funnel after last being seen.
 pub const FUNNEL_HORIZON_MS: i64 = 60 * MINUTE_MS;
 /// Space-Saving counters for top products.
@@ -107,119 +109,15 @@ fn step_bit(a: &Action) -> u8 {
     }
 }
 
-/// Distinct active shoppers: exact map or per-minute `HyperLogLog` ring.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Active {
-    /// Exact mode on.
-    exact_on: bool,
-    /// Event time exact tracking (re)started; exact answers need a full window.
-    exact_since: i64,
-    /// Shopper -> last seen (stamp = event time), while exact.
-    exact: Lru<u64, ()>,
-    /// Per-minute sketches, fed while not exact (or not yet trusted).
-    hll: Ring<Hll>,
-    /// The minute at which the mode was last reconsidered.
-    checked_min: i64,
-}
+/// Shopper flag: counted in `active`.
+const ACTIVE: u8 = 0x80;
 
-impl Default for Active {
-    fn default() -> Self {
-        Active {
-            exact_on: true,
-            exact_since: i64::MIN,
-            exact: Lru::default(),
-            hll: Ring::new(HLL_MINUTES, MINUTE_MS),
-            checked_min: i64::MIN,
-        }
-    }
-}
-
-impl Active {
-    fn window_min(window_ms: i64) -> i64 {
-        #[allow(clippy::cast_possible_wrap)] // reason: HLL_MINUTES is tiny
-        let max = HLL_MINUTES as i64 - 1;
-        (window_ms.max(1) + MINUTE_MS - 1)
-            .div_euclid(MINUTE_MS)
-            .min(max)
-    }
-
-    fn hll_estimate(&self, now: i64, window_ms: i64) -> f64 {
-        let now_min = now.div_euclid(MINUTE_MS);
-        let from = now_min - Self::window_min(window_ms);
-        let mut acc = vec![0u8; HLL_M];
-        for m in from..=now_min {
-            if let Some(h) = self.hll.get(m) {
-                h.merge_into(&mut acc);
-            }
-        }
-        Hll::estimate(&acc)
-    }
-
-    fn hll_trusted(&self, now: i64, window_ms: i64) -> bool {
-        !(self.exact_on && self.exact_since <= now.saturating_sub(window_ms))
-    }
-
-    fn see(&mut self, who: u64, ts: i64, now: i64, cfg: &Config) {
-        let window = cfg.active_window_ms;
-        if self.exact_on {
-            self.exact.touch(&who, time_stamp(ts), || ());
-            if self.exact.len() > cfg.exact_distinct_limit {
-                // Switch to estimating: seed the sketches from the map.
-                for (&s, stamp, ()) in self.exact.iter() {
-                    if let Some(h) = self.hll.slot_mut(stamp_time(stamp), now) {
-                        h.insert(s);
-                    }
-                }
-                self.exact.clear();
-                self.exact_on = false;
-            }
-        }
-        if self.hll_trusted(now, window) {
-            if let Some(h) = self.hll.slot_mut(ts, now) {
-                h.insert(who);
-            }
-        }
-    }
-
-    /// Time-driven upkeep: expiry and mode changes.
-    fn tick(&mut self, now: i64, cfg: &Config) {
-        let window = cfg.active_window_ms;
-        let cutoff = time_stamp(now.saturating_sub(window));
-        while self.exact.pop_expired(cutoff).is_some() {}
-        let now_min = now.div_euclid(MINUTE_MS);
-        if now_min != self.checked_min {
-            self.checked_min = now_min;
-            if !self.exact_on {
-                #[allow(clippy::cast_precision_loss)] // reason: limits are far below 2^52
-                let low = cfg.exact_distinct_limit as f64 / 2.0;
-                if self.hll_estimate(now, window) < low {
-                    self.exact_on = true;
-                    self.exact_since = now;
-                }
-            } else if self.exact_since <= now.saturating_sub(window) && self.hll.allocated() > 0 {
-                // Exact again for a full window: the sketches are not needed.
-                self.hll = Ring::new(HLL_MINUTES, MINUTE_MS);
-            }
-        }
-    }
-
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // reason: a rounded, non-negative estimate
-    fn count(&self, now: i64, window: i64) -> (u64, bool) {
-        if self.hll_trusted(now, window) {
-            (
-                self.hll_estimate(now, window).round().max(0.0) as u64,
-                false,
-            )
-        } else {
-            (self.exact.len() as u64, true)
-        }
-    }
-}
-
-/// Funnel entry.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Steps {
-    mask: u8,
+fn hll_window_min(window_ms: i64) -> i64 {
+    #[allow(clippy::cast_possible_wrap)] // reason: HLL_MINUTES is tiny
+    let max = HLL_MINUTES as i64 - 1;
+    (window_ms.max(1) + MINUTE_MS - 1)
+        .div_euclid(MINUTE_MS)
+        .min(max)
 }
 
 /// Behaviour state. Bounds: see the module docs.
@@ -230,9 +128,13 @@ pub struct BehaviorOp {
     minutes: Ring<ActionCounts>,
     total: ActionCounts,
     first_ms: Option<i64>,
-    funnel: Lru<u64, Steps>,
+    /// Shopper key -> funnel step bits | [`ACTIVE`]; stamp = last seen.
+    shoppers: Lru<u64, u8>,
     funnel_counts: [u64; 4],
-    active: Active,
+    /// Activations in time order: `(shopper, time queued)`.
+    active_queue: VecDeque<(u64, i64)>,
+    active: u64,
+    hll: Ring<Hll>,
     top: SpaceSaving,
 }
 
@@ -244,9 +146,11 @@ impl Default for BehaviorOp {
             minutes: Ring::new(MINUTES_KEPT, MINUTE_MS),
             total: [0; 6],
             first_ms: None,
-            funnel: Lru::default(),
+            shoppers: Lru::default(),
             funnel_counts: [0; 4],
-            active: Active::default(),
+            active_queue: VecDeque::new(),
+            active: 0,
+            hll: Ring::new(HLL_MINUTES, MINUTE_MS),
             top: SpaceSaving::default(),
         }
     }
@@ -292,20 +196,27 @@ impl BehaviorOp {
 
         let who = shopper_key(b);
         let bit = step_bit(&b.action);
-        let (steps, _) = self
-            .funnel
-            .touch(&who, time_stamp(ts), || Steps { mask: 0 });
-        if steps.mask & bit == 0 && bit != 0 {
-            steps.mask |= bit;
+        let (m, _) = self.shoppers.touch(&who, time_stamp(ts), || 0);
+        if *m & bit == 0 && bit != 0 {
+            *m |= bit;
             self.funnel_counts[bit.trailing_zeros() as usize] += 1;
         }
-        while self.funnel.len() > MAX_FUNNEL_SHOPPERS {
-            if let Some((_, s)) = self.funnel.pop_oldest() {
-                self.uncount(s.mask);
+        if *m & ACTIVE == 0 && ts >= now.saturating_sub(cfg.active_window_ms) {
+            *m |= ACTIVE;
+            self.active += 1;
+            self.active_queue.push_back((who, ts));
+        }
+        while self.shoppers.len() > MAX_SHOPPERS {
+            if let Some((_, m)) = self.shoppers.pop_oldest() {
+                self.forget(m);
             }
         }
-
-        self.active.see(who, ts, now, cfg);
+        if self.active_queue.len() > 2 * MAX_SHOPPERS {
+            self.compact_active_queue();
+        }
+        if let Some(h) = self.hll.slot_mut(ts, now) {
+            h.insert(who);
+        }
 
         let w = match b.action {
             Action::Browse => W_BROWSE,
@@ -318,32 +229,83 @@ impl BehaviorOp {
         }
     }
 
-    fn uncount(&mut self, mask: u8) {
+    /// A shopper leaves the map: uncount its steps and activity.
+    fn forget(&mut self, mask: u8) {
         for (i, bit) in STEP_BITS.iter().enumerate() {
             if mask & bit != 0 {
                 self.funnel_counts[i] -= 1;
             }
         }
+        if mask & ACTIVE != 0 {
+            self.active -= 1;
+        }
+    }
+
+    /// Keeps one queue slot (the newest) per shopper still counted active.
+    fn compact_active_queue(&mut self) {
+        let mut seen: FastMap<u64, ()> = FastMap::default();
+        let mut kept: VecDeque<(u64, i64)> = VecDeque::new();
+        for &(k, t) in self.active_queue.iter().rev() {
+            if self.shoppers.get(&k).is_some_and(|m| m & ACTIVE != 0)
+                && seen.insert(k, ()).is_none()
+            {
+                kept.push_front((k, t));
+            }
+        }
+        self.active_queue = kept;
     }
 
     /// Time-driven upkeep, called for every event (cheap when nothing expires).
     pub fn tick(&mut self, now: i64, cfg: &Config) {
         let cutoff = time_stamp(now.saturating_sub(FUNNEL_HORIZON_MS));
-        while let Some((_, s)) = self.funnel.pop_expired(cutoff) {
-            self.uncount(s.mask);
+        while let Some((_, m)) = self.shoppers.pop_expired(cutoff) {
+            self.forget(m);
         }
-        self.active.tick(now, cfg);
+        let cutoff = now.saturating_sub(cfg.active_window_ms);
+        while let Some(&(k, t)) = self.active_queue.front() {
+            if t >= cutoff {
+                break;
+            }
+            self.active_queue.pop_front();
+            if let Some((stamp, m)) = self.shoppers.get_full_mut(&k) {
+                if *m & ACTIVE != 0 {
+                    let last = i64::try_from(stamp).unwrap_or(i64::MAX);
+                    if last < cutoff {
+                        *m &= !ACTIVE;
+                        self.active -= 1;
+                    } else {
+                        self.active_queue.push_back((k, last));
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // reason: a rounded, non-negative estimate
+    fn active_count(&self, now: i64, cfg: &Config) -> (u64, bool) {
+        #[allow(clippy::cast_possible_truncation)] // reason: limits are far below 2^32 in practice
+        if self.active <= cfg.exact_distinct_limit as u64 {
+            return (self.active, true);
+        }
+        let now_min = now.div_euclid(MINUTE_MS);
+        let from = now_min - hll_window_min(cfg.active_window_ms);
+        let mut acc = vec![0u8; HLL_M];
+        for m in from..=now_min {
+            if let Some(h) = self.hll.get(m) {
+                h.merge_into(&mut acc);
+            }
+        }
+        (Hll::estimate(&acc).round().max(0.0) as u64, false)
     }
 
     /// Internal sizes, for bound checks.
     pub fn sizes(&self) -> Vec<(&'static str, usize)> {
         vec![
             ("behavior.log", self.log.len()),
-            ("behavior.funnel", self.funnel.len()),
-            ("behavior.funnel_queue", self.funnel.queue_len()),
-            ("behavior.active_exact", self.active.exact.len()),
-            ("behavior.active_queue", self.active.exact.queue_len()),
-            ("behavior.hll_minutes", self.active.hll.allocated()),
+            ("behavior.shoppers", self.shoppers.len()),
+            ("behavior.shoppers_queue", self.shoppers.queue_len()),
+            ("behavior.active_queue", self.active_queue.len()),
+            ("behavior.hll_minutes", self.hll.allocated()),
             ("behavior.top", self.top.len()),
         ]
     }
@@ -375,7 +337,7 @@ impl BehaviorOp {
             sum_into(&mut c60, &c);
             per_minute.push((m * MINUTE_MS, c));
         }
-        let (active_shoppers, active_exact) = self.active.count(now, cfg.active_window_ms);
+        let (active_shoppers, active_exact) = self.active_count(now, cfg);
         BehaviorView {
             log: self
                 .log

@@ -165,6 +165,11 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         }
     }
 
+    /// The stamp and value of `k`, mutably, without touching it.
+    pub fn get_full_mut(&mut self, k: &K) -> Option<(u64, &mut V)> {
+        self.map.get_mut(k).map(|e| (e.0, &mut e.1))
+    }
+
     /// Raises the stamp of `k` if present; returns its value.
     pub fn touch_existing(&mut self, k: &K, stamp: u64) -> Option<&mut V> {
         let e = self.map.get_mut(k)?;
@@ -226,16 +231,10 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     }
 }
 
-/// Maps an event time to a `u64` stamp preserving order (for [`Lru`]).
-#[allow(clippy::cast_sign_loss)] // reason: the sign bit is flipped first, an order-preserving bijection
+/// Maps an event time to a `u64` stamp for [`Lru`], preserving order for
+/// times from 1970 on (earlier times all map to 0); short in JSON.
 pub fn time_stamp(ts_ms: i64) -> u64 {
-    (ts_ms as u64) ^ (1 << 63)
-}
-
-/// Inverse of [`time_stamp`].
-#[allow(clippy::cast_possible_wrap)] // reason: inverse of the order-preserving bijection above
-pub fn stamp_time(stamp: u64) -> i64 {
-    (stamp ^ (1 << 63)) as i64
+    u64::try_from(ts_ms).unwrap_or(0)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -55,7 +55,7 @@ pub const MAX_USERS: usize = 20_000;
 /// Distinct recent items per user.
 pub const USER_ITEMS: usize = 20;
 /// A new item is paired with the items touched in this many latest interactions.
-pub const CO_WINDOW: u32 = 5;
+pub const CO_WINDOW: u32 = 3;
 /// Products in the registry (trending score and partners).
 pub const MAX_PRODUCTS: usize = 20_000;
 /// Partners kept per product.

@@ -147,29 +147,28 @@ fn memory_stays_bounded_under_a_million_distinct_ids() {
         ("health.recent", 20),
         ("health.classes", 7),
         ("behavior.log", cfg.log_len),
-        ("behavior.funnel", 100_000),
-        ("behavior.funnel_queue", 100_001),
-        ("behavior.active_exact", cfg.exact_distinct_limit),
-        ("behavior.active_queue", cfg.exact_distinct_limit + 1),
+        ("behavior.shoppers", 50_000),
+        ("behavior.shoppers_queue", 50_000),
+        ("behavior.active_queue", 100_000),
         ("behavior.hll_minutes", 16),
         ("behavior.top", 64),
         ("inventory.products", cfg.max_products),
-        ("inventory.queue", cfg.max_products + 1),
+        ("inventory.queue", cfg.max_products),
         ("inventory.low", cfg.max_products),
         ("inventory.out", cfg.max_products),
         ("inventory.oversold", cfg.max_products),
         ("inventory.warnings", 50),
         ("inventory.max_history", 32),
         ("recs.users", 20_000),
-        ("recs.users_queue", 20_001),
+        ("recs.users_queue", 20_000),
         ("recs.max_user_items", 20),
         ("recs.products", 20_000),
-        ("recs.products_queue", 20_001),
+        ("recs.products_queue", 20_000),
         ("recs.max_partners", 16),
         ("recs.top_pairs", 16),
         ("recs.recent_users", 20),
         ("sales.seen_orders", 100_000),
-        ("sales.seen_queue", 100_001),
+        ("sales.seen_queue", 100_000),
         ("sales.channels", 64),
         ("sales.figures", 100),
         ("sales.windows", 60 + 48 + 31),
@@ -196,6 +195,8 @@ fn memory_stays_bounded_under_a_million_distinct_ids() {
     assert_eq!(get("inventory.products"), cfg.max_products);
     assert_eq!(get("sales.seen_orders"), 100_000);
     assert_eq!(get("recs.users"), 20_000);
+    assert_eq!(get("behavior.shoppers"), 50_000);
+    assert_eq!(get("recs.products"), 20_000);
     assert_eq!(get("sync.states"), cfg.max_open_syncs);
     assert_eq!(get("sales.channels"), 64);
     let v = e.view();
