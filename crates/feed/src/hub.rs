@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use shoppulse_core::event::Body;
-use shoppulse_core::frame::{encode_events_frame, ResumePoint};
+use shoppulse_core::frame::{encode_events_frame, ResumePoint, MAX_FRAME_BYTES};
 use shoppulse_core::{Engine, Event};
 use tokio::sync::{mpsc, Notify};
 
@@ -373,6 +373,13 @@ impl Hub {
                     let text: Arc<str> = Arc::from(
                         serde_json::to_string(&st.engine).unwrap_or_else(|_| "{}".to_owned()),
                     );
+                    if text.len() > MAX_FRAME_BYTES {
+                        tracing::warn!(
+                            bytes = text.len(),
+                            limit = MAX_FRAME_BYTES,
+                            "snapshot state is over the protocol's frame limit"
+                        );
+                    }
                     st.snapshot_cache = Some((head, text.clone()));
                     text
                 }
@@ -657,6 +664,32 @@ mod tests {
         ));
         assert_eq!(hb.gauges().events, 10);
         assert_eq!(hb.gauges().oldest_seq, 10);
+    }
+
+    #[test]
+    fn a_client_ahead_of_a_restarted_stream_waits_for_its_next_event() {
+        let h = hub(100);
+        h.publish(&[ev(1), ev(2)], Source::Replay);
+        let mut ahead = h.join(
+            1,
+            Some(&ResumePoint {
+                epoch: "t".into(),
+                seq: 4,
+            }),
+        );
+        match &ahead.start {
+            Start::Resume { first_seq, events } => {
+                assert_eq!(*first_seq, 5);
+                assert!(events.is_empty());
+            }
+            Start::Snapshot { .. } => panic!("expected resume"),
+        }
+        h.publish(&[ev(3), ev(4), ev(5), ev(6)], Source::Replay);
+        let mut st = h.lock();
+        h.flush_locked(&mut st);
+        drop(st);
+        // 1..=3 cut first (skipped), then 4..=6 sliced to start at 5.
+        assert_eq!(drain(&mut ahead.sub), vec![(5, 2)]);
     }
 
     #[test]

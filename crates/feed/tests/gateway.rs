@@ -141,6 +141,14 @@ async fn replay_delivers_every_line_in_order() {
     // The same file replayed again keeps its epoch (restart-safe numbering).
     let again = Gateway::start(&["--replay", path.to_str().unwrap(), "--speed", "max"]);
     assert_eq!(epoch_of(&again), epoch);
+    // ... so a dashboard that had applied up to seq 4 resumes exactly.
+    let mut c = Client::connect(&again.ws_url()).await;
+    c.hello(Some(ResumePoint {
+        epoch: epoch.clone(),
+        seq: 4,
+    }))
+    .await;
+    assert_eq!(c.events_until(5, 7).await, got[4..7].to_vec());
 
     // Paced replay: 2 s of event time at 2x takes about 1 s.
     let paced = dir.join("paced.ndjson");
