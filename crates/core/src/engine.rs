@@ -315,6 +315,43 @@ impl Engine {
     }
 }
 
+/// Read-only queries for the dashboard's drill-downs. They never change the
+/// engine and their answers are bounded.
+impl Engine {
+    /// One product's stock (quantity, threshold, depletion, sparkline), if tracked.
+    pub fn stock_of(&self, product: &Id) -> Option<crate::view::StockRow> {
+        self.inventory
+            .stock_row(product, self.now_ms(), &self.config)
+    }
+
+    /// Products most often seen with `product`, strongest first, at most
+    /// `n` (never out of stock): `(product, count)`.
+    pub fn bought_with(&self, product: &Id, n: usize) -> Vec<(Id, u64)> {
+        self.recs.partners_of(product, &self.inventory, n)
+    }
+
+    /// `product`'s trending score now, if it is in the recommendations registry.
+    pub fn trend_score(&self, product: &Id) -> Option<f64> {
+        self.recs.trend_score(product, self.now_ms())
+    }
+
+    /// The current sync state of `order` per target seen.
+    pub fn order_sync(&self, order: &Id) -> Vec<crate::view::OrderTargetState> {
+        self.sync.order_states(order)
+    }
+
+    /// Unsynced orders of one (channel, target) cell: failed, then retrying,
+    /// then pending, newest first; at most `limit`.
+    pub fn cell_orders(
+        &self,
+        channel: &str,
+        target: crate::event::Target,
+        limit: usize,
+    ) -> Vec<crate::view::OrderTargetState> {
+        self.sync.cell_orders(channel, target, limit)
+    }
+}
+
 /// Error class names, for callers that count rejections themselves.
 pub fn class_names() -> impl Iterator<Item = &'static str> {
     ErrorClass::ALL.into_iter().map(ErrorClass::as_str)

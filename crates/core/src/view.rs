@@ -387,3 +387,23 @@ pub struct Forecast {
     /// Forecast orders for the next minute (Holt's linear smoothing).
     pub next_minute_orders: f64,
 }
+
+/// The current sync state of one (order, target): the drill-downs' answer
+/// ([`crate::engine::Engine::order_sync`], [`crate::engine::Engine::cell_orders`]).
+#[derive(Clone, PartialEq, Debug, Serialize)]
+pub struct OrderTargetState {
+    /// Which order.
+    pub order: Id,
+    /// Its channel.
+    pub channel: String,
+    /// Which target system.
+    pub target: Target,
+    /// Latest status.
+    pub status: SyncStatus,
+    /// Latest attempt number.
+    pub attempt: u32,
+    /// Event time the status began (an open state keeps its first time).
+    pub since_ms: i64,
+    /// Last error text, if any (cleared once synced).
+    pub last_error: Option<String>,
+}

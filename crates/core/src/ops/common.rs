@@ -93,15 +93,45 @@ pub mod map_vec {
 /// stamp moved on is re-queued instead of evicted. Each re-queue pays for an
 /// earlier touch, so upkeep is amortized O(1) per touch, and the queue holds
 /// about one slot per live key.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(bound(
-    serialize = "K: Serialize + Hash + Eq, V: Serialize",
-    deserialize = "K: DeserializeOwned + Hash + Eq, V: DeserializeOwned"
-))]
+///
+/// Serialized compactly and exactly as one list in queue order:
+/// `[key, queued_stamp, stamp, value]` per entry.
+#[derive(Clone, Debug)]
 pub struct Lru<K, V> {
-    #[serde(with = "map_vec")]
     map: FastMap<K, (u64, V)>,
     queue: VecDeque<(K, u64)>,
+}
+
+impl<K: Serialize + Hash + Eq, V: Serialize> Serialize for Lru<K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.map.len()))?;
+        // Each live key has exactly one queue slot (see `touch`/`pop_*`).
+        for (k, queued) in &self.queue {
+            if let Some((stamp, v)) = self.map.get(k) {
+                seq.serialize_element(&(k, queued, stamp, v))?;
+            }
+        }
+        seq.end()
+    }
+}
+
+impl<'de, K: DeserializeOwned + Hash + Eq + Clone, V: DeserializeOwned> Deserialize<'de>
+    for Lru<K, V>
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let entries: Vec<(K, u64, u64, V)> = Vec::deserialize(d)?;
+        let mut lru = Lru {
+            map: FastMap::default(),
+            queue: VecDeque::with_capacity(entries.len()),
+        };
+        lru.map.reserve(entries.len());
+        for (k, queued, stamp, v) in entries {
+            lru.queue.push_back((k.clone(), queued));
+            lru.map.insert(k, (stamp, v));
+        }
+        Ok(lru)
+    }
 }
 
 impl<K, V> Default for Lru<K, V> {

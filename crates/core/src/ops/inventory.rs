@@ -335,3 +335,11 @@ pub fn depletion(history: &VecDeque<(i64, i64)>, qty: i64, now: i64) -> (f64, Op
     let stockout = (qty > 0).then(|| now + (qty as f64 / per_ms).ceil() as i64);
     (per_hour, stockout)
 }
+
+/// Read-only query for the dashboard's product drill-down.
+impl InventoryOp {
+    /// One product's stock row (quantity, threshold, depletion, history), if tracked.
+    pub fn stock_row(&self, id: &Id, now: i64, cfg: &Config) -> Option<StockRow> {
+        self.row(id, now, cfg)
+    }
+}

@@ -80,12 +80,25 @@ const BIT_CART: u8 = 2;
 const BIT_PURCHASE: u8 = 4;
 const RESCALE_HALF_LIVES: f64 = 256.0;
 
-/// One recent item of a user.
+/// One recent item of a user (JSON: `[h, last, mask]`).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(into = "(u64, u32, u8)", from = "(u64, u32, u8)")]
 struct Recent {
     h: u64,
     last: u32,
     mask: u8,
+}
+
+impl From<Recent> for (u64, u32, u8) {
+    fn from(r: Recent) -> Self {
+        (r.h, r.last, r.mask)
+    }
+}
+
+impl From<(u64, u32, u8)> for Recent {
+    fn from((h, last, mask): (u64, u32, u8)) -> Self {
+        Recent { h, last, mask }
+    }
 }
 
 /// A user's recent items, unordered; recency is `last` (no shifting on touch).
@@ -104,20 +117,50 @@ impl UserItems {
     }
 }
 
+/// A co-occurring partner (JSON: `[h, count]`).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(into = "(u64, u64)", from = "(u64, u64)")]
 struct Partner {
     h: u64,
     count: u64,
 }
 
-/// A product in the registry.
+impl From<Partner> for (u64, u64) {
+    fn from(p: Partner) -> Self {
+        (p.h, p.count)
+    }
+}
+
+impl From<(u64, u64)> for Partner {
+    fn from((h, count): (u64, u64)) -> Self {
+        Partner { h, count }
+    }
+}
+
+/// A product in the registry (JSON: `[id, score, partners]`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(into = "(Id, f64, Vec<Partner>)", from = "(Id, f64, Vec<Partner>)")]
 struct Prod {
     id: Id,
     /// Forward-decayed trending score (relative to the landmark).
     score: f64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     partners: Vec<Partner>,
+}
+
+impl From<Prod> for (Id, f64, Vec<Partner>) {
+    fn from(p: Prod) -> Self {
+        (p.id, p.score, p.partners)
+    }
+}
+
+impl From<(Id, f64, Vec<Partner>)> for Prod {
+    fn from((id, score, partners): (Id, f64, Vec<Partner>)) -> Self {
+        Prod {
+            id,
+            score,
+            partners,
+        }
+    }
 }
 
 /// Recommendation state. Bounds: see the module docs.
@@ -504,5 +547,33 @@ impl RecsOp {
                 .map(|u| self.recommend(u, &trend, inv))
                 .collect(),
         }
+    }
+}
+
+/// Read-only queries for the dashboard's product drill-down.
+impl RecsOp {
+    /// Products most often seen with `product` (its kept partners, at most
+    /// [`PARTNERS`]), strongest first then by id, at most `n`, never out of
+    /// stock: `(product, count)`.
+    pub fn partners_of(&self, product: &Id, inv: &InventoryOp, n: usize) -> Vec<(Id, u64)> {
+        let Some(p) = self.products.get(&id_hash(product)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(Id, u64)> = p
+            .partners
+            .iter()
+            .filter_map(|q| Some((self.id_of(q.h)?.clone(), q.count)))
+            .filter(|(id, _)| !inv.is_out_of_stock(id))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(n);
+        out
+    }
+
+    /// `product`'s trending score decayed to `now`, if it is in the registry.
+    pub fn trend_score(&self, product: &Id, now: i64) -> Option<f64> {
+        let p = self.products.get(&id_hash(product))?;
+        let decay = (-((now - self.landmark) as f64) / HALF_LIFE_MS as f64).exp2();
+        Some(p.score * decay)
     }
 }

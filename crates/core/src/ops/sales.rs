@@ -9,7 +9,8 @@
 //!   order's counted total (or, for an order never seen, the event's total)
 //!   in the windows of the *cancellation* event, and count `cancelled`.
 //!   Other statuses (`fulfilled`...) do not change sales. Seen ids are kept
-//!   in a bounded FIFO set ([`MAX_SEEN_ORDERS`]).
+//!   by stable 64-bit hash in a bounded set ([`MAX_SEEN_ORDERS`], least
+//!   recently seen forgotten first).
 //! - **Currency**: the first currency seen is the display currency; orders
 //!   in any other currency are counted once in `other_currency_orders` and
 //!   never summed.
@@ -91,7 +92,9 @@ struct Win {
     incomplete: bool,
 }
 
+/// What is known of an order id (JSON: `[total, flags]`).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(into = "(i64, u8)", from = "(i64, u8)")]
 struct Seen {
     /// Total counted (0 for a foreign-currency or never-placed order).
     total: i64,
@@ -101,6 +104,26 @@ struct Seen {
     cancelled: bool,
     /// In another currency than the display currency.
     foreign: bool,
+}
+
+impl From<Seen> for (i64, u8) {
+    fn from(s: Seen) -> Self {
+        (
+            s.total,
+            u8::from(s.placed) | u8::from(s.cancelled) << 1 | u8::from(s.foreign) << 2,
+        )
+    }
+}
+
+impl From<(i64, u8)> for Seen {
+    fn from((total, f): (i64, u8)) -> Self {
+        Seen {
+            total,
+            placed: f & 1 != 0,
+            cancelled: f & 2 != 0,
+            foreign: f & 4 != 0,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -65,20 +65,58 @@ pub const HOLT_ALPHA: f64 = 0.5;
 pub const HOLT_BETA: f64 = 0.3;
 const MAX_ZERO_FILL: i64 = 60;
 
+/// One (order, target) state (JSON: `[status, attempt, since, error]`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(
+    into = "(SyncStatus, u32, i64, Option<Box<str>>)",
+    from = "(SyncStatus, u32, i64, Option<Box<str>>)"
+)]
 struct TState {
     status: SyncStatus,
     attempt: u32,
     since: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<Box<str>>,
 }
 
+impl From<TState> for (SyncStatus, u32, i64, Option<Box<str>>) {
+    fn from(t: TState) -> Self {
+        (t.status, t.attempt, t.since, t.error)
+    }
+}
+
+impl From<(SyncStatus, u32, i64, Option<Box<str>>)> for TState {
+    fn from((status, attempt, since, error): (SyncStatus, u32, i64, Option<Box<str>>)) -> Self {
+        TState {
+            status,
+            attempt,
+            since,
+            error,
+        }
+    }
+}
+
+/// One order's sync states (JSON: `[id, channel, [payment, inventory, logistics, customer_service]]`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(
+    into = "(Id, u16, [Option<TState>; 4])",
+    from = "(Id, u16, [Option<TState>; 4])"
+)]
 struct OrderSync {
     id: Id,
     chan: u16,
     t: [Option<TState>; 4],
+}
+
+impl From<OrderSync> for (Id, u16, [Option<TState>; 4]) {
+    fn from(o: OrderSync) -> Self {
+        (o.id, o.chan, o.t)
+    }
+}
+
+impl From<(Id, u16, [Option<TState>; 4])> for OrderSync {
+    fn from((id, chan, t): (Id, u16, [Option<TState>; 4])) -> Self {
+        OrderSync { id, chan, t }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -496,5 +534,78 @@ impl SyncOp {
             forecast,
             sla_ms: cfg.sync_sla_ms,
         }
+    }
+}
+
+/// Read-only queries for the dashboard's drill-downs (bounded answers).
+impl SyncOp {
+    fn target_state(&self, o: &OrderSync, slot: usize) -> Option<crate::view::OrderTargetState> {
+        let st = o.t.get(slot)?.as_ref()?;
+        Some(crate::view::OrderTargetState {
+            order: o.id.clone(),
+            channel: self.channels.name(o.chan).to_owned(),
+            target: Target::ALL[slot],
+            status: st.status,
+            attempt: st.attempt,
+            since_ms: st.since,
+            last_error: st.error.as_deref().map(str::to_owned),
+        })
+    }
+
+    /// The current state of `order` on each target it has been seen on, in
+    /// [`Target::ALL`] order (empty when the order is unknown or evicted).
+    pub fn order_states(&self, order: &Id) -> Vec<crate::view::OrderTargetState> {
+        match self.orders.get(&id_hash(order)) {
+            Some(o) if o.id == *order => (0..4).filter_map(|i| self.target_state(o, i)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Orders of one (channel, target) cell that are not synced: failed
+    /// first, then retrying, then pending; newest first within a status; at
+    /// most `limit`. Scans the kept orders (at most `Config::max_open_syncs`).
+    pub fn cell_orders(
+        &self,
+        channel: &str,
+        target: Target,
+        limit: usize,
+    ) -> Vec<crate::view::OrderTargetState> {
+        let Some(chan) = self
+            .channels
+            .sorted()
+            .into_iter()
+            .find(|&c| self.channels.name(c) == channel)
+        else {
+            return Vec::new();
+        };
+        let slot = target.slot();
+        let rank = |s: SyncStatus| match s {
+            SyncStatus::Failed => 0u8,
+            SyncStatus::Retrying => 1,
+            SyncStatus::Pending => 2,
+            SyncStatus::Synced => 3,
+        };
+        let mut hits: Vec<(u8, i64, &OrderSync)> = self
+            .orders
+            .iter()
+            .filter(|(_, _, o)| o.chan == chan)
+            .filter_map(|(_, _, o)| {
+                let st = o.t[slot].as_ref()?;
+                (st.status != SyncStatus::Synced).then_some((rank(st.status), st.since, o))
+            })
+            .collect();
+        let cmp = |a: &(u8, i64, &OrderSync), b: &(u8, i64, &OrderSync)| {
+            a.0.cmp(&b.0)
+                .then(b.1.cmp(&a.1))
+                .then_with(|| a.2.id.cmp(&b.2.id))
+        };
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit, cmp);
+            hits.truncate(limit);
+        }
+        hits.sort_by(cmp);
+        hits.into_iter()
+            .filter_map(|(_, _, o)| self.target_state(o, slot))
+            .collect()
     }
 }
