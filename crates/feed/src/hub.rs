@@ -440,11 +440,6 @@ impl Hub {
         self.started.elapsed().as_secs_f64()
     }
 
-    /// A copy of the gateway engine (for tests and diagnostics).
-    pub fn engine_json(&self) -> String {
-        serde_json::to_string(&self.lock().engine).unwrap_or_default()
-    }
-
     /// Tells every connection to close and stops the broadcaster.
     pub fn shutdown(&self) {
         self.stopping.store(true, Ordering::Release);

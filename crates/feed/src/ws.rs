@@ -390,7 +390,7 @@ async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> Clos
                 }
                 _ = heartbeat.tick() => {
                     let hb = ServerFrame::Heartbeat { sent_ms: now_ms(), head_seq: hub.head_seq() };
-                    send_or_kill(&mut sink, hub, &kill, FrameType::Heartbeat, text_bytes(hb.to_json())).await?;
+                    send_or_kill(&mut sink, hub, &kill, FrameType::Heartbeat, Utf8Bytes::from(hb.to_json())).await?;
                 }
             }
         }
@@ -468,8 +468,4 @@ async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> Clos
     }
     reader.abort();
     reason
-}
-
-fn text_bytes(s: String) -> Utf8Bytes {
-    Utf8Bytes::from(s)
 }
