@@ -11,6 +11,7 @@
 
 #![allow(clippy::cast_precision_loss)] // reason: rates are display values
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use shoppulse_core::decode::decode_event;
@@ -82,7 +83,7 @@ fn main() {
             n += LINES;
         }
         let decode = rate(n, &t0);
-        println!("decode only:            {:>12.0} events/s", decode);
+        println!("decode only:            {decode:>12.0} events/s");
     }
 
     // Operators only (pre-decoded), one engine in steady state.
@@ -100,7 +101,7 @@ fn main() {
             n += LINES;
         }
         let ops = rate(n, &t0);
-        println!("operators only:         {:>12.0} events/s", ops);
+        println!("operators only:         {ops:>12.0} events/s");
     }
 
     // Decode + all operators, fresh engine.
@@ -114,7 +115,7 @@ fn main() {
             n += LINES;
         }
         let all = rate(n, &t0);
-        println!("decode + all operators: {:>12.0} events/s", all);
+        println!("decode + all operators: {all:>12.0} events/s");
     } else {
         for ev in &events {
             e.apply(ev);
@@ -147,7 +148,7 @@ fn main() {
                     .collect();
                 big.sort_unstable_by(|a, b| b.cmp(a));
                 for (n, f) in big.iter().take(3) {
-                    line.push_str(&format!("  {f}={n}"));
+                    let _ = write!(line, "  {f}={n}");
                 }
             }
             println!("{line}");

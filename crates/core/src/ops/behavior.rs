@@ -47,7 +47,7 @@ use crate::engine::Config;
 use crate::event::{Action, Behavior};
 use crate::id::Id;
 use crate::ops::common::{
-    id_hash, mix64, push_newest, time_stamp, FastMap, Hll, Lru, Ring, SpaceSaving, HLL_M,
+    id_hash, mix64, push_newest, time_stamp, FastSet, Hll, Lru, Ring, SpaceSaving, HLL_M,
 };
 use crate::time::MINUTE_MS;
 use crate::view::{ActionCounts, BehaviorView, Funnel, LogLine};
@@ -243,12 +243,10 @@ impl BehaviorOp {
 
     /// Keeps one queue slot (the newest) per shopper still counted active.
     fn compact_active_queue(&mut self) {
-        let mut seen: FastMap<u64, ()> = FastMap::default();
+        let mut seen: FastSet<u64> = FastSet::default();
         let mut kept: VecDeque<(u64, i64)> = VecDeque::new();
         for &(k, t) in self.active_queue.iter().rev() {
-            if self.shoppers.get(&k).is_some_and(|m| m & ACTIVE != 0)
-                && seen.insert(k, ()).is_none()
-            {
+            if self.shoppers.get(&k).is_some_and(|m| m & ACTIVE != 0) && seen.insert(k) {
                 kept.push_front((k, t));
             }
         }

@@ -32,6 +32,8 @@ use crate::view::ProductCount;
 
 /// A `HashMap` with the fast, deterministic Fx hasher.
 pub type FastMap<K, V> = HashMap<K, V, FxBuildHasher>;
+/// A `HashSet` with the Fx hasher.
+pub type FastSet<K> = std::collections::HashSet<K, FxBuildHasher>;
 
 /// `SplitMix64` finalizer: a strong, cheap 64-bit mixer.
 pub fn mix64(mut z: u64) -> u64 {
