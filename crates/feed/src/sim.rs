@@ -233,7 +233,7 @@ impl Simulator {
         let per_min = UNITS_PER_EVENT * cfg.rate * 60.0;
         // About six minutes of demand on the shelf at the start.
         let stock: Vec<i64> = (0..PRODUCTS)
-            .map(|i| demand_units(&popularity, i, 6.0 * per_min) + cat_rng.range_i64(15, 80))
+            .map(|i| demand_units(&popularity, i, 6.0 * per_min) + cat_rng.range_i64(5, 80))
             .collect();
         let mut ready = VecDeque::with_capacity(PRODUCTS);
         for (p, q) in products.iter().zip(&stock) {
