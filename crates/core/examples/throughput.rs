@@ -1,13 +1,17 @@
-//! Quick throughput check, no criterion: prints events/s for decode alone
-//! and for decode + all operators over a realistic generated stream, plus
-//! the cost of a `view()` and the snapshot size.
+//! Quick throughput check, no criterion: prints events/s for decode alone,
+//! the operators alone and decode + all operators over a realistic
+//! generated stream, plus the cost of a `view()` and the snapshot size.
 //!
 //! `cargo run --release -p shoppulse-core --example throughput`
 //! (the workspace's release profile optimizes for size, for wasm; for the
 //! native speed figure use `--profile bench`, which is opt-level 3).
-//! Rates are events per second of on-CPU time (Linux), so they hold on a
-//! shared machine. Optional arguments: seconds per measurement (default 2), then which
-//! phases to run (`decode`, `ops`, `all`, `view`; default every phase).
+//!
+//! The stream keeps advancing in event time: each measured chunk is freshly
+//! generated (untimed) and applied (timed) to one long-lived engine, so the
+//! operators run in steady state with full maps, as in production. Rates
+//! are events per second of on-CPU time (Linux), so they hold on a shared
+//! machine. Optional arguments: seconds per measurement (default 2), then
+//! which phases to run (`decode`, `ops`, `all`, `view`; default all).
 
 #![allow(clippy::cast_precision_loss)] // reason: rates are display values
 
@@ -20,41 +24,38 @@ use shoppulse_core::{Config, Engine};
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
-const LINES: usize = 200_000;
+const CHUNK: usize = 100_000;
 
 /// On-CPU time of this process (Linux `schedstat`, ns), robust to other
-/// processes sharing the cores; `None` elsewhere.
-fn cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+/// processes sharing the cores; wall time elsewhere.
+fn cpu_now() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or_else(
+            || START.get_or_init(Instant::now).elapsed(),
+            Duration::from_nanos,
+        )
 }
 
-/// A stopwatch reporting on-CPU time when available, else wall time.
-struct Watch {
-    wall: Instant,
-    cpu: Option<u64>,
+/// Accumulates timed sections.
+#[derive(Default)]
+struct Meter {
+    busy: Duration,
+    events: usize,
 }
 
-impl Watch {
-    fn start() -> Watch {
-        Watch {
-            wall: Instant::now(),
-            cpu: cpu_ns(),
-        }
+impl Meter {
+    fn time(&mut self, events: usize, f: impl FnOnce()) {
+        let t0 = cpu_now();
+        f();
+        self.busy += cpu_now() - t0;
+        self.events += events;
     }
-    fn elapsed(&self) -> Duration {
-        self.wall.elapsed()
+    fn rate(&self) -> f64 {
+        self.events as f64 / self.busy.as_secs_f64()
     }
-    fn busy(&self) -> Duration {
-        match (self.cpu, cpu_ns()) {
-            (Some(a), Some(b)) => Duration::from_nanos(b - a),
-            _ => self.wall.elapsed(),
-        }
-    }
-}
-
-fn rate(n: usize, w: &Watch) -> f64 {
-    n as f64 / w.busy().as_secs_f64()
 }
 
 fn main() {
@@ -65,78 +66,81 @@ fn main() {
     let budget = Duration::from_secs_f64(secs);
     let only = std::env::args().nth(2).unwrap_or_default();
     let run = |phase: &str| only.is_empty() || only.split(',').any(|p| p == phase);
-    let lines = gen::Gen::new(42).lines(LINES);
+
+    // Warm-up stream: fills every operator's maps to their steady size.
+    let mut g = gen::Gen::new(42);
+    let mut engine = Engine::new(Config::default());
+    let mut line = String::new();
+    for _ in 0..300_000 {
+        g.next_line(&mut line);
+        let _ = engine.apply_json(&line, 0, "bench");
+    }
+    let lines = g.lines(CHUNK);
     let bytes: usize = lines.iter().map(String::len).sum();
     println!(
-        "stream: {LINES} events, {:.0} bytes/event (behaviour 70%, inventory 10%, orders 8%, sync 12%)",
-        bytes as f64 / LINES as f64
+        "stream: {:.0} bytes/event (behaviour 70%, inventory 10%, orders 8%, sync 12%); 300k events of warm-up",
+        bytes as f64 / CHUNK as f64
     );
 
-    // Decode only.
     if run("decode") {
-        let (mut n, t0) = (0usize, Watch::start());
-        while t0.elapsed() < budget {
-            for l in &lines {
-                let ev = decode_event(l, 0).expect("generated lines decode");
-                std::hint::black_box(&ev);
-            }
-            n += LINES;
+        let mut m = Meter::default();
+        while m.busy < budget {
+            m.time(CHUNK, || {
+                for l in &lines {
+                    std::hint::black_box(decode_event(l, 0).ok());
+                }
+            });
         }
-        let decode = rate(n, &t0);
-        println!("decode only:            {decode:>12.0} events/s");
+        println!("decode only:            {:>12.0} events/s", m.rate());
     }
-
-    // Operators only (pre-decoded), one engine in steady state.
-    let events: Vec<_> = lines
-        .iter()
-        .map(|l| decode_event(l, 0).expect("generated lines decode"))
-        .collect();
     if run("ops") {
-        let mut e = Engine::new(Config::default());
-        let (mut n, t0) = (0usize, Watch::start());
-        while t0.elapsed() < budget {
-            for ev in &events {
-                e.apply(ev);
-            }
-            n += LINES;
+        let mut e = engine.clone();
+        let mut g = gen::Gen::new(42);
+        for _ in 0..300_000 {
+            g.next_line(&mut line);
         }
-        let ops = rate(n, &t0);
-        println!("operators only:         {ops:>12.0} events/s");
+        let mut m = Meter::default();
+        while m.busy < budget {
+            let events: Vec<_> = g
+                .lines(CHUNK)
+                .iter()
+                .filter_map(|l| decode_event(l, 0).ok())
+                .collect();
+            m.time(CHUNK, || {
+                for ev in &events {
+                    e.apply(ev);
+                }
+            });
+        }
+        println!("operators only:         {:>12.0} events/s", m.rate());
     }
-
-    // Decode + all operators, fresh engine.
-    let mut e = Engine::new(Config::default());
     if run("all") {
-        let (mut n, t0) = (0usize, Watch::start());
-        while t0.elapsed() < budget {
-            for l in &lines {
-                let _ = e.apply_json(l, 0, "bench");
-            }
-            n += LINES;
+        let mut m = Meter::default();
+        let mut first = Some(lines.clone());
+        while m.busy < budget {
+            let chunk = first.take().unwrap_or_else(|| g.lines(CHUNK));
+            m.time(CHUNK, || {
+                for l in &chunk {
+                    let _ = engine.apply_json(l, 0, "bench");
+                }
+            });
         }
-        let all = rate(n, &t0);
-        println!("decode + all operators: {all:>12.0} events/s");
-    } else {
-        for ev in &events {
-            e.apply(ev);
-        }
+        println!("decode + all operators: {:>12.0} events/s", m.rate());
     }
     if !run("view") {
         return;
     }
-
-    // View and snapshot.
     let t0 = Instant::now();
     let mut views = 0u32;
     while t0.elapsed() < Duration::from_millis(500) {
-        std::hint::black_box(e.view());
+        std::hint::black_box(engine.view());
         views += 1;
     }
     println!(
         "view():                 {:>12.1} µs",
         t0.elapsed().as_secs_f64() * 1e6 / f64::from(views)
     );
-    let snap = serde_json::to_string(&e).expect("engine serializes");
+    let snap = serde_json::to_string(&engine).expect("engine serializes");
     println!("snapshot:               {:>12} bytes of JSON", snap.len());
     if let Ok(serde_json::Value::Object(parts)) = serde_json::from_str::<serde_json::Value>(&snap) {
         for (k, v) in &parts {

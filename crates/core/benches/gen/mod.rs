@@ -1,8 +1,11 @@
 //! A realistic mixed event stream, generated in-process and deterministic
 //! (seeded): behaviour ~70 %, inventory ~10 %, orders ~8 %, sync ~12 %,
-//! Zipf-distributed products (s = 1.1 over 10,000), 50,000 users with
-//! sessions, four channels, event time advancing ~1 ms per event with up to
-//! 2 s of disorder. Shared by the criterion bench, the `throughput` example
+//! Zipf-distributed products (s = 1.1 over 10,000), four channels, event
+//! time advancing ~1 ms per event (~1,000 events/s) with up to 2 s of
+//! disorder. Shoppers come in sessions, as real traffic does: 5,000
+//! concurrent sessions, each of 5 to 44 behaviour events, then replaced by a
+//! new session of a random user out of 200,000 (so ~130,000 sessions and
+//! ~100,000 users an hour). Shared by the criterion bench, the `throughput` example
 //! and the engine specs (via `#[path]`).
 
 #![allow(dead_code)] // reason: each includer uses a different subset
@@ -19,7 +22,9 @@ pub const START_MS: i64 = 1_630_454_400_000;
 /// Products in the catalogue.
 pub const PRODUCTS: usize = 10_000;
 /// Users.
-pub const USERS: u64 = 50_000;
+pub const USERS: u64 = 200_000;
+/// Concurrent sessions.
+pub const SESSIONS: usize = 5_000;
 const CHANNELS: [&str; 4] = ["web", "app", "marketplace", "pos"];
 const TARGETS: [&str; 4] = ["payment", "inventory", "logistics", "customer_service"];
 
@@ -30,6 +35,9 @@ pub struct Gen {
     ts: i64,
     next_order: u64,
     open_orders: Vec<(u64, u8, u32)>,
+    /// `(user, session number, events left)`.
+    sessions: Vec<(u64, u64, u32)>,
+    next_session: u64,
 }
 
 impl Gen {
@@ -50,6 +58,8 @@ impl Gen {
             ts: START_MS,
             next_order: 500_000,
             open_orders: Vec::new(),
+            sessions: Vec::with_capacity(SESSIONS),
+            next_session: 0,
         }
     }
 
@@ -75,6 +85,24 @@ impl Gen {
         100 + i as u64
     }
 
+    /// The shopper of the next behaviour event: a random live session.
+    fn shopper(&mut self) -> (u64, u64) {
+        if self.sessions.len() < SESSIONS {
+            let user = self.below(USERS) + 1;
+            self.next_session += 1;
+            let len = 5 + self.below(40) as u32;
+            self.sessions.push((user, self.next_session, len));
+        }
+        let i = self.below(self.sessions.len() as u64) as usize;
+        let s = &mut self.sessions[i];
+        let out = (s.0, s.1);
+        s.2 -= 1;
+        if s.2 == 0 {
+            self.sessions.swap_remove(i);
+        }
+        out
+    }
+
     /// Writes the next event as one JSON line (no newline) into `out`.
     #[allow(clippy::too_many_lines)] // reason: one branch per event kind reads best inline
     pub fn next_line(&mut self, out: &mut String) {
@@ -83,8 +111,7 @@ impl Gen {
         let ts = self.ts - self.below(2000) as i64 * i64::from(self.below(10) == 0);
         let roll = self.below(100);
         if roll < 70 {
-            let user = self.below(USERS) + 1;
-            let session = self.below(3);
+            let (user, session) = self.shopper();
             let a = self.below(100);
             let action = match a {
                 0..=69 => "browse",
@@ -98,7 +125,7 @@ impl Gen {
             let ch = CHANNELS[self.below(4) as usize];
             let _ = write!(
                 out,
-                r#"{{"kind":"behavior","ts":{ts},"user":{user},"session":"s{user}-{session}","action":"{action}","product":{p},"channel":"{ch}","price_cents":{}}}"#,
+                r#"{{"kind":"behavior","ts":{ts},"user":{user},"session":"s{session}","action":"{action}","product":{p},"channel":"{ch}","price_cents":{}}}"#,
                 199 + p % 5000
             );
         } else if roll < 80 {

@@ -22,7 +22,10 @@
 //!   10 min of event time): browse 1, add to cart 3, purchase 5, each product
 //!   of a new order 5. Forward decay: a contribution at `ts` adds
 //!   `w·2^((ts - landmark)/half_life)`; the landmark moves (one O(n) rescale)
-//!   every 256 half-lives. Scores are shown decayed to "now".
+//!   every 256 half-lives. Scores are shown decayed to "now". Since stored
+//!   scores only grow, the [`TRENDING_KEPT`] best are maintained exactly
+//!   with one comparison per event (against the list's floor), and the view
+//!   reads only those.
 //! - **Suggestions for a user** (at most [`RECS_PER_USER`]): products
 //!   co-occurring with the user's recent items (weighted by recency, items
 //!   already in their list excluded), then trending products, then the
@@ -74,6 +77,9 @@ pub const RECENT_USERS: usize = 20;
 pub const RECS_PER_USER: usize = 5;
 /// Trending products shown.
 pub const TRENDING_SHOWN: usize = 10;
+/// Highest trending scores tracked (the view filters out-of-stock ones from
+/// these). Forward-decayed scores only grow, so the list is the exact top.
+pub const TRENDING_KEPT: usize = 64;
 
 const BIT_BROWSE: u8 = 1;
 const BIT_CART: u8 = 2;
@@ -101,17 +107,61 @@ impl From<(u64, u32, u8)> for Recent {
     }
 }
 
-/// A user's recent items, unordered; recency is `last` (no shifting on touch).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+const NO_RECENT: Recent = Recent {
+    h: 0,
+    last: 0,
+    mask: 0,
+};
+
+/// A user's recent items, inline (no separate allocation), unordered;
+/// recency is `last` (no shifting on touch). JSON: `[clock, [items...]]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(into = "(u32, Vec<Recent>)", from = "(u32, Vec<Recent>)")]
 struct UserItems {
     clock: u32,
-    items: Vec<Recent>,
+    len: u8,
+    items: [Recent; USER_ITEMS],
+}
+
+impl Default for UserItems {
+    fn default() -> Self {
+        UserItems {
+            clock: 0,
+            len: 0,
+            items: [NO_RECENT; USER_ITEMS],
+        }
+    }
+}
+
+impl From<UserItems> for (u32, Vec<Recent>) {
+    fn from(u: UserItems) -> Self {
+        (u.clock, u.items().to_vec())
+    }
+}
+
+impl From<(u32, Vec<Recent>)> for UserItems {
+    #[allow(clippy::cast_possible_truncation)] // reason: at most USER_ITEMS (20)
+    fn from((clock, v): (u32, Vec<Recent>)) -> Self {
+        let mut u = UserItems {
+            clock,
+            ..UserItems::default()
+        };
+        for r in v.into_iter().take(USER_ITEMS) {
+            u.items[usize::from(u.len)] = r;
+            u.len += 1;
+        }
+        u
+    }
 }
 
 impl UserItems {
+    fn items(&self) -> &[Recent] {
+        &self.items[..usize::from(self.len)]
+    }
+
     /// Items most recent first.
     fn by_recency(&self) -> Vec<Recent> {
-        let mut v = self.items.clone();
+        let mut v = self.items().to_vec();
         v.sort_by_key(|r| self.clock.wrapping_sub(r.last));
         v
     }
@@ -137,29 +187,51 @@ impl From<(u64, u64)> for Partner {
     }
 }
 
-/// A product in the registry (JSON: `[id, score, partners]`).
+const NO_PARTNER: Partner = Partner { h: 0, count: 0 };
+
+/// A product in the registry, partners inline (JSON: `[id, score, partners]`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(into = "(Id, f64, Vec<Partner>)", from = "(Id, f64, Vec<Partner>)")]
 struct Prod {
     id: Id,
     /// Forward-decayed trending score (relative to the landmark).
     score: f64,
-    partners: Vec<Partner>,
+    n: u8,
+    partners: [Partner; PARTNERS],
+}
+
+impl Prod {
+    fn new(id: Id) -> Prod {
+        Prod {
+            id,
+            score: 0.0,
+            n: 0,
+            partners: [NO_PARTNER; PARTNERS],
+        }
+    }
+
+    fn partners(&self) -> &[Partner] {
+        &self.partners[..usize::from(self.n)]
+    }
 }
 
 impl From<Prod> for (Id, f64, Vec<Partner>) {
     fn from(p: Prod) -> Self {
-        (p.id, p.score, p.partners)
+        let partners = p.partners().to_vec();
+        (p.id, p.score, partners)
     }
 }
 
 impl From<(Id, f64, Vec<Partner>)> for Prod {
-    fn from((id, score, partners): (Id, f64, Vec<Partner>)) -> Self {
-        Prod {
-            id,
-            score,
-            partners,
+    #[allow(clippy::cast_possible_truncation)] // reason: at most PARTNERS (16)
+    fn from((id, score, v): (Id, f64, Vec<Partner>)) -> Self {
+        let mut p = Prod::new(id);
+        p.score = score;
+        for x in v.into_iter().take(PARTNERS) {
+            p.partners[usize::from(p.n)] = x;
+            p.n += 1;
         }
+        p
     }
 }
 
@@ -173,17 +245,24 @@ pub struct RecsOp {
     seq: u64,
     landmark: i64,
     top_pairs: Vec<(Id, Id, u64)>,
+    /// The [`TRENDING_KEPT`] highest scores: `(product hash, score)`.
+    top_trend: Vec<(u64, f64)>,
+    /// Lowest score in a full `top_trend` (0 while not full).
+    trend_floor: f64,
     recent_users: VecDeque<Id>,
 }
 
-/// Adds `w` to `adj`'s partner `hb`; returns the new count.
-fn bump(adj: &mut Vec<Partner>, hb: u64, w: u64) -> u64 {
+/// Adds `w` to `prod`'s partner `hb`; returns the new count.
+fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
+    let n = usize::from(prod.n);
+    let adj = &mut prod.partners[..n];
     if let Some(p) = adj.iter_mut().find(|p| p.h == hb) {
         p.count += w;
         return p.count;
     }
-    if adj.len() < PARTNERS {
-        adj.push(Partner { h: hb, count: w });
+    if n < PARTNERS {
+        prod.partners[n] = Partner { h: hb, count: w };
+        prod.n += 1;
         return w;
     }
     let mut mi = 0;
@@ -232,18 +311,51 @@ impl RecsOp {
             for p in self.products.values_mut() {
                 p.score *= f;
             }
+            for t in &mut self.top_trend {
+                t.1 *= f;
+            }
+            self.trend_floor *= f;
             self.landmark = ts;
             x = 0.0;
         }
         self.seq += 1;
-        let (p, _) = self.products.touch(&h, self.seq, || Prod {
-            id: id.clone(),
-            score: 0.0,
-            partners: Vec::new(),
-        });
+        let (p, _) = self.products.touch(&h, self.seq, || Prod::new(id.clone()));
         p.score += w * x.exp2();
+        let score = p.score;
+        self.note_trend(h, score);
         while self.products.len() > MAX_PRODUCTS {
-            self.products.pop_oldest();
+            if let Some((gone, _)) = self.products.pop_oldest() {
+                self.top_trend.retain(|t| t.0 != gone);
+                if self.top_trend.len() < TRENDING_KEPT {
+                    self.trend_floor = 0.0;
+                }
+            }
+        }
+    }
+
+    /// Keeps `top_trend` the exact top [`TRENDING_KEPT`] (scores only grow,
+    /// so a product at or below the floor of a full list cannot be in it).
+    fn note_trend(&mut self, h: u64, score: f64) {
+        let full = self.top_trend.len() == TRENDING_KEPT;
+        if full && score <= self.trend_floor {
+            return;
+        }
+        let top = &mut self.top_trend;
+        if let Some(t) = top.iter_mut().find(|t| t.0 == h) {
+            t.1 = score;
+        } else if full {
+            let mut mi = 0;
+            for (i, t) in top.iter().enumerate() {
+                if t.1 < top[mi].1 {
+                    mi = i;
+                }
+            }
+            top[mi] = (h, score);
+        } else {
+            top.push((h, score));
+        }
+        if top.len() == TRENDING_KEPT {
+            self.trend_floor = top.iter().map(|t| t.1).fold(f64::INFINITY, f64::min);
         }
     }
 
@@ -256,11 +368,11 @@ impl RecsOp {
         let Some(a) = self.products.touch_existing(&ha, self.seq) else {
             return;
         };
-        let ca = bump(&mut a.partners, hb, w);
+        let ca = bump(a, hb, w);
         let Some(b) = self.products.touch_existing(&hb, self.seq) else {
             return;
         };
-        let cb = bump(&mut b.partners, ha, w);
+        let cb = bump(b, ha, w);
         let c = ca.min(cb);
         let lowest = if self.top_pairs.len() < TOP_PAIRS_KEPT {
             0
@@ -297,7 +409,8 @@ impl RecsOp {
             .touch(&id_hash(user), self.seq, UserItems::default);
         u.clock = u.clock.wrapping_add(1);
         let clock = u.clock;
-        if let Some(r) = u.items.iter_mut().find(|r| r.h == h) {
+        let len = usize::from(u.len);
+        if let Some(r) = u.items[..len].iter_mut().find(|r| r.h == h) {
             r.mask |= bit;
             r.last = clock;
             return;
@@ -305,7 +418,7 @@ impl RecsOp {
         let mut partners = [0u64; USER_ITEMS];
         let mut n = 0;
         if co {
-            for r in &u.items {
+            for r in &u.items[..len] {
                 if clock.wrapping_sub(r.last) <= CO_WINDOW {
                     partners[n] = r.h;
                     n += 1;
@@ -317,7 +430,7 @@ impl RecsOp {
             last: clock,
             mask: bit,
         };
-        if u.items.len() >= USER_ITEMS {
+        if len >= USER_ITEMS {
             let oldest = u
                 .items
                 .iter()
@@ -326,7 +439,8 @@ impl RecsOp {
                 .map_or(0, |(i, _)| i);
             u.items[oldest] = item;
         } else {
-            u.items.push(item);
+            u.items[len] = item;
+            u.len += 1;
         }
         while self.users.len() > MAX_USERS {
             self.users.pop_oldest();
@@ -383,9 +497,9 @@ impl RecsOp {
     fn trending_top(&self, now: i64, inv: &InventoryOp, n: usize) -> Vec<(Id, f64)> {
         let decay = (-((now - self.landmark) as f64) / HALF_LIFE_MS as f64).exp2();
         let mut all: Vec<(&Id, f64)> = self
-            .products
+            .top_trend
             .iter()
-            .map(|(_, _, p)| (&p.id, p.score))
+            .filter_map(|&(h, s)| Some((self.id_of(h)?, s)))
             .filter(|(id, s)| *s > 0.0 && !inv.is_out_of_stock(id))
             .collect();
         let cmp = |a: &(&Id, f64), b: &(&Id, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0));
@@ -433,7 +547,7 @@ impl RecsOp {
             let Some(prod) = self.products.get(&r.h) else {
                 continue;
             };
-            for p in &prod.partners {
+            for p in prod.partners() {
                 if own(p.h) {
                     continue;
                 }
@@ -502,7 +616,7 @@ impl RecsOp {
                 "recs.max_user_items",
                 self.users
                     .iter()
-                    .map(|(_, _, u)| u.items.len())
+                    .map(|(_, _, u)| usize::from(u.len))
                     .max()
                     .unwrap_or(0),
             ),
@@ -512,11 +626,12 @@ impl RecsOp {
                 "recs.max_partners",
                 self.products
                     .iter()
-                    .map(|(_, _, p)| p.partners.len())
+                    .map(|(_, _, p)| usize::from(p.n))
                     .max()
                     .unwrap_or(0),
             ),
             ("recs.top_pairs", self.top_pairs.len()),
+            ("recs.top_trend", self.top_trend.len()),
             ("recs.recent_users", self.recent_users.len()),
         ]
     }
