@@ -38,7 +38,8 @@ pub struct Config {
     pub exact_distinct_limit: usize,
     /// Products tracked by inventory (least recently updated evicted beyond).
     pub max_products: usize,
-    /// Open (order, target) sync states kept (oldest evicted beyond).
+    /// (order, target) sync states kept, open or synced (the least recently
+    /// updated order evicted beyond).
     pub max_open_syncs: usize,
 }
 
@@ -82,6 +83,9 @@ pub struct Health {
     recent: Vec<RejectionLine>,
     inferred_time: u64,
     max_event_ms: i64,
+    /// Events older than the watermark when they arrived (all kinds).
+    #[serde(default)]
+    late: u64,
 }
 
 impl Health {
@@ -163,11 +167,17 @@ impl Engine {
         if ev.ts_inferred {
             h.inferred_time += 1;
         }
-        h.max_event_ms = if h.applied == 1 {
-            ev.ts_ms
+        if h.applied == 1 {
+            h.max_event_ms = ev.ts_ms;
         } else {
-            h.max_event_ms.max(ev.ts_ms)
-        };
+            if ev.ts_ms
+                < h.max_event_ms
+                    .saturating_sub(self.config.allowed_lateness_ms)
+            {
+                h.late += 1;
+            }
+            h.max_event_ms = h.max_event_ms.max(ev.ts_ms);
+        }
         let now = h.max_event_ms;
         let ts = ev.ts_ms;
         let cfg = &self.config;
@@ -258,14 +268,17 @@ impl Engine {
         self.health.reject(ts_ms, &r);
     }
 
-    /// Marks every open window as possibly incomplete (after a feed gap).
+    /// Marks every window not yet closed as possibly incomplete (after a
+    /// feed gap).
     pub fn mark_gap(&mut self) {
         self.sales.mark_incomplete();
     }
 
-    /// Late events counted so far (all operators).
+    /// Events (of any kind) that arrived older than the watermark: counted,
+    /// and still applied wherever an operator keeps their window. The sales
+    /// view counts its late order events separately (`late_orders`).
     pub fn late_events(&self) -> u64 {
-        self.sales.late()
+        self.health.late
     }
 
     /// Suggestions for one user (the per-user lookup).

@@ -40,7 +40,7 @@ pub struct HealthView {
     pub rejected_by_class: Vec<(String, u64)>,
     /// Latest rejections, newest first (at most 20).
     pub recent_rejections: Vec<RejectionLine>,
-    /// Events that arrived after their window had closed (counted, still
+    /// Events that arrived older than the watermark (counted, still
     /// applied where an operator can, never silently dropped).
     pub late: u64,
     /// Events that carried no time of their own.
@@ -94,8 +94,9 @@ pub struct BehaviorView {
     pub active_shoppers: u64,
     /// True when `active_shoppers` is exact, false when estimated (`HyperLogLog`).
     pub active_exact: bool,
-    /// Most viewed/bought products (heavy hitters), at most 10, by score desc
-    /// then id.
+    /// Most viewed/bought products (heavy hitters, Space-Saving with 64
+    /// counters), at most 10, by score desc then id; score = browse 1 + add
+    /// to cart 3 + purchase 5.
     pub top_products: Vec<ProductCount>,
 }
 

@@ -119,6 +119,25 @@ fn late_behaviour_is_counted_in_its_window_if_still_held() {
 }
 
 #[test]
+fn events_older_than_the_watermark_are_counted_late_and_still_applied() {
+    // allowed lateness 1 min
+    let e = run(&[
+        b(T0 + H, 1, "browse", 1),
+        b(T0 + H - 30 * S, 2, "browse", 1),
+        b(T0 + H - 10 * M, 3, "browse", 1),
+        inv(T0, 5, 3),
+    ]);
+    assert_eq!(e.late_events(), 2);
+    let v = e.view();
+    assert_eq!(v.health.late, 2);
+    assert_eq!(v.behavior.counts_1h[0], 3, "the late browse is in its hour");
+    assert_eq!(
+        v.inventory.low_count, 1,
+        "late stock is still the latest known"
+    );
+}
+
+#[test]
 fn funnel_counts_shoppers_per_step_by_session_or_user() {
     check(
         &[

@@ -109,7 +109,7 @@ fn late_orders_are_applied_where_held_and_always_counted() {
             order(now - 30 * S, 2, "web", "created", 200), // on time
             order(now - 10 * M, 3, "web", "created", 400), // late, minute window held
             order(now - 90 * M, 4, "web", "created", 800), // late, minute window gone, hour held
-            order(now - 40 * H, 5, "web", "created", 1600), // late, only the day held
+            order(now - 40 * H, 5, "web", "created", 1600), // late, minute window gone, hour and day held
         ],
         |v| {
             assert_eq!(v.late_orders, 3);
