@@ -4,9 +4,9 @@
 //! forecast per channel.
 //!
 //! ## Design
-//! - **State**: per order (keyed by id; its channel is the one of its first
-//!   sync event) one slot per target holding status, attempt, `since_ms`,
-//!   last update and last error. Each event moves the (order, target) from
+//! - **State**: per order (keyed by the id's stable 64-bit hash, the id kept
+//!   for display; its channel is the one of its first sync event) one slot
+//!   per target holding status, attempt, `since_ms` and the last error. Each event moves the (order, target) from
 //!   its old status to the new one: the cell's `current[old] -= 1`,
 //!   `current[new] += 1`, so `current` always equals the count of the last
 //!   status per (order, target) (in arrival order).
@@ -293,7 +293,6 @@ impl SyncOp {
         if prev.is_none() {
             self.states += 1;
         }
-        let _ = inserted;
 
         // Invalid transitions.
         let mut reasons: Vec<String> = Vec::new();
