@@ -260,7 +260,7 @@ impl SyncOp {
     pub fn on_sync(&mut self, ts: i64, s: &Sync, now: i64, cfg: &Config) {
         let chan_in = self.channels.intern(&s.channel);
         self.seq += 1;
-        let (o, inserted) = self
+        let (o, _) = self
             .orders
             .touch(&id_hash(&s.order), self.seq, || OrderSync {
                 id: s.order.clone(),
