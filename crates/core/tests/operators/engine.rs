@@ -45,6 +45,28 @@ fn json_snapshot_round_trip_gives_the_same_view_and_the_same_future() {
     assert_eq!(c.view(), a.view());
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Snapshot at any point, continue both: the views stay identical.
+    #[test]
+    fn snapshots_at_any_point_continue_identically(seed in 0u64..1_000_000, n in 1usize..4000, cut in 0.0f64..1.0) {
+        let lines = gen::Gen::new(seed).lines(n);
+        let at = (n as f64 * cut) as usize;
+        let mut a = Engine::new(Config { exact_distinct_limit: 50, max_products: 200, max_open_syncs: 400, ..Config::default() });
+        for l in &lines[..at] {
+            a.apply_json(l, 0, "test").unwrap();
+        }
+        let mut b: Engine = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        proptest::prop_assert_eq!(a.view(), b.view());
+        for l in &lines[at..] {
+            a.apply_json(l, 0, "test").unwrap();
+            b.apply_json(l, 0, "test").unwrap();
+        }
+        proptest::prop_assert_eq!(a.view(), b.view());
+    }
+}
+
 #[test]
 fn the_view_is_deterministic() {
     let (a, _) = engine_after(10_000, 3);
