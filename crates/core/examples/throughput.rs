@@ -50,7 +50,7 @@ impl Meter {
     fn time(&mut self, events: usize, f: impl FnOnce()) {
         let t0 = cpu_now();
         f();
-        self.busy += cpu_now() - t0;
+        self.busy += cpu_now().saturating_sub(t0);
         self.events += events;
     }
     fn rate(&self) -> f64 {
