@@ -9,6 +9,10 @@
 //! [`Scalar`]s (strings without escapes are not copied), followed by typed
 //! validation per kind. Unknown fields are ignored.
 
+// reason: the field helpers take `&Option<Scalar>` straight from the flat `Raw`
+// struct; folding JSON `null` into "missing" is exactly that adapter.
+#![allow(clippy::ref_option)]
+
 use std::borrow::Cow;
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! # ShopPulse operator core
+//! # `ShopPulse` operator core
 //!
 //! Pure Rust, no IO, no clock, no wasm/Leptos/tokio dependency: the same code
 //! runs in the browser (wasm32) and in the gateway (native).
