@@ -3,7 +3,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 log "cargo build --release -p shoppulse-feed"
-cargo build --release -p shoppulse-feed
+# The release profile is size-optimised (opt-level "z") for the wasm
+# dashboard; the native gateway is built for speed.
+CARGO_PROFILE_RELEASE_OPT_LEVEL=3 cargo build --release -p shoppulse-feed
 log "trunk build --release (dashboard -> dist/)"
 trunk build --release >/dev/null
 ls -l dist/*.wasm | awk '{print "    wasm: " $5 " bytes, " $NF}' >&2
