@@ -291,7 +291,9 @@ impl Engine {
     pub fn view(&self) -> View {
         let h = &self.health;
         let now = h.max_event_ms;
-        let watermark_ms = h.max_event_ms - self.config.allowed_lateness_ms;
+        let watermark_ms = h
+            .max_event_ms
+            .saturating_sub(self.config.allowed_lateness_ms);
         let kinds = [
             Kind::Behavior,
             Kind::Inventory,

@@ -115,7 +115,9 @@ const ACTIVE: u8 = 0x80;
 fn hll_window_min(window_ms: i64) -> i64 {
     #[allow(clippy::cast_possible_wrap)] // reason: HLL_MINUTES is tiny
     let max = HLL_MINUTES as i64 - 1;
-    (window_ms.max(1) + MINUTE_MS - 1)
+    window_ms
+        .max(1)
+        .saturating_add(MINUTE_MS - 1)
         .div_euclid(MINUTE_MS)
         .min(max)
 }
@@ -233,11 +235,11 @@ impl BehaviorOp {
     fn forget(&mut self, mask: u8) {
         for (i, bit) in STEP_BITS.iter().enumerate() {
             if mask & bit != 0 {
-                self.funnel_counts[i] -= 1;
+                self.funnel_counts[i] = self.funnel_counts[i].saturating_sub(1);
             }
         }
         if mask & ACTIVE != 0 {
-            self.active -= 1;
+            self.active = self.active.saturating_sub(1);
         }
     }
 
@@ -270,7 +272,7 @@ impl BehaviorOp {
                     let last = i64::try_from(stamp).unwrap_or(i64::MAX);
                     if last < cutoff {
                         *m &= !ACTIVE;
-                        self.active -= 1;
+                        self.active = self.active.saturating_sub(1);
                     } else {
                         self.active_queue.push_back((k, last));
                     }
@@ -333,7 +335,7 @@ impl BehaviorOp {
         for m in from_m..=now_m {
             let c = self.minutes.get(m).copied().unwrap_or([0; 6]);
             sum_into(&mut c60, &c);
-            per_minute.push((m * MINUTE_MS, c));
+            per_minute.push((m.saturating_mul(MINUTE_MS), c));
         }
         let (active_shoppers, active_exact) = self.active_count(now, cfg);
         BehaviorView {

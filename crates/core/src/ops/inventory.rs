@@ -320,7 +320,7 @@ pub fn depletion(history: &VecDeque<(i64, i64)>, qty: i64, now: i64) -> (f64, Op
     for (a, b) in history.iter().zip(history.iter().skip(1)) {
         if b.0 >= from {
             start.get_or_insert(a.0.max(from));
-            decrease += (a.1 - b.1).max(0);
+            decrease = decrease.saturating_add(a.1.saturating_sub(b.1).max(0));
         }
     }
     let Some(start) = start else {
@@ -329,10 +329,10 @@ pub fn depletion(history: &VecDeque<(i64, i64)>, qty: i64, now: i64) -> (f64, Op
     if decrease == 0 {
         return (0.0, None);
     }
-    let span = (now - start).max(MINUTE_MS);
+    let span = now.saturating_sub(start).max(MINUTE_MS);
     let per_ms = decrease as f64 / span as f64;
     let per_hour = per_ms * HOUR_MS as f64;
-    let stockout = (qty > 0).then(|| now + (qty as f64 / per_ms).ceil() as i64);
+    let stockout = (qty > 0).then(|| now.saturating_add((qty as f64 / per_ms).ceil() as i64));
     (per_hour, stockout)
 }
 

@@ -305,7 +305,7 @@ impl RecsOp {
         if self.products.is_empty() {
             self.landmark = ts;
         }
-        let mut x = (ts - self.landmark) as f64 / HALF_LIFE_MS as f64;
+        let mut x = ts.saturating_sub(self.landmark) as f64 / HALF_LIFE_MS as f64;
         if x > RESCALE_HALF_LIVES {
             let f = (-x).exp2();
             for p in self.products.values_mut() {
@@ -495,7 +495,7 @@ impl RecsOp {
 
     /// Trending products in stock, best first, at most `n`.
     fn trending_top(&self, now: i64, inv: &InventoryOp, n: usize) -> Vec<(Id, f64)> {
-        let decay = (-((now - self.landmark) as f64) / HALF_LIFE_MS as f64).exp2();
+        let decay = (-(now.saturating_sub(self.landmark) as f64) / HALF_LIFE_MS as f64).exp2();
         let mut all: Vec<(&Id, f64)> = self
             .top_trend
             .iter()
@@ -688,7 +688,7 @@ impl RecsOp {
     /// `product`'s trending score decayed to `now`, if it is in the registry.
     pub fn trend_score(&self, product: &Id, now: i64) -> Option<f64> {
         let p = self.products.get(&id_hash(product))?;
-        let decay = (-((now - self.landmark) as f64) / HALF_LIFE_MS as f64).exp2();
+        let decay = (-(now.saturating_sub(self.landmark) as f64) / HALF_LIFE_MS as f64).exp2();
         Some(p.score * decay)
     }
 }

@@ -176,11 +176,11 @@ impl Default for SalesOp {
 fn apply_totals(t: &mut Totals, e: Effect) {
     match e {
         Effect::Place(v) => {
-            t.revenue += v;
+            t.revenue = t.revenue.saturating_add(v);
             t.orders += 1;
         }
         Effect::Cancel(v) => {
-            t.revenue -= v;
+            t.revenue = t.revenue.saturating_sub(v);
             t.cancelled += 1;
         }
     }
@@ -333,7 +333,7 @@ impl SalesOp {
             .map(|idx| {
                 let w = ring.get(idx).unwrap_or(&empty);
                 SalesWindow {
-                    start_ms: idx * len,
+                    start_ms: idx.saturating_mul(len),
                     len_ms: len,
                     by_channel: order
                         .iter()

@@ -251,7 +251,7 @@ impl SyncOp {
 
     fn open_remove(&mut self, key: &(i64, Id, u8)) {
         if self.open.remove(key) && key.0 < self.stuck_cutoff {
-            self.stuck_count -= 1;
+            self.stuck_count = self.stuck_count.saturating_sub(1);
         }
     }
 
@@ -513,7 +513,7 @@ impl SyncOp {
                     target: target_of(*slot),
                     status: st.status,
                     since_ms: *since,
-                    stuck_for_ms: now - since,
+                    stuck_for_ms: now.saturating_sub(*since),
                     last_error: st.error.as_deref().map(str::to_owned),
                 })
             })

@@ -227,3 +227,79 @@ fn memory_stays_bounded_under_a_million_distinct_ids() {
     assert_eq!(v.health.applied, 4 * rounds);
     assert!(v.inventory.out.len() <= 100 && v.sync.stuck.len() <= 50);
 }
+
+/// Extreme but decodable values never panic (debug builds check overflow),
+/// and the state still views and round-trips.
+#[test]
+fn hostile_values_never_panic() {
+    let max = i64::MAX;
+    let min = i64::MIN;
+    let lines = [
+        format!(r#"{{"kind":"behavior","ts":{max},"user":1,"action":"purchase","product":1}}"#),
+        format!(r#"{{"kind":"behavior","ts":{min},"user":1,"action":"browse","product":2}}"#),
+        format!(r#"{{"kind":"inventory","ts":{max},"product":1,"quantity":{max}}}"#),
+        format!(r#"{{"kind":"inventory","ts":{max},"product":1,"quantity":{min}}}"#),
+        format!(r#"{{"kind":"inventory","ts":{min},"product":3,"quantity":{max}}}"#),
+        format!(r#"{{"kind":"inventory","ts":0,"product":3,"quantity":{min}}}"#),
+        format!(
+            r#"{{"kind":"order","ts":{max},"order":1,"channel":"w","status":"paid","total_cents":{max},"currency":"GBP","lines":[{{"product":1,"quantity":{max},"unit_price_cents":{max}}}]}}"#
+        ),
+        format!(
+            r#"{{"kind":"order","ts":{max},"order":2,"channel":"w","status":"paid","total_cents":{max},"currency":"GBP"}}"#
+        ),
+        format!(
+            r#"{{"kind":"order","ts":{min},"order":3,"channel":"w","status":"refunded","total_cents":{min},"currency":"GBP"}}"#
+        ),
+        format!(
+            r#"{{"kind":"order","ts":{min},"order":4,"channel":"w","status":"refunded","total_cents":{min},"currency":"GBP"}}"#
+        ),
+        format!(
+            r#"{{"kind":"sync","ts":{min},"order":1,"channel":"w","target":"payment","status":"pending","attempt":4294967295,"latency_ms":9223372036854775807}}"#
+        ),
+        format!(
+            r#"{{"kind":"sync","ts":{max},"order":1,"channel":"w","target":"payment","status":"retrying","attempt":1,"latency_ms":0}}"#
+        ),
+        format!(
+            r#"{{"kind":"sync","ts":{max},"order":2,"channel":"w","target":"logistics","status":"synced","attempt":1}}"#
+        ),
+        format!(
+            r#"{{"kind":"order","ts":{max},"order":5,"channel":"w","status":"created","total_cents":1,"currency":"GBP"}}"#
+        ),
+        format!(
+            r#"{{"kind":"order","ts":{min},"order":6,"channel":"w","status":"created","total_cents":1,"currency":"GBP"}}"#
+        ),
+        format!(r#"{{"kind":"behavior","ts":0,"user":1,"action":"purchase","product":1}}"#),
+        r#"{"date": "x", "sales": 1e308}"#.to_owned(),
+    ];
+    for cfg in [
+        Config::default(),
+        Config {
+            allowed_lateness_ms: max,
+            sync_sla_ms: min,
+            active_window_ms: max,
+            low_stock_threshold: max,
+            low_stock_hysteresis: max,
+            log_len: 0,
+            exact_distinct_limit: 0,
+            ..Config::default()
+        },
+        Config {
+            allowed_lateness_ms: min,
+            sync_sla_ms: max,
+            active_window_ms: min,
+            low_stock_threshold: min,
+            low_stock_hysteresis: min,
+            ..Config::default()
+        },
+    ] {
+        let mut e = Engine::new(cfg);
+        for l in &lines {
+            e.apply_json(l, 0, "test").unwrap();
+            let _ = e.view();
+        }
+        e.mark_gap();
+        let _ = e.recommend_for(&Id::Num(1));
+        let back: Engine = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back.view(), e.view());
+    }
+}

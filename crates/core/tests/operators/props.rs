@@ -212,6 +212,72 @@ proptest! {
     }
 }
 
+fn extreme() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(i64::MIN),
+        Just(-1i64),
+        Just(0i64),
+        Just(1i64),
+        Just(i64::MAX),
+        any::<i64>(),
+        (0i64..4 * H).prop_map(|x| T0 + x),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any mix of extreme times, quantities, totals and settings: no panic
+    /// (overflow is checked in tests), and the state views and round-trips.
+    #[test]
+    fn extreme_values_never_panic(
+        evs in prop::collection::vec((0usize..6, extreme(), extreme(), 0u64..4), 1..40),
+        lateness in extreme(),
+        sla in extreme(),
+        window in extreme(),
+    ) {
+        const ACT: [&str; 4] = ["browse", "add_to_cart", "purchase", "checkout"];
+        const ST: [&str; 4] = ["pending", "synced", "failed", "retrying"];
+        const OS: [&str; 4] = ["created", "paid", "cancelled", "refunded"];
+        let lines: Vec<String> = evs
+            .iter()
+            .map(|&(k, ts, v, id)| match k {
+                0 => b(ts, id, ACT[id as usize], id),
+                1 => format!(r#"{{"kind":"inventory","ts":{ts},"product":{id},"quantity":{v}}}"#),
+                2 => format!(
+                    r#"{{"kind":"order","ts":{ts},"order":{id},"channel":"c{id}","status":"{}","total_cents":{v},"currency":"GBP","user":{id},"lines":[{{"product":{id},"quantity":{v},"unit_price_cents":{v}}},{{"product":9,"quantity":1,"unit_price_cents":1}}]}}"#,
+                    OS[id as usize]
+                ),
+                3 => format!(
+                    r#"{{"kind":"sync","ts":{ts},"order":{id},"channel":"c","target":"logistics","status":"{}","attempt":{},"latency_ms":{}}}"#,
+                    ST[id as usize],
+                    1 + v.rem_euclid(5),
+                    v.unsigned_abs() / 2
+                ),
+                4 => format!(r#"{{"date":"d","sales":{v}}}"#),
+                _ => format!(r#"{{"kind":"behavior","ts":{ts},"user":{v},"session":"{v}","action":"purchase","product":{id}}}"#),
+            })
+            .collect();
+        let cfg = Config {
+            allowed_lateness_ms: lateness,
+            sync_sla_ms: sla,
+            active_window_ms: window,
+            exact_distinct_limit: 2,
+            ..Config::default()
+        };
+        let mut e = Engine::new(cfg);
+        for l in &lines {
+            if e.apply_json(l, 0, "prop").is_ok() {
+                let _ = e.view();
+            }
+        }
+        e.mark_gap();
+        let _ = e.recommend_for(&Id::Num(1));
+        let back: Engine = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        prop_assert_eq!(back.view(), e.view());
+    }
+}
+
 #[test]
 fn hll_estimate_is_close_at_scale() {
     let cfg = Config {
