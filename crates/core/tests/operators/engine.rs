@@ -268,7 +268,7 @@ fn hostile_values_never_panic() {
         format!(
             r#"{{"kind":"order","ts":{min},"order":6,"channel":"w","status":"created","total_cents":1,"currency":"GBP"}}"#
         ),
-        format!(r#"{{"kind":"behavior","ts":0,"user":1,"action":"purchase","product":1}}"#),
+        r#"{"kind":"behavior","ts":0,"user":1,"action":"purchase","product":1}"#.to_owned(),
         r#"{"date": "x", "sales": 1e308}"#.to_owned(),
     ];
     for cfg in [
