@@ -38,8 +38,10 @@
 //! [`MAX_USERS`] users (least recently active evicted) x [`USER_ITEMS`]
 //! items; [`MAX_PRODUCTS`] products in the registry (least recently touched
 //! evicted; a user's item or a partner whose product was evicted is skipped)
-//! x [`PARTNERS`] partners; [`TOP_PAIRS_KEPT`] strongest pairs; the
-//! [`RECENT_USERS`] most recently active users for the view.
+//! x [`PARTNERS`] partners; [`TOP_PAIRS_KEPT`] strongest pairs;
+//! [`TRENDING_KEPT`] trending scores; the last [`USER_TOUCHES`] user touches
+//! (the view shows the [`RECENT_USERS`] most recent distinct users among
+//! them).
 
 use std::collections::VecDeque;
 
@@ -73,6 +75,9 @@ pub const ORDER_PAIR_WEIGHT: u64 = 2;
 pub const TOP_PAIRS_KEPT: usize = 16;
 /// Users shown in `for_users`.
 pub const RECENT_USERS: usize = 20;
+/// Latest user touches kept (deduplicated on view into the
+/// [`RECENT_USERS`] most recent distinct users).
+pub const USER_TOUCHES: usize = 256;
 /// Suggestions per user.
 pub const RECS_PER_USER: usize = 5;
 /// Trending products shown.
@@ -388,15 +393,29 @@ impl RecsOp {
         }
     }
 
+    /// O(1): appends to a ring of the latest touches (newest first).
     fn touch_user(&mut self, user: &Id) {
         if self.recent_users.front() == Some(user) {
             return;
         }
-        if let Some(pos) = self.recent_users.iter().position(|u| u == user) {
-            self.recent_users.remove(pos);
+        if self.recent_users.len() >= USER_TOUCHES {
+            self.recent_users.pop_back();
         }
         self.recent_users.push_front(user.clone());
-        self.recent_users.truncate(RECENT_USERS);
+    }
+
+    /// The most recently active distinct users, newest first.
+    fn recent_distinct(&self) -> Vec<&Id> {
+        let mut out: Vec<&Id> = Vec::with_capacity(RECENT_USERS);
+        for u in &self.recent_users {
+            if !out.contains(&u) {
+                out.push(u);
+                if out.len() == RECENT_USERS {
+                    break;
+                }
+            }
+        }
+        out
     }
 
     /// Adds product `h` to `user`'s recent items; pairs it with the items the
@@ -657,8 +676,8 @@ impl RecsOp {
                 .collect(),
             co_purchase: pairs,
             for_users: self
-                .recent_users
-                .iter()
+                .recent_distinct()
+                .into_iter()
                 .map(|u| self.recommend(u, &trend, inv))
                 .collect(),
         }

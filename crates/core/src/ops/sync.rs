@@ -219,6 +219,11 @@ pub struct SyncOp {
     stuck_count: u64,
     stuck_cutoff: i64,
     stuck_sla: i64,
+    /// Cache: the smallest `since` in `open` at or above `stuck_cutoff`
+    /// (`i64::MAX` when none, `None` = unknown), so most ticks cost one
+    /// comparison.
+    #[serde(default)]
+    next_since: Option<i64>,
     invalid: VecDeque<InvalidTransition>,
     invalid_count: u64,
     evicted_states: u64,
@@ -244,15 +249,31 @@ impl SyncOp {
 
     fn open_insert(&mut self, key: (i64, Id, u8)) {
         let since = key.0;
-        if self.open.insert(key) && since < self.stuck_cutoff {
-            self.stuck_count += 1;
+        if self.open.insert(key) {
+            if since < self.stuck_cutoff {
+                self.stuck_count += 1;
+            } else if self.next_since.is_some_and(|n| since < n) {
+                self.next_since = Some(since);
+            }
         }
     }
 
     fn open_remove(&mut self, key: &(i64, Id, u8)) {
-        if self.open.remove(key) && key.0 < self.stuck_cutoff {
-            self.stuck_count = self.stuck_count.saturating_sub(1);
+        if self.open.remove(key) {
+            if key.0 < self.stuck_cutoff {
+                self.stuck_count = self.stuck_count.saturating_sub(1);
+            } else if self.next_since == Some(key.0) {
+                self.next_since = None;
+            }
         }
+    }
+
+    /// Smallest `since` at or above `from` (`i64::MAX` when none).
+    fn next_open_since(&self, from: i64) -> i64 {
+        self.open
+            .range((from, Id::Num(0), 0u8)..)
+            .next()
+            .map_or(i64::MAX, |k| k.0)
     }
 
     /// Applies a sync event.
@@ -407,11 +428,22 @@ impl SyncOp {
             self.stuck_sla = cfg.sync_sla_ms;
             self.stuck_cutoff = cutoff;
             self.stuck_count = self.count_before(cutoff);
+            self.next_since = None;
         } else if cutoff > self.stuck_cutoff {
-            let lo = (self.stuck_cutoff, Id::Num(0), 0u8);
-            let hi = (cutoff, Id::Num(0), 0u8);
-            self.stuck_count += self.open.range(lo..hi).count() as u64;
-            self.stuck_cutoff = cutoff;
+            let next = match self.next_since {
+                Some(n) => n,
+                None => self.next_open_since(self.stuck_cutoff),
+            };
+            if next < cutoff {
+                let lo = (self.stuck_cutoff, Id::Num(0), 0u8);
+                let hi = (cutoff, Id::Num(0), 0u8);
+                self.stuck_count += self.open.range(lo..hi).count() as u64;
+                self.stuck_cutoff = cutoff;
+                self.next_since = None;
+            } else {
+                self.stuck_cutoff = cutoff;
+                self.next_since = Some(next);
+            }
         }
     }
 

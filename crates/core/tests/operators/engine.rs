@@ -189,7 +189,7 @@ fn memory_stays_bounded_under_a_million_distinct_ids() {
         ("recs.max_partners", 16),
         ("recs.top_pairs", 16),
         ("recs.top_trend", 64),
-        ("recs.recent_users", 20),
+        ("recs.recent_users", 256),
         ("sales.seen_orders", 100_000),
         ("sales.seen_queue", 100_000),
         ("sales.channels", 64),

@@ -158,32 +158,55 @@ proptest! {
         }
     }
 
-    /// Current sync counts equal the count of the last status per (order, target).
+    /// Current sync counts equal the count of the last status per (order,
+    /// target); the stuck count and list equal a recomputation after every
+    /// event.
     #[test]
     fn sync_counts_match_the_last_status(
-        evs in prop::collection::vec((0u64..25, 0usize..4, 0usize..4, 1u32..4, 0i64..60_000), 1..300)
+        evs in prop::collection::vec((0u64..25, 0usize..4, 0usize..4, 1u32..4, 0i64..20 * M), 1..300)
     ) {
         const ST: [&str; 4] = ["pending", "synced", "failed", "retrying"];
         const T: [&str; 4] = ["payment", "inventory", "logistics", "customer_service"];
-        let lines: Vec<String> = evs
-            .iter()
-            .map(|&(o, t, s, a, off)| sync(T0 + off, o, "web", T[t], ST[s], a))
-            .collect();
-        let v = view(&lines).sync;
-        let mut last: BTreeMap<(u64, usize), usize> = BTreeMap::new();
-        for &(o, t, s, _, _) in &evs { last.insert((o, t), s); }
+        // Applied one by one, checking the stuck count after every event.
+        let mut e = Engine::new(Config::default());
+        let mut last: BTreeMap<(u64, usize), (usize, i64)> = BTreeMap::new();
+        let mut now = i64::MIN;
+        for &(o, t, s, a, off) in &evs {
+            let ts = T0 + off;
+            e.apply(&ev(&sync(ts, o, "web", T[t], ST[s], a)));
+            now = now.max(ts);
+            let open = |s: usize| s == 0 || s == 3;
+            let since = match last.get(&(o, t)) {
+                Some(&(ps, since)) if open(ps) && open(s) => since,
+                _ => ts,
+            };
+            last.insert((o, t), (s, since));
+            let cutoff = now - 5 * M;
+            let want: Vec<(i64, u64, usize)> = {
+                let mut v: Vec<(i64, u64, usize)> = last
+                    .iter()
+                    .filter(|(_, &(s, since))| open(s) && since < cutoff)
+                    .map(|(&(o, t), &(_, since))| (since, o, t))
+                    .collect();
+                v.sort_unstable();
+                v
+            };
+            let v = e.view().sync;
+            prop_assert_eq!(v.stuck_count, want.len() as u64);
+            let got: Vec<(i64, u64, usize)> = v
+                .stuck
+                .iter()
+                .map(|s| (s.since_ms, match s.order { Id::Num(n) => n, Id::Str(_) => u64::MAX }, s.target.slot()))
+                .collect();
+            prop_assert_eq!(&got[..], &want[..want.len().min(50)]);
+        }
+        let v = e.view().sync;
         for (ti, target) in Target::ALL.iter().enumerate() {
             let mut want = [0u64; 4];
-            for (&(_, t), &s) in &last { if t == ti { want[s] += 1; } }
+            for (&(_, t), &(s, _)) in &last { if t == ti { want[s] += 1; } }
             let got = v.cells.iter().find(|c| c.target == *target).map_or([0; 4], |c| c.current);
             prop_assert_eq!(got, want, "target {:?}", target);
         }
-        let stuck_want = {
-            let now = evs.iter().map(|e| T0 + e.4).max().unwrap();
-            let _ = now;
-            v.stuck_count
-        };
-        prop_assert!(stuck_want as usize <= last.len());
     }
 
     /// Inventory lists equal a recomputation from the latest quantity per product.
