@@ -11,7 +11,8 @@
 //! operators run in steady state with full maps, as in production. Rates
 //! are events per second of on-CPU time (Linux), so they hold on a shared
 //! machine. Optional arguments: seconds per measurement (default 2), then
-//! which phases to run (`decode`, `ops`, `all`, `view`; default all).
+//! which phases to run (`decode`, `ops`, `all`, `view`; default all), or
+//! `show` to print a summary of the view after the warm-up stream.
 
 #![allow(clippy::cast_precision_loss)] // reason: rates are display values
 
@@ -127,6 +128,10 @@ fn main() {
         }
         println!("decode + all operators: {:>12.0} events/s", m.rate());
     }
+    if only == "show" {
+        show(&engine);
+        return;
+    }
     if !run("view") {
         return;
     }
@@ -158,4 +163,100 @@ fn main() {
             println!("{line}");
         }
     }
+}
+
+/// Prints a compact summary of the view (a sanity check of the numbers).
+fn show(engine: &Engine) {
+    let v = engine.view();
+    let b = &v.behavior;
+    println!(
+        "log[0..3]: {:?}",
+        b.log.iter().take(3).map(|l| &l.text).collect::<Vec<_>>()
+    );
+    println!(
+        "counts 1m {:?} 5m {:?} 1h {:?}",
+        b.counts_1m, b.counts_5m, b.counts_1h
+    );
+    println!(
+        "funnel {:?}; active {} (exact {})",
+        b.funnel, b.active_shoppers, b.active_exact
+    );
+    println!(
+        "top products: {:?}",
+        b.top_products
+            .iter()
+            .take(5)
+            .map(|p| (p.product.to_string(), p.count, p.error))
+            .collect::<Vec<_>>()
+    );
+    let i = &v.inventory;
+    println!(
+        "inventory: tracked {} low {} out {} oversold {}; warnings[0..2] {:?}",
+        i.tracked,
+        i.low_count,
+        i.out_count,
+        i.oversold_count,
+        &i.warnings[..i.warnings.len().min(2)]
+    );
+    if let Some(r) = i.low.first() {
+        println!(
+            "  low[0]: {} q={} rate={:.1}/h stockout={:?} points={}",
+            r.product,
+            r.quantity,
+            r.depletion_per_hour,
+            r.projected_stockout_ms,
+            r.history.len()
+        );
+    }
+    let r = &v.recs;
+    println!(
+        "trending: {:?}",
+        r.trending
+            .iter()
+            .take(5)
+            .map(|t| (t.product.to_string(), (t.score * 10.0).round() / 10.0))
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "co_purchase: {:?}",
+        &r.co_purchase[..r.co_purchase.len().min(3)]
+    );
+    for u in r.for_users.iter().take(3) {
+        println!("  user {}: {:?} {:?}", u.user, u.products, u.reasons);
+    }
+    let s = &v.sales;
+    println!(
+        "sales total: {:?}; other currency {}; late {}",
+        s.total, s.other_currency_orders, s.late_orders
+    );
+    if let Some(w) = s.minutes.iter().rev().nth(1) {
+        println!(
+            "  last closed minute? {} incomplete {} total {:?}",
+            w.closed, w.incomplete, w.total
+        );
+    }
+    let y = &v.sync;
+    for c in y.cells.iter().take(4) {
+        println!(
+            "  sync {}/{:?}: {:?} retries {} fail {:.2} p50 {:?} p95 {:?} p99 {:?}",
+            c.channel,
+            c.target,
+            c.current,
+            c.retries,
+            c.failure_rate,
+            c.lag_p50_ms,
+            c.lag_p95_ms,
+            c.lag_p99_ms
+        );
+    }
+    println!(
+        "stuck {} invalid {}; forecast {:?}",
+        y.stuck_count,
+        y.invalid_count,
+        y.forecast.first()
+    );
+    println!(
+        "health: applied {} late {} watermark {}",
+        v.health.applied, v.health.late, v.health.watermark_ms
+    );
 }

@@ -27,8 +27,14 @@
 //!   with one comparison per event (against the list's floor), and the view
 //!   reads only those.
 //! - **Suggestions for a user** (at most [`RECS_PER_USER`]): products
-//!   co-occurring with the user's recent items (weighted by recency, items
-//!   already in their list excluded), then trending products, then the
+//!   co-occurring with the user's recent items, scored
+//!   `Σ recency_weight · c · c/(c+2) / sqrt(uses(r) · uses(p))` with `c` the
+//!   guaranteed (lower-bound) co-occurrence count: cosine-style, so
+//!   best-sellers do not crowd out specific associations, shrunk so one-off
+//!   pairs rank low; recency weight 1/(1 + rank); items already in their
+//!   list excluded. Each suggestion names the item that contributed most as
+//!   its reason; then trending products, then the
+//!   item that contributed most as its reason; then trending products, then the
 //!   user's own recent items as "buy again" (purchased, then in cart, then
 //!   viewed). Never a product the inventory says is out of stock (q <= 0).
 //!   The seed (user 1 browses 101, carts 102, purchases 103) gives user 1
@@ -90,6 +96,8 @@ const BIT_BROWSE: u8 = 1;
 const BIT_CART: u8 = 2;
 const BIT_PURCHASE: u8 = 4;
 const RESCALE_HALF_LIVES: f64 = 256.0;
+/// Shrinkage of small co-occurrence counts in suggestions.
+const SHRINK: f64 = 2.0;
 
 /// One recent item of a user (JSON: `[h, last, mask]`).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -172,35 +180,47 @@ impl UserItems {
     }
 }
 
-/// A co-occurring partner (JSON: `[h, count]`).
+/// A co-occurring partner (JSON: `[h, count, error]`): `count` is an upper
+/// bound, `count - error` a lower bound of the true co-occurrence weight.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-#[serde(into = "(u64, u64)", from = "(u64, u64)")]
+#[serde(into = "(u64, u64, u64)", from = "(u64, u64, u64)")]
 struct Partner {
     h: u64,
     count: u64,
+    err: u64,
 }
 
-impl From<Partner> for (u64, u64) {
+impl From<Partner> for (u64, u64, u64) {
     fn from(p: Partner) -> Self {
-        (p.h, p.count)
+        (p.h, p.count, p.err)
     }
 }
 
-impl From<(u64, u64)> for Partner {
-    fn from((h, count): (u64, u64)) -> Self {
-        Partner { h, count }
+impl From<(u64, u64, u64)> for Partner {
+    fn from((h, count, err): (u64, u64, u64)) -> Self {
+        Partner { h, count, err }
     }
 }
 
-const NO_PARTNER: Partner = Partner { h: 0, count: 0 };
+const NO_PARTNER: Partner = Partner {
+    h: 0,
+    count: 0,
+    err: 0,
+};
 
-/// A product in the registry, partners inline (JSON: `[id, score, partners]`).
+/// A product in the registry, partners inline (JSON: `[id, score, uses, partners]`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(into = "(Id, f64, Vec<Partner>)", from = "(Id, f64, Vec<Partner>)")]
+#[serde(
+    into = "(Id, f64, u64, Vec<Partner>)",
+    from = "(Id, f64, u64, Vec<Partner>)"
+)]
 struct Prod {
     id: Id,
     /// Forward-decayed trending score (relative to the landmark).
     score: f64,
+    /// Interactions counted (browse, cart, purchase, order line): the
+    /// popularity that normalizes co-occurrence.
+    uses: u64,
     n: u8,
     partners: [Partner; PARTNERS],
 }
@@ -210,6 +230,7 @@ impl Prod {
         Prod {
             id,
             score: 0.0,
+            uses: 0,
             n: 0,
             partners: [NO_PARTNER; PARTNERS],
         }
@@ -220,18 +241,19 @@ impl Prod {
     }
 }
 
-impl From<Prod> for (Id, f64, Vec<Partner>) {
+impl From<Prod> for (Id, f64, u64, Vec<Partner>) {
     fn from(p: Prod) -> Self {
         let partners = p.partners().to_vec();
-        (p.id, p.score, partners)
+        (p.id, p.score, p.uses, partners)
     }
 }
 
-impl From<(Id, f64, Vec<Partner>)> for Prod {
+impl From<(Id, f64, u64, Vec<Partner>)> for Prod {
     #[allow(clippy::cast_possible_truncation)] // reason: at most PARTNERS (16)
-    fn from((id, score, v): (Id, f64, Vec<Partner>)) -> Self {
+    fn from((id, score, uses, v): (Id, f64, u64, Vec<Partner>)) -> Self {
         let mut p = Prod::new(id);
         p.score = score;
+        p.uses = uses;
         for x in v.into_iter().take(PARTNERS) {
             p.partners[usize::from(p.n)] = x;
             p.n += 1;
@@ -266,7 +288,11 @@ fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
         return p.count;
     }
     if n < PARTNERS {
-        prod.partners[n] = Partner { h: hb, count: w };
+        prod.partners[n] = Partner {
+            h: hb,
+            count: w,
+            err: 0,
+        };
         prod.n += 1;
         return w;
     }
@@ -278,6 +304,7 @@ fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
     }
     let p = &mut adj[mi];
     p.h = hb;
+    p.err = p.count;
     p.count += w;
     p.count
 }
@@ -326,6 +353,7 @@ impl RecsOp {
         self.seq += 1;
         let (p, _) = self.products.touch(&h, self.seq, || Prod::new(id.clone()));
         p.score += w * x.exp2();
+        p.uses += 1;
         let score = p.score;
         self.note_trend(h, score);
         while self.products.len() > MAX_PRODUCTS {
@@ -566,17 +594,29 @@ impl RecsOp {
             let Some(prod) = self.products.get(&r.h) else {
                 continue;
             };
+            let uses_r = prod.uses.max(1) as f64;
             for p in prod.partners() {
                 if own(p.h) {
                     continue;
                 }
-                let Some(pid) = self.id_of(p.h) else {
+                let Some(partner) = self.products.get(&p.h) else {
                     continue;
                 };
+                let pid = &partner.id;
                 if inv.is_out_of_stock(pid) {
                     continue;
                 }
-                let contrib = p.count as f64 * w;
+                // Cosine-style: co-occurrence over the geometric mean of
+                // the two popularities, so a best-seller does not crowd out
+                // specific associations.
+                // The guaranteed part of the count, shrunk towards 0 when
+                // small (c / (c + 2)) so one-off co-occurrences rank low.
+                let c = (p.count - p.err) as f64;
+                if c <= 0.0 {
+                    continue;
+                }
+                let contrib =
+                    w * c * c / ((c + SHRINK) * (uses_r * partner.uses.max(1) as f64).sqrt());
                 if let Some(&i) = index.get(&p.h) {
                     let c = &mut cands[i];
                     c.1 += contrib;
