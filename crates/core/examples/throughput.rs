@@ -166,6 +166,7 @@ fn main() {
 }
 
 /// Prints a compact summary of the view (a sanity check of the numbers).
+#[allow(clippy::many_single_char_names)] // reason: one short name per view section keeps the lines short
 fn show(engine: &Engine) {
     let v = engine.view();
     let b = &v.behavior;
