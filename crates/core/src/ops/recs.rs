@@ -734,7 +734,7 @@ impl RecsOp {
             return Vec::new();
         };
         let mut out: Vec<(Id, u64)> = p
-            .partners
+            .partners()
             .iter()
             .filter_map(|q| Some((self.id_of(q.h)?.clone(), q.count)))
             .filter(|(id, _)| !inv.is_out_of_stock(id))
