@@ -177,6 +177,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "STRING")]
     pub epoch: Option<String>,
 
+    /// Webhook sources (`POST /webhooks/...`), see docs/SOURCES.md.
+    #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookArgs,
+
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` wins when set.
     #[arg(long, default_value = "info", value_name = "FILTER")]
     pub log: String,

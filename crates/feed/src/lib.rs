@@ -3,7 +3,8 @@
 //! The `ShopPulse` feed gateway. Sources (the seeded [`sim`] simulator, an
 //! NDJSON replay file, `POST /ingest`) publish events into the [`hub`], which
 //! numbers them, keeps a bounded history and its own engine, and fans
-//! `events` frames out to dashboards ([`ws`]). [`import`] turns the Online
+//! `events` frames out to dashboards ([`ws`]). [`webhooks`] maps Shopify,
+//! WooCommerce, Segment and GA4 payloads into the same stream. [`import`] turns the Online
 //! Retail dataset into NDJSON for replay.
 //!
 //! The binary is `shoppulse-feed`; see `docs/GATEWAY.md` for the flags.
@@ -18,4 +19,5 @@ pub mod run;
 pub mod server;
 pub mod sim;
 pub mod sources;
+pub mod webhooks;
 pub mod ws;

@@ -14,11 +14,18 @@ pub enum Source {
     Replay,
     /// `POST /ingest`.
     Ingest,
+    /// `POST /webhooks/...` (Shopify, WooCommerce, Segment, GA4).
+    Webhook,
 }
 
 impl Source {
     /// All sources, in counter order.
-    pub const ALL: [Source; 3] = [Source::Simulator, Source::Replay, Source::Ingest];
+    pub const ALL: [Source; 4] = [
+        Source::Simulator,
+        Source::Replay,
+        Source::Ingest,
+        Source::Webhook,
+    ];
 
     /// Label value.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +33,7 @@ impl Source {
             Source::Simulator => "simulator",
             Source::Replay => "replay",
             Source::Ingest => "ingest",
+            Source::Webhook => "webhook",
         }
     }
 
@@ -91,11 +99,11 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// WebSocket connections accepted since start.
     pub connections_total: AtomicU64,
-    events_in: [AtomicU64; 3],
+    events_in: [AtomicU64; 4],
     /// Events handed to dashboards (counted once per connection).
     pub events_out: AtomicU64,
     rejected_by_class: [AtomicU64; 6],
-    rejected_by_source: [AtomicU64; 3],
+    rejected_by_source: [AtomicU64; 4],
     /// Connections closed because their queue overflowed.
     pub dropped_slow: AtomicU64,
     /// Connections closed because the client went silent.
@@ -112,6 +120,8 @@ pub struct Metrics {
     pub resumes: AtomicU64,
     /// Gap frames sent (resume impossible).
     pub gaps: AtomicU64,
+    /// Webhook requests, events and refusals by source.
+    pub webhooks: crate::webhooks::Counters,
 }
 
 /// History gauges, read under the hub lock when rendering.
@@ -336,6 +346,7 @@ impl Metrics {
             "Configured history capacity (--history), events.",
             &g(h.capacity),
         );
+        self.webhooks.render(&mut o);
         let _ = writeln!(
             o,
             "# HELP shoppulse_feed_uptime_seconds Seconds since the gateway started.\n# TYPE shoppulse_feed_uptime_seconds gauge\nshoppulse_feed_uptime_seconds {uptime_s:.3}"

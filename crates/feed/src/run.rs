@@ -17,6 +17,7 @@ use crate::prng::{fnv1a64, splitmix64};
 use crate::server::{router, App};
 use crate::sim::{SimConfig, Simulator};
 use crate::sources::{run_replay, run_simulator, Speed};
+use crate::webhooks::{Secrets, Webhooks};
 use crate::ws::WsConfig;
 
 /// Simulator settings with the start time resolved.
@@ -144,7 +145,17 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         client_timeout: Duration::from_millis(args.client_timeout_ms.max(10)),
         close_grace: Duration::from_secs(2),
     };
-    let app = App::new(hub.clone(), ws, args.max_body);
+    let secrets = Secrets::from_args(&args.webhooks)?;
+    if !secrets.enabled().is_empty() {
+        info!(sources = ?secrets.enabled(), "webhooks enabled");
+    }
+    let hooks = Webhooks::new(
+        hub.clone(),
+        secrets,
+        args.webhooks.webhook_dedupe,
+        args.max_body,
+    );
+    let app = App::new(hub.clone(), ws, args.max_body).with_webhooks(Arc::new(hooks));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("feed-rt")

@@ -1,5 +1,6 @@
-//! HTTP side: `/ws`, `/healthz`, `/metrics`, `POST /ingest`, and the
-//! dashboard's static files.
+//! HTTP side: `/ws`, `/healthz`, `/metrics`, `POST /ingest`,
+//! `POST /webhooks/...` ([`crate::webhooks`]), and the dashboard's static
+//! files.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use tracing::{info, warn};
 use crate::hub::{now_ms, Hub};
 use crate::lines::parse_ndjson;
 use crate::metrics::{IngestOutcome, Source};
+use crate::webhooks::{self, Secrets, Webhooks};
 use crate::ws::{self, WsConfig};
 
 /// Largest client WebSocket message or frame accepted.
@@ -38,6 +40,8 @@ pub struct App {
     pub ws: WsConfig,
     /// `--max-body`.
     pub max_body: usize,
+    /// The webhook routes' state (no source enabled unless configured).
+    pub webhooks: Arc<Webhooks>,
     next_conn: Arc<AtomicU64>,
 }
 
@@ -45,22 +49,32 @@ impl App {
     /// Handler state over `hub`.
     pub fn new(hub: Arc<Hub>, ws: WsConfig, max_body: usize) -> App {
         App {
+            webhooks: Arc::new(Webhooks::new(hub.clone(), Secrets::default(), 0, max_body)),
             hub,
             ws,
             max_body,
             next_conn: Arc::new(AtomicU64::new(1)),
         }
     }
+
+    /// Uses `webhooks` for the `/webhooks/...` routes.
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: Arc<Webhooks>) -> App {
+        self.webhooks = webhooks;
+        self
+    }
 }
 
 /// The router.
 pub fn router(app: App, dist: Option<PathBuf>) -> Router {
+    let hooks = webhooks::router(app.webhooks.clone());
     let r = Router::new()
         .route("/ws", get(ws_handler))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ingest", post(ingest).layer(DefaultBodyLimit::disable()))
-        .with_state(app);
+        .with_state(app)
+        .merge(hooks);
     match dist {
         Some(dir) => {
             let index = dir.join("index.html");
