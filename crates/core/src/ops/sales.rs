@@ -6,7 +6,8 @@
 //!   order id counts the order (`orders += 1`, `revenue += total`) in the
 //!   windows of that event's time; later `created`/`paid` events of the same
 //!   id are ignored. `cancelled`/`refunded` (once per id) subtract the
-//!   order's counted total (or, for an order never seen, the event's total)
+//!   order's counted total (or, for an order never seen, the event's total
+//!   taken as an amount, whatever its sign)
 //!   in the windows of the *cancellation* event, and count `cancelled`.
 //!   Other statuses (`fulfilled`...) do not change sales. Seen ids are kept
 //!   by stable 64-bit hash in a bounded set ([`MAX_SEEN_ORDERS`], least
@@ -245,10 +246,14 @@ impl SalesOp {
                 }
                 None
             } else {
+                // A refund of an order never seen carries the amount given
+                // back; sources write it positive or negative (the
+                // online-retail `C` invoices, WooCommerce refunds), and it
+                // always reduces revenue.
                 Some(Effect::Cancel(if seen.placed {
                     seen.total
                 } else {
-                    o.total_cents
+                    o.total_cents.saturating_abs()
                 }))
             }
         };

@@ -606,6 +606,7 @@ impl Secrets {
     }
 
     /// Sets one source's secret.
+    #[must_use]
     pub fn with(mut self, s: WhSource, secret: &str) -> Secrets {
         self.0[s.slot()] = Some(secret.as_bytes().to_vec());
         self
@@ -880,6 +881,52 @@ fn process(
     out
 }
 
+/// Counts a request that failed authentication, sequences a notice (at
+/// most one per second per source, without the body) and answers 401.
+fn unauthenticated(src: WhSource, w: &Webhooks, e: AuthError, arrival: i64) -> Response {
+    let counters = &w.hub.metrics.webhooks;
+    let (outcome, err) = match e {
+        AuthError::Missing => (
+            Outcome::MissingSignature,
+            MapError::new(
+                ErrorClass::MissingField,
+                src.auth_field(),
+                "no signature or token; request refused with 401",
+            ),
+        ),
+        AuthError::Bad => (
+            Outcome::BadSignature,
+            MapError::new(
+                ErrorClass::BadValue,
+                src.auth_field(),
+                "signature or token does not match (wrong secret, or the body was changed on the way); request refused with 401",
+            ),
+        ),
+    };
+    counters.request(src, outcome);
+    counters.refused(src, err.class);
+    warn!(
+        source = src.as_str(),
+        outcome = outcome.as_str(),
+        "webhook refused: not authenticated"
+    );
+    // At most one notice per second per source, and without the body:
+    // the sender is not authenticated.
+    let last = w.last_auth_notice[src.slot()].load(Relaxed);
+    if arrival - last >= 1000
+        && w.last_auth_notice[src.slot()]
+            .compare_exchange(last, arrival, Relaxed, Relaxed)
+            .is_ok()
+    {
+        w.hub
+            .publish(&[notice(src, arrival, None, &err, "")], Source::Webhook);
+    }
+    reply(
+        StatusCode::UNAUTHORIZED,
+        &json!({"error": outcome.as_str(), "message": err.to_string()}),
+    )
+}
+
 async fn handle(
     src: WhSource,
     w: Arc<Webhooks>,
@@ -926,46 +973,7 @@ async fn handle(
     }
     let arrival = now_ms();
     if let Err(e) = authenticate(src, &secret, &headers, query.as_deref(), &body) {
-        let (outcome, err) = match e {
-            AuthError::Missing => (
-                Outcome::MissingSignature,
-                MapError::new(
-                    ErrorClass::MissingField,
-                    src.auth_field(),
-                    "no signature or token; request refused with 401",
-                ),
-            ),
-            AuthError::Bad => (
-                Outcome::BadSignature,
-                MapError::new(
-                    ErrorClass::BadValue,
-                    src.auth_field(),
-                    "signature or token does not match (wrong secret, or the body was changed on the way); request refused with 401",
-                ),
-            ),
-        };
-        counters.request(src, outcome);
-        counters.refused(src, err.class);
-        warn!(
-            source = src.as_str(),
-            outcome = outcome.as_str(),
-            "webhook refused: not authenticated"
-        );
-        // At most one notice per second per source, and without the body:
-        // the sender is not authenticated.
-        let last = w.last_auth_notice[src.slot()].load(Relaxed);
-        if arrival - last >= 1000
-            && w.last_auth_notice[src.slot()]
-                .compare_exchange(last, arrival, Relaxed, Relaxed)
-                .is_ok()
-        {
-            w.hub
-                .publish(&[notice(src, arrival, None, &err, "")], Source::Webhook);
-        }
-        return reply(
-            StatusCode::UNAUTHORIZED,
-            &json!({"error": outcome.as_str(), "message": err.to_string()}),
-        );
+        return unauthenticated(src, &w, e, arrival);
     }
     // Shopify retries a delivery with the same X-Shopify-Webhook-Id.
     if src == WhSource::Shopify {
@@ -996,6 +1004,11 @@ async fn handle(
             &json!({"error": "internal", "message": "webhook worker failed"}),
         );
     };
+    answer(src, counters, &p, seqs)
+}
+
+/// Counts a processed payload and builds the answer.
+fn answer(src: WhSource, counters: &Counters, p: &Processed, seqs: Option<(u64, u64)>) -> Response {
     counters.events[src.slot()].fetch_add(p.accepted, Relaxed);
     counters.rounded[src.slot()].fetch_add(p.rounded, Relaxed);
     counters.duplicates[src.slot()].fetch_add(p.duplicates, Relaxed);

@@ -96,16 +96,15 @@ fn order(topic: &str, doc: &J, ctx: &mut Ctx<'_>) -> Result<Value, MapError> {
         // `price` is a JSON number (the line total over the quantity, so it
         // can have many decimals); read exactly, then rounded to the minor
         // unit. When absent, `subtotal` / quantity.
-        let unit = match ctx.money(line.get("price"), &format!("{at}.price"), &currency)? {
-            Some(p) => p,
-            None => {
-                let sub =
-                    ctx.req_money(line.get("subtotal"), &format!("{at}.subtotal"), &currency)?;
-                if quantity == 0 {
-                    0
-                } else {
-                    sub / quantity
-                }
+        let price = ctx.money(line.get("price"), &format!("{at}.price"), &currency)?;
+        let unit = if let Some(p) = price {
+            p
+        } else {
+            let sub = ctx.req_money(line.get("subtotal"), &format!("{at}.subtotal"), &currency)?;
+            if quantity == 0 {
+                0
+            } else {
+                sub / quantity
             }
         };
         lines.push(

@@ -26,9 +26,15 @@ impl Gateway {
     /// Starts the binary on 127.0.0.1:0 with `args` and waits for its
     /// `listening on` line.
     pub fn start(args: &[&str]) -> Gateway {
+        Gateway::start_env(args, &[])
+    }
+
+    /// Starts the binary with `args` and extra environment variables.
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let mut child = Command::new(BIN)
             .args(["--listen", "127.0.0.1:0", "--log", "warn"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -109,6 +115,26 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> 
     if let Some(b) = body {
         s.write_all(b).expect("write body");
     }
+    read_response(&mut s)
+}
+
+/// An HTTP/1.1 request with extra headers (`Connection: close`).
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&[*k, ": ", *v, "\r\n"].concat());
+    }
+    req.push_str(&["Content-Length: ", &body.len().to_string(), "\r\n\r\n"].concat());
+    s.write_all(req.as_bytes()).expect("write request");
+    s.write_all(body).expect("write body");
     read_response(&mut s)
 }
 
