@@ -337,6 +337,18 @@ impl Engine {
     }
 }
 
+/// Settings changes from the dashboard.
+impl Engine {
+    /// Replaces the settings and re-evaluates every tracked product's
+    /// low-stock state under the new thresholds (see
+    /// `InventoryOp::reclassify`), so a changed threshold applies to stock
+    /// already seen, not only to the next update.
+    pub fn set_config_reclassify(&mut self, config: Config) {
+        self.config = config;
+        self.inventory.reclassify(&self.config);
+    }
+}
+
 /// Read-only queries for the dashboard's drill-downs. They never change the
 /// engine and their answers are bounded.
 impl Engine {

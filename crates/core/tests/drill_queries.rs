@@ -73,3 +73,45 @@ fn order_states_and_cell_orders() {
     assert_eq!(e.cell_orders("web", Target::Logistics, 1).len(), 1);
     assert!(e.cell_orders("nowhere", Target::Payment, 10).is_empty());
 }
+
+#[test]
+fn a_new_threshold_reclassifies_stock_already_seen() {
+    use shoppulse_core::engine::Config;
+    let mut e = Engine::default();
+    feed(
+        &mut e,
+        &[
+            r#"{"kind":"inventory","ts":1000,"product":1,"quantity":20}"#,
+            r#"{"kind":"inventory","ts":1000,"product":2,"quantity":5}"#,
+        ],
+    );
+    let low = |e: &Engine| {
+        e.view()
+            .inventory
+            .low
+            .iter()
+            .map(|r| r.product.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(low(&e), vec![Id::Num(2)]);
+    let warnings = e.view().inventory.warnings.len();
+    let mut cfg = Config {
+        low_stock_threshold: 25,
+        ..Config::default()
+    };
+    cfg.product_thresholds.insert(Id::Num(2), 2);
+    e.set_config_reclassify(cfg.clone());
+    assert_eq!(
+        low(&e),
+        vec![Id::Num(1)],
+        "1 is low at 25; 2 is not at its own 2 (5 > 2 + 2)"
+    );
+    assert_eq!(
+        e.view().inventory.warnings.len(),
+        warnings,
+        "no warning without a stock update"
+    );
+    // Hysteresis: back to 10, product 1 at 20 > 10 + 2 leaves the list.
+    e.set_config_reclassify(Config::default());
+    assert_eq!(low(&e), vec![Id::Num(2)]);
+}

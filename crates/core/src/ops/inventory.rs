@@ -343,3 +343,31 @@ impl InventoryOp {
         self.row(id, now, cfg)
     }
 }
+
+/// Re-evaluation after a threshold change (the dashboard's settings).
+impl InventoryOp {
+    /// Re-evaluates every tracked product's low-stock state under `cfg`,
+    /// with the same rule and hysteresis as an update, and moves it between
+    /// the low / out / oversold lists. Emits no warning (warnings record
+    /// stock *updates* that crossed the line). O(tracked products).
+    pub fn reclassify(&mut self, cfg: &Config) {
+        let ids: Vec<Id> = self.products.iter().map(|(k, _, _)| k.clone()).collect();
+        for id in ids {
+            let Some(p) = self.products.get_mut(&id) else {
+                continue;
+            };
+            let before = p.cats();
+            let thr = cfg.threshold_for(&id);
+            if p.qty <= thr {
+                p.alert = true;
+            } else if p.qty > thr.saturating_add(cfg.low_stock_hysteresis) {
+                p.alert = false;
+            }
+            let after = p.cats();
+            if before != after {
+                self.unlist(&id, before);
+                self.list(&id, after);
+            }
+        }
+    }
+}
