@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -156,4 +157,21 @@ export async function shot(page, name) {
   const file = path.join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * Registers before/after hooks that start one gateway (with `args`) and one
+ * browser for the whole test file. Returns a holder: `{ gw, browser }`.
+ */
+export function sharedGatewayAndBrowser(args = []) {
+  const shared = { gw: undefined, browser: undefined };
+  before(async () => {
+    shared.gw = await startGateway(args);
+    shared.browser = await launchBrowser();
+  });
+  after(async () => {
+    await shared.browser?.close();
+    await shared.gw?.stop();
+  });
+  return shared;
 }

@@ -1,8 +1,8 @@
 // The seed documents' four example streams, posted verbatim to /ingest, must
 // show their exact lines in the dashboard (issue: the dashboard, end to end).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, ingest, launchBrowser, openDashboard, until, shot, readCount } from './harness.mjs';
+import { sharedGatewayAndBrowser, ingest, openDashboard, until, shot, readCount } from './harness.mjs';
 
 const behaviour = [
   { user_id: 1, action: 'browse', product_id: 101 },
@@ -30,23 +30,14 @@ const sync = [
   { kind: 'sync', ts: '2026-11-22T10:00:02Z', order: 'B-7', channel: 'app', target: 'logistics', status: 'failed', attempt: 2, latency_ms: 3000, error: 'carrier timeout' },
 ];
 
-let gw;
-let browser;
-before(async () => {
-  gw = await startGateway([]);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await gw?.stop();
-});
+const shared = sharedGatewayAndBrowser([]);
 
 test('seed streams show their exact lines, warnings, recommendation, figures and sync cells', async () => {
-  const { page, errors } = await openDashboard(browser, gw.url);
+  const { page, errors } = await openDashboard(shared.browser, shared.gw.url);
   await until(async () => (await page.getByTestId('conn-status').innerText()).toLowerCase().includes('live'), 15_000, 'live');
 
   for (const stream of [behaviour, inventory, business, sync]) {
-    const res = await ingest(gw.url, stream);
+    const res = await ingest(shared.gw.url, stream);
     assert.equal(res.accepted, stream.length, JSON.stringify(res));
     assert.deepEqual(res.rejected, []);
   }
@@ -67,7 +58,7 @@ test('seed streams show their exact lines, warnings, recommendation, figures and
   assert.doesNotMatch(await page.locator('body').innerText(), /Warning: Product 10[12] is low on stock/);
 
   // The recommendation example's stream (user 1 browses 101, adds 102, buys 103).
-  await ingest(gw.url, recommendation);
+  await ingest(shared.gw.url, recommendation);
   const recs = page.getByTestId('recommendations');
   await page.getByTestId('rec-user-input').fill('1');
   await until(
@@ -102,10 +93,10 @@ test('seed streams show their exact lines, warnings, recommendation, figures and
 });
 
 test('bad lines are refused by line number, counted and shown, good lines still land', async () => {
-  const { page, errors } = await openDashboard(browser, gw.url);
+  const { page, errors } = await openDashboard(shared.browser, shared.gw.url);
   await until(async () => (await page.getByTestId('conn-status').innerText()).toLowerCase().includes('live'), 15_000, 'live');
   const before = await readCount(page, 'events-rejected');
-  const res = await ingest(gw.url, [
+  const res = await ingest(shared.gw.url, [
     { user_id: 7, action: 'browse', product_id: 701 },
     '{"user_id": 7, "action": ',
     { kind: 'inventory', product: 5, quantity: 'ten' },

@@ -1,18 +1,9 @@
 // Every string from the feed is shown as text, never run as HTML.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, ingest, launchBrowser, openDashboard, until, shot } from './harness.mjs';
+import { sharedGatewayAndBrowser, ingest, openDashboard, until, shot } from './harness.mjs';
 
-let gw;
-let browser;
-before(async () => {
-  gw = await startGateway([]);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await gw?.stop();
-});
+const shared = sharedGatewayAndBrowser([]);
 
 const IMG = '<img src=x onerror="window.__pwned=1">';
 const SCRIPT = '<script>window.__pwned=2</script>';
@@ -20,9 +11,9 @@ const RLO = 'evil\u202Egnp.exe';
 const ts = '2026-11-22T11:00:00Z';
 
 test('hostile strings render as text and run nothing', async () => {
-  const { page, errors } = await openDashboard(browser, gw.url);
+  const { page, errors } = await openDashboard(shared.browser, shared.gw.url);
   await until(async () => (await page.getByTestId('conn-status').innerText()).toLowerCase().includes('live'), 15_000, 'live');
-  const res = await ingest(gw.url, [
+  const res = await ingest(shared.gw.url, [
     { kind: 'behavior', ts, user: IMG, action: 'browse', product: SCRIPT, channel: 'web' },
     { kind: 'behavior', ts, user: 'javascript:alert(1)', action: SCRIPT.slice(0, 60), product: RLO },
     { kind: 'inventory', ts, product: IMG, quantity: 1 },
