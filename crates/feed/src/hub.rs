@@ -426,12 +426,27 @@ impl Hub {
     /// Gauges for `/metrics` and `/healthz`.
     pub fn gauges(&self) -> HistoryGauges {
         let st = self.lock();
+        let queued = st.subscribers.iter().map(|s| {
+            (
+                s.tx.max_capacity() - s.tx.capacity(),
+                s.queued_bytes.load(Ordering::Acquire),
+            )
+        });
+        let (mut frames, mut bytes, mut max_frames) = (0, 0, 0);
+        for (f, b) in queued {
+            frames += f;
+            bytes += b;
+            max_frames = max_frames.max(f);
+        }
         HistoryGauges {
             head_seq: st.head_seq,
             oldest_seq: st.oldest_seq,
             events: st.history.len() as u64,
             bytes: st.history_bytes as u64,
             capacity: self.limits.history as u64,
+            queued_frames: frames as u64,
+            queued_bytes: bytes as u64,
+            max_queued_frames: max_frames as u64,
         }
     }
 

@@ -110,7 +110,7 @@ impl Summary {
     fn skip(&mut self, reason: impl Into<String>, cents: i64) {
         let e = self.skipped.entry(reason.into()).or_default();
         e.rows += 1;
-        e.cents += cents;
+        e.cents = e.cents.saturating_add(cents);
     }
 
     /// Rows skipped in all.
@@ -579,7 +579,16 @@ fn add_row(sum: &mut Summary, inv: &mut OpenInvoice, rec: &csv::ByteRecord, cols
         s.rounded_prices += 1;
     }
     let product = Id::from_text(code);
-    if let Some(&at) = o.index.get(&(product.clone(), unit)) {
+    let merged = o.index.get(&(product.clone(), unit)).copied();
+    let line_qty = match merged {
+        Some(at) => o.lines[at].quantity.checked_add(quantity),
+        None => Some(quantity),
+    };
+    if !line_qty.is_some_and(|q| line_in_range(q, unit)) {
+        s.skip("malformed: amount out of range", 0);
+        return;
+    }
+    if let Some(at) = merged {
         o.lines[at].quantity += quantity;
         s.merged_rows += 1;
     } else {
@@ -590,6 +599,15 @@ fn add_row(sum: &mut Summary, inv: &mut OpenInvoice, rec: &csv::ByteRecord, cols
             unit_price_cents: unit,
         });
     }
+}
+
+/// Largest `|quantity × unit price|` of one order line, in pence (£10
+/// trillion): with at most [`MAX_LINES`] lines, every order total stays
+/// exact in an `i64`. Rows beyond it are malformed.
+pub const MAX_LINE_CENTS: i128 = 1_000_000_000_000_000;
+
+fn line_in_range(quantity: i64, unit_cents: i64) -> bool {
+    (i128::from(quantity) * i128::from(unit_cents)).abs() <= MAX_LINE_CENTS
 }
 
 struct Writer {
@@ -642,13 +660,13 @@ impl Writer {
             let s = &mut self.summary;
             s.orders += 1;
             s.lines += chunk.len() as u64;
-            s.revenue_cents += total;
+            s.revenue_cents = s.revenue_cents.saturating_add(total);
             if inv.cancel {
                 s.refunded_orders += 1;
-                s.refunded_cents += total;
+                s.refunded_cents = s.refunded_cents.saturating_add(total);
             } else {
                 s.paid_orders += 1;
-                s.paid_cents += total;
+                s.paid_cents = s.paid_cents.saturating_add(total);
             }
         }
         if self.with_behavior && !inv.cancel {

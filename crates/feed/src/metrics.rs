@@ -137,6 +137,12 @@ pub struct HistoryGauges {
     pub bytes: u64,
     /// Configured capacity.
     pub capacity: u64,
+    /// Frames waiting in all connection queues.
+    pub queued_frames: u64,
+    /// Bytes waiting in all connection queues.
+    pub queued_bytes: u64,
+    /// Frames waiting in the fullest connection queue.
+    pub max_queued_frames: u64,
 }
 
 impl Metrics {
@@ -345,6 +351,24 @@ impl Metrics {
             "gauge",
             "Configured history capacity (--history), events.",
             &g(h.capacity),
+        );
+        metric(
+            "shoppulse_feed_queued_frames",
+            "gauge",
+            "Frames waiting in the per-connection send queues, all connections.",
+            &g(h.queued_frames),
+        );
+        metric(
+            "shoppulse_feed_queued_bytes",
+            "gauge",
+            "Bytes waiting in the per-connection send queues, all connections.",
+            &g(h.queued_bytes),
+        );
+        metric(
+            "shoppulse_feed_max_queued_frames",
+            "gauge",
+            "Frames waiting in the fullest per-connection send queue.",
+            &g(h.max_queued_frames),
         );
         self.webhooks.render(&mut o);
         let _ = writeln!(

@@ -102,6 +102,8 @@ async fn read_hello(
             Ok(Some(Err(e))) => {
                 return Err(if is_capacity(&e) {
                     HelloError::TooLarge
+                } else if is_violation(&e) {
+                    HelloError::Bad(format!("unreadable frame: {e}"))
                 } else {
                     HelloError::Gone
                 })
@@ -130,6 +132,14 @@ async fn read_hello(
 fn is_capacity(e: &axum::Error) -> bool {
     let s = e.to_string();
     s.contains("Space limit exceeded") || s.contains("capacity") || s.contains("too long")
+}
+
+/// A frame that breaks the WebSocket rules (invalid UTF-8 in a text frame,
+/// reserved bits, bad opcodes...), as opposed to a connection that went away.
+fn is_violation(e: &axum::Error) -> bool {
+    let s = e.to_string();
+    s.starts_with("UTF-8 encoding error")
+        || (s.starts_with("WebSocket protocol error") && !s.contains("reset without closing"))
 }
 
 fn error_frame(code: &str, message: &str) -> Utf8Bytes {
@@ -260,6 +270,10 @@ async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> Clos
                             if is_capacity(&e) {
                                 hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
                                 kill.fire(CloseReason::TooLarge);
+                            } else if is_violation(&e) {
+                                warn!(error = %e, "client broke the WebSocket rules");
+                                hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                                kill.fire(CloseReason::Protocol);
                             } else {
                                 kill.fire(CloseReason::ClientGone);
                             }

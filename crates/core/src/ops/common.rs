@@ -280,10 +280,48 @@ struct Slot<T> {
 /// `N` buckets ending at "now" are refused. Slots are allocated on first
 /// write (an empty ring costs nothing in a snapshot).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "RingWire<T>")]
 pub struct Ring<T> {
     len_ms: i64,
     n: usize,
     slots: Vec<Slot<T>>,
+}
+
+/// Most buckets a ring may have; a snapshot claiming more is refused.
+pub const MAX_RING_SLOTS: usize = 100_000;
+
+/// A ring as it comes in from a snapshot, checked before use.
+#[derive(Deserialize)]
+struct RingWire<T> {
+    len_ms: i64,
+    n: usize,
+    slots: Vec<Slot<T>>,
+}
+
+impl<T> TryFrom<RingWire<T>> for Ring<T> {
+    type Error = String;
+
+    /// Refuses rings that would divide by zero or index out of bounds.
+    fn try_from(w: RingWire<T>) -> Result<Self, String> {
+        if w.n == 0 || w.n > MAX_RING_SLOTS {
+            return Err(format!("a ring of {} buckets (1..={MAX_RING_SLOTS})", w.n));
+        }
+        if w.len_ms <= 0 {
+            return Err(format!("a ring bucket of {} ms", w.len_ms));
+        }
+        if !w.slots.is_empty() && w.slots.len() != w.n {
+            return Err(format!(
+                "a ring of {} buckets holding {}",
+                w.n,
+                w.slots.len()
+            ));
+        }
+        Ok(Ring {
+            len_ms: w.len_ms,
+            n: w.n,
+            slots: w.slots,
+        })
+    }
 }
 
 impl<T: Default + Clone> Ring<T> {
