@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test: set-up, format, lints (native and wasm32), native unit/property/
-# integration tests (core + gateway), release builds, and end-to-end tests in
-# real headless Chromium against the real gateway.
+# integration tests (core + gateway, fuzzing of every decoder, reliability
+# under faults), release builds, and end-to-end tests in real headless
+# Chromium against the real gateway (chaos, dead link, frozen tab, hostile
+# input and a one-minute soak included; the long soak is scripts/soak.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 start=$(date +%s)

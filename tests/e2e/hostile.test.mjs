@@ -189,7 +189,14 @@ test('hostile events and hostile WebSocket clients: counted, readable rejections
     for (const [name, opcode, payload, code, closeCode] of cases) {
       const c = await rawWebSocket(gw.port);
       c.send(opcode, payload);
-      await until(() => c.frames.some((f) => f.opcode === 0x8), 10_000, `${name}: close frame`);
+      await until(() => c.closed || c.frames.some((f) => f.opcode === 0x8), 10_000, `${name}: closed`);
+      if (code === 'too_large' && !c.frames.some((f) => f.opcode === 0x8)) {
+        // The gateway stops reading at 64 KiB and closes while the client is
+        // still sending: the unread rest resets the connection, which can
+        // discard the error and close frames before the client reads them.
+        ws.push(`${name}: reset`);
+        continue;
+      }
       const err = c.frames.find((f) => f.opcode === 0x1);
       assert.ok(err, `${name}: an error frame first`);
       const frame = JSON.parse(err.payload.toString());
@@ -200,6 +207,7 @@ test('hostile events and hostile WebSocket clients: counted, readable rejections
       c.destroy();
       ws.push(`${name}: ${code}/${closeCode}`);
     }
+    assert.ok((await metrics(gw)).includes(`shoppulse_feed_protocol_errors_total ${cases.length}`), 'every hostile client counted');
     // The dashboard never noticed, and still works.
     const detail = await page.getByTestId('conn-detail').innerText();
     assert.doesNotMatch(detail, /disconnects/);
