@@ -1,5 +1,7 @@
-//! The root component: creates the store, starts the feed and the clock,
-//! provides the context and lays out the panels.
+//! The root component: loads the UI state, creates the store, starts the
+//! feed and the clock, provides the context and lays out the panels. A
+//! language switch re-renders the dashboard below the contexts (the stream,
+//! settings, alerts and open panels are kept).
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -8,36 +10,62 @@ use leptos::prelude::*;
 
 use crate::feed;
 use crate::state::{Sections, Store, StoreHandle};
+use crate::ui::{watch_system_theme, Ui};
+use crate::views::alerts::AlertsPanel;
 use crate::views::behavior::BehaviorPanel;
+use crate::views::drill::{on_drill_click, DrillPanel};
 use crate::views::health::{EmptyState, HealthStrip, Rejections};
 use crate::views::inventory::InventoryPanel;
-use crate::views::recs::RecsPanel;
+use crate::views::recs::{LookupQuery, RecsPanel};
 use crate::views::sales::SalesPanel;
+use crate::views::settings::SettingsPanel;
 use crate::views::sync::SyncPanel;
 
 /// The dashboard.
 #[component]
 pub fn App() -> impl IntoView {
-    let store = Store::new(feed::feed_url());
+    let ui = Ui::load();
+    let settings = ui.settings.get_untracked();
+    let store = Store::new(feed::feed_url(&settings.feed_url));
+    store.apply_settings(&settings, store.url());
     let signals = store.signals;
+    provide_context(ui);
     provide_context(signals);
     provide_context(Sections::new(signals.view));
     provide_context(StoreHandle::new(&store));
+    provide_context(LookupQuery(RwSignal::new(String::new())));
+    watch_system_theme(ui);
 
     leptos::task::spawn_local(feed::run(Rc::clone(&store)));
     let ticker = Rc::clone(&store);
     set_interval(move || ticker.tick(), Duration::from_secs(1));
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            ui.drill.set(None);
+            ui.settings_open.set(false);
+        }
+    });
+    on_cleanup(move || keys.remove());
 
+    // Keyed by the language: a switch builds the dashboard anew (no diffing
+    // of the old tree, so no rebuild code for it either).
     view! {
-        <HealthStrip />
-        <main class="grid">
-            <EmptyState />
-            <Rejections />
-            <BehaviorPanel />
-            <InventoryPanel />
-            <RecsPanel />
-            <SalesPanel />
-            <SyncPanel />
-        </main>
+        <For each=move || [ui.lang.get()] key=|l| *l let:_lang>
+            <div class="app" on:click=move |ev| on_drill_click(ui, &ev)>
+                <HealthStrip />
+                <main class="grid">
+                    <EmptyState />
+                    <AlertsPanel />
+                    <Rejections />
+                    <BehaviorPanel />
+                    <InventoryPanel />
+                    <RecsPanel />
+                    <SalesPanel />
+                    <SyncPanel />
+                </main>
+                <DrillPanel />
+                <SettingsPanel />
+            </div>
+        </For>
     }
 }

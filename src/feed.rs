@@ -28,6 +28,9 @@ pub const BACKOFF_MAX_MS: f64 = 10_000.0;
 pub const OFFLINE_AFTER: u32 = 5;
 /// How long "gap — resynced" stays up before "live", ms.
 pub const RESYNCED_SHOWN_MS: i64 = 15_000;
+/// Longest wait between checks for a reconnect request (new feed URL,
+/// resume after a pause), ms.
+pub const POLL_MS: i64 = 500;
 
 /// Reconnect delay after `failures` failed attempts in a row (0 for the
 /// first retry): `0.5 s * 2^failures` capped at 10 s, with "equal jitter"
@@ -42,11 +45,20 @@ pub fn backoff_ms(failures: u32, jitter: f64) -> u32 {
     ms
 }
 
-/// The feed URL: `?feed=ws://host:port/ws` when given, else the page
-/// origin's `/ws` with `ws:` or `wss:` following the page scheme.
-pub fn feed_url_for(search_feed: Option<String>, page_protocol: &str, page_host: &str) -> String {
+/// The feed URL: `?feed=ws://host:port/ws` when given, else the one saved
+/// in the settings, else the page origin's `/ws` with `ws:` or `wss:`
+/// following the page scheme.
+pub fn feed_url_for(
+    search_feed: Option<String>,
+    saved: &str,
+    page_protocol: &str,
+    page_host: &str,
+) -> String {
     if let Some(url) = search_feed.filter(|u| !u.trim().is_empty()) {
         return url.trim().to_owned();
+    }
+    if !saved.trim().is_empty() {
+        return saved.trim().to_owned();
     }
     let scheme = if page_protocol == "https:" {
         "wss"
@@ -67,8 +79,8 @@ pub async fn run(_store: std::rc::Rc<Store>) {}
 
 #[cfg(not(target_arch = "wasm32"))]
 /// Native builds: the default local gateway.
-pub fn feed_url() -> String {
-    feed_url_for(None, "http:", "127.0.0.1:9001")
+pub fn feed_url(saved: &str) -> String {
+    feed_url_for(None, saved, "http:", "127.0.0.1:9001")
 }
 
 /// The state shown while waiting `in_s` more seconds before the next attempt.
@@ -88,19 +100,18 @@ mod browser {
     use futures::{SinkExt, StreamExt};
     use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
     use gloo_timers::future::TimeoutFuture;
-    use leptos::prelude::WithUntracked;
 
     use super::{
         backoff_ms, feed_url_for, waiting_state, ConnState, Store, CONNECT_TIMEOUT_MS,
-        DEAD_AFTER_MS, HEARTBEAT_MS, RESYNCED_SHOWN_MS,
+        DEAD_AFTER_MS, HEARTBEAT_MS, POLL_MS, RESYNCED_SHOWN_MS,
     };
     use crate::session::{Outcome, Session};
     use crate::state::now_ms;
 
     /// The feed URL for this page (see [`super::feed_url_for`]).
-    pub fn feed_url() -> String {
+    pub fn feed_url(saved: &str) -> String {
         let Some(window) = web_sys::window() else {
-            return feed_url_for(None, "http:", "127.0.0.1:9001");
+            return feed_url_for(None, saved, "http:", "127.0.0.1:9001");
         };
         let loc = window.location();
         let search_feed = loc
@@ -110,7 +121,7 @@ mod browser {
             .and_then(|p| p.get("feed"));
         let protocol = loc.protocol().unwrap_or_else(|_| "http:".to_owned());
         let host = loc.host().unwrap_or_else(|_| "127.0.0.1:9001".to_owned());
-        feed_url_for(search_feed, &protocol, &host)
+        feed_url_for(search_feed, saved, &protocol, &host)
     }
 
     fn browser_offline() -> bool {
@@ -130,10 +141,11 @@ mod browser {
 
     /// Connects forever; never returns.
     pub async fn run(store: Rc<Store>) {
-        let url = store.signals.conn.with_untracked(|c| c.url.clone());
         let mut failures: u32 = 0;
         loop {
             store.set_state(ConnState::Connecting);
+            let url = store.url();
+            let _ = store.take_reconnect(); // this attempt is the reconnect
             let ended = connect_once(&store, &url).await;
             store.note_disconnect(ended.reason);
             if ended.was_live {
@@ -156,6 +168,9 @@ mod browser {
             let offline = browser_offline();
             if was_offline && !offline {
                 return; // back online: try now
+            }
+            if store.take_reconnect().is_some() {
+                return; // e.g. a new feed URL: try now
             }
             store.set_state(waiting_state(offline, failures, remaining.div_ceil(1000)));
             // Step to the next whole second so "in N s" is exact.
@@ -213,6 +228,10 @@ mod browser {
         let mut next_heartbeat = last_rx + HEARTBEAT_MS;
         let mut resynced_at: Option<i64> = None;
         loop {
+            if let Some(reason) = store.take_reconnect() {
+                ended.prompt = true;
+                return ended.because(reason);
+            }
             let now = now_ms();
             if now - last_rx >= DEAD_AFTER_MS {
                 return ended.because(format!("nothing received for {} s", DEAD_AFTER_MS / 1000));
@@ -231,7 +250,7 @@ mod browser {
             }
             let wait = (next_heartbeat - now)
                 .min(last_rx + DEAD_AFTER_MS - now)
-                .max(1);
+                .clamp(1, POLL_MS);
             let msg = match select(
                 ws.next(),
                 TimeoutFuture::new(u32::try_from(wait).unwrap_or(1000)),
@@ -292,18 +311,30 @@ mod tests {
     #[test]
     fn feed_url_follows_page_or_query() {
         assert_eq!(
-            feed_url_for(None, "http:", "localhost:8080"),
+            feed_url_for(None, "", "http:", "localhost:8080"),
             "ws://localhost:8080/ws"
         );
         assert_eq!(
-            feed_url_for(None, "https:", "shop.example"),
+            feed_url_for(None, "", "https:", "shop.example"),
             "wss://shop.example/ws"
         );
         assert_eq!(
-            feed_url_for(Some("ws://127.0.0.1:9001/ws".into()), "https:", "x"),
+            feed_url_for(
+                Some("ws://127.0.0.1:9001/ws".into()),
+                "ws://saved/ws",
+                "https:",
+                "x"
+            ),
             "ws://127.0.0.1:9001/ws"
         );
-        assert_eq!(feed_url_for(Some("  ".into()), "http:", "h"), "ws://h/ws");
+        assert_eq!(
+            feed_url_for(None, "ws://saved/ws", "http:", "h"),
+            "ws://saved/ws"
+        );
+        assert_eq!(
+            feed_url_for(Some("  ".into()), "", "http:", "h"),
+            "ws://h/ws"
+        );
     }
 
     #[test]

@@ -4,19 +4,39 @@
 //! Data flows one way: [`feed`] (socket) -> [`session`] (protocol rules,
 //! engine) via [`state::Store`] -> one view per animation frame ->
 //! [`state::Sections`] memos -> [`views`] (read only) and [`chart`] (canvas).
+//! Alongside: [`alerts`] derived from each published view, [`pause`] (the
+//! queue while the view is paused), [`settings`], [`i18n`] (every label),
+//! [`format`] (numbers, money, dates per language), [`export`] (CSV, PNG).
 
+pub mod alerts;
 pub mod app;
 pub mod chart;
+pub mod dom;
+pub mod export;
 pub mod feed;
 pub mod format;
+pub mod i18n;
+#[cfg(target_arch = "wasm32")]
+pub mod notify;
+pub mod pause;
+pub mod prefs;
 pub mod session;
+pub mod settings;
 pub mod state;
+pub mod ui;
 pub mod views;
 
 fn main() {
     #[cfg(target_arch = "wasm32")]
     {
         console_error_panic_hook::set_once();
+        // The static "loading" placeholder of index.html gives way to the app.
+        if let Some(boot) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("boot"))
+        {
+            boot.remove();
+        }
         leptos::mount::mount_to_body(app::App);
     }
     #[cfg(not(target_arch = "wasm32"))]

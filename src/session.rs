@@ -16,9 +16,80 @@
 //! - `gap`: the resume point is gone; shown, `mark_gap` called, a snapshot follows.
 //! - `error` with code `slow_consumer`: reconnect and resume.
 
+use std::collections::VecDeque;
+
 use shoppulse_core::decode::decode_event;
+use shoppulse_core::engine::Config;
+use shoppulse_core::event::{Body, Event, SyncStatus, Target};
 use shoppulse_core::frame::{ClientFrame, ResumePoint, ServerFrame, PROTOCOL_VERSION};
+use shoppulse_core::id::Id;
 use shoppulse_core::Engine;
+
+/// The operator's engine settings, as a function of the engine's config.
+pub type ConfigFn = Box<dyn Fn(&Config) -> Config>;
+
+/// Order and sync events remembered for order timelines.
+pub const ORDER_LOG_LEN: usize = 4096;
+
+/// One order or sync event seen by this dashboard (for an order's timeline).
+#[derive(Clone, PartialEq, Debug)]
+pub struct OrderNote {
+    /// Event time.
+    pub ts_ms: i64,
+    /// Which order.
+    pub order: Id,
+    /// Its channel.
+    pub channel: String,
+    /// What happened.
+    pub what: NoteKind,
+}
+
+/// The two kinds of order note.
+#[derive(Clone, PartialEq, Debug)]
+pub enum NoteKind {
+    /// The order's own status (`created`, `paid`...).
+    Order(String),
+    /// A sync step.
+    Sync {
+        /// Target system.
+        target: Target,
+        /// Status.
+        status: SyncStatus,
+        /// Attempt number.
+        attempt: u32,
+        /// Latency, when given.
+        latency_ms: Option<u64>,
+        /// Error text, when given.
+        error: Option<String>,
+    },
+}
+
+impl OrderNote {
+    /// The note for `ev`, when it is an order or sync event.
+    pub fn of(ev: &Event) -> Option<OrderNote> {
+        match &ev.body {
+            Body::Order(o) => Some(OrderNote {
+                ts_ms: ev.ts_ms,
+                order: o.order.clone(),
+                channel: o.channel.to_string(),
+                what: NoteKind::Order(o.status.as_str().to_owned()),
+            }),
+            Body::Sync(s) => Some(OrderNote {
+                ts_ms: ev.ts_ms,
+                order: s.order.clone(),
+                channel: s.channel.to_string(),
+                what: NoteKind::Sync {
+                    target: s.target,
+                    status: s.status,
+                    attempt: s.attempt,
+                    latency_ms: s.latency_ms,
+                    error: s.error.as_deref().map(str::to_owned),
+                },
+            }),
+            _ => None,
+        }
+    }
+}
 
 /// Source name given to events this dashboard could not decode.
 pub const REJECT_SOURCE: &str = "dashboard";
@@ -52,7 +123,7 @@ pub enum Outcome {
 }
 
 /// One dashboard's protocol state and its engine.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Session {
     /// The operators.
     pub engine: Engine,
@@ -76,13 +147,54 @@ pub struct Session {
     pub protocol_errors: u64,
     /// Latest problem worth showing (bad frame, gateway error message).
     pub last_error: Option<String>,
+    /// The operator's settings for the engine (thresholds, SLA), applied
+    /// again after every snapshot (a snapshot carries the gateway's config).
+    local_config: Option<ConfigFn>,
+    /// Latest order and sync events seen here, oldest first (bounded).
+    pub order_log: VecDeque<OrderNote>,
     /// A gap was reported and its snapshot has not arrived yet.
     gap_pending: bool,
     /// Something the views show changed since the last [`Session::take_changed`].
     changed: bool,
 }
 
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("epoch", &self.epoch)
+            .field("last_seq", &self.last_seq)
+            .field("head_seq", &self.head_seq)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Session {
+    /// Sets (or clears) the operator's engine settings and applies them now.
+    pub fn set_local_config(&mut self, f: Option<ConfigFn>) {
+        self.local_config = f;
+        self.apply_local_config();
+    }
+
+    fn apply_local_config(&mut self) {
+        if let Some(f) = &self.local_config {
+            let cfg = f(self.engine.config());
+            if cfg != *self.engine.config() {
+                // Stock already seen is re-evaluated under the new thresholds.
+                self.engine.set_config_reclassify(cfg);
+                self.changed = true;
+            }
+        }
+    }
+
+    /// The order and sync events seen here for `order`, oldest first.
+    pub fn order_notes(&self, order: &Id) -> Vec<OrderNote> {
+        self.order_log
+            .iter()
+            .filter(|n| n.order == *order)
+            .cloned()
+            .collect()
+    }
+
     /// A session with a fresh engine.
     pub fn new() -> Self {
         Session::default()
@@ -169,6 +281,7 @@ impl Session {
                 match serde_json::from_str::<Engine>(state.get()) {
                     Ok(engine) => {
                         self.engine = engine;
+                        self.apply_local_config();
                         self.epoch = Some(epoch);
                         self.last_seq = seq;
                         self.head_seq = self.head_seq.max(seq);
@@ -269,7 +382,15 @@ impl Session {
             }
             let json = raw.get();
             match decode_event(json, now_ms) {
-                Ok(ev) => self.engine.apply(&ev),
+                Ok(ev) => {
+                    self.engine.apply(&ev);
+                    if let Some(note) = OrderNote::of(&ev) {
+                        if self.order_log.len() == ORDER_LOG_LEN {
+                            self.order_log.pop_front();
+                        }
+                        self.order_log.push_back(note);
+                    }
+                }
                 Err(err) => {
                     self.engine
                         .record_rejection(now_ms, REJECT_SOURCE, None, &err, json);
@@ -391,6 +512,41 @@ mod tests {
         assert_eq!(s.on_text(&f, 0), Outcome::Continue);
         assert_eq!(s.epoch.as_deref(), Some("e1"));
         assert_eq!(s.last_seq, 2);
+    }
+
+    #[test]
+    fn local_config_survives_snapshots() {
+        let mut s = Session::new();
+        s.set_local_config(Some(Box::new(|c: &Config| Config {
+            low_stock_threshold: 25,
+            ..c.clone()
+        })));
+        assert_eq!(s.engine.config().low_stock_threshold, 25);
+        s.on_text(&snapshot("e1", 3), 0);
+        assert_eq!(s.engine.config().low_stock_threshold, 25);
+    }
+
+    #[test]
+    fn order_and_sync_events_are_noted() {
+        let mut s = Session::new();
+        s.on_text(&snapshot("e1", 0), 0);
+        let f = encode_events_frame(
+            "e1",
+            1,
+            0,
+            [
+                r#"{"kind":"sync","ts":5,"order":"A","channel":"web","target":"payment","status":"failed","error":"card declined"}"#,
+                INV,
+                r#"{"kind":"sync","ts":6,"order":"B","channel":"web","target":"payment","status":"synced"}"#,
+            ],
+        );
+        s.on_text(&f, 0);
+        let notes = s.order_notes(&Id::from_text("A"));
+        assert_eq!(notes.len(), 1);
+        assert!(
+            matches!(&notes[0].what, NoteKind::Sync { error: Some(e), .. } if e == "card declined")
+        );
+        assert_eq!(s.order_log.len(), 2);
     }
 
     #[test]

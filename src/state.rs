@@ -13,11 +13,15 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use leptos::prelude::*;
+use shoppulse_core::frame::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use shoppulse_core::view::{
     BehaviorView, HealthView, InventoryView, RecsView, SalesView, SyncView, View,
 };
 
+use crate::alerts::{AlertRow, Alerts, AlertsView, Rules};
+use crate::pause::PauseQueue;
 use crate::session::{Outcome, ServerInfo, Session};
+use crate::settings::Settings;
 
 /// Connection state shown in the feed-health strip.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -115,6 +119,12 @@ pub struct Signals {
     pub rate: RwSignal<f64>,
     /// Wall clock (epoch ms), ticking once a second.
     pub now_ms: RwSignal<i64>,
+    /// The live view is paused (frames queue).
+    pub paused: RwSignal<bool>,
+    /// Events queued while paused.
+    pub queued: RwSignal<u64>,
+    /// The alerts panel.
+    pub alerts: RwSignal<AlertsView>,
 }
 
 /// Per-section memos over [`Signals::view`]: a section re-renders only when
@@ -168,6 +178,14 @@ pub struct Store {
     pub signals: Signals,
     publish_scheduled: Cell<bool>,
     rate_samples: RefCell<VecDeque<(f64, u64)>>,
+    paused: Cell<bool>,
+    queue: RefCell<PauseQueue>,
+    alerts: RefCell<Alerts>,
+    rules: Cell<Rules>,
+    hidden_channels: RefCell<Vec<String>>,
+    notify: Cell<bool>,
+    /// Why the current connection should be dropped and resumed, if it should.
+    reconnect: RefCell<Option<String>>,
 }
 
 impl Store {
@@ -182,25 +200,181 @@ impl Store {
             progress: RwSignal::new(Progress::default()),
             rate: RwSignal::new(0.0),
             now_ms: RwSignal::new(now_ms()),
+            paused: RwSignal::new(false),
+            queued: RwSignal::new(0),
+            alerts: RwSignal::new(AlertsView::default()),
         };
         Rc::new(Store {
             session: RefCell::new(Session::new()),
             signals,
             publish_scheduled: Cell::new(false),
             rate_samples: RefCell::new(VecDeque::with_capacity(RATE_SAMPLES + 1)),
+            paused: Cell::new(false),
+            queue: RefCell::new(PauseQueue::default()),
+            alerts: RefCell::new(Alerts::new()),
+            rules: Cell::new(Rules::default()),
+            hidden_channels: RefCell::new(Vec::new()),
+            notify: Cell::new(false),
+            reconnect: RefCell::new(None),
         })
     }
 
-    /// Applies one text frame now; the view follows on the next animation frame.
+    /// Applies one text frame now (or queues it while paused); the view
+    /// follows on the next animation frame.
     pub fn on_text(self: &Rc<Self>, text: &str) -> Outcome {
+        if self.paused.get() {
+            if let Ok(frame) = ServerFrame::parse(text) {
+                if matches!(
+                    frame,
+                    ServerFrame::Events { .. }
+                        | ServerFrame::Snapshot { .. }
+                        | ServerFrame::Gap { .. }
+                ) {
+                    let applied = self.session.borrow().resume_point();
+                    let mut q = self.queue.borrow_mut();
+                    q.push(frame, applied.as_ref());
+                    set_if_changed(self.signals.queued, q.events());
+                    return Outcome::Continue;
+                }
+                let outcome = self.session.borrow_mut().on_frame(frame, now_ms());
+                self.schedule_publish();
+                return outcome;
+            }
+        }
         let outcome = self.session.borrow_mut().on_text(text, now_ms());
         self.schedule_publish();
         outcome
     }
 
-    /// The `hello` for a new connection (with the resume point, if any).
+    /// The `hello` for a new connection (with the resume point, if any;
+    /// while paused, after what is queued).
     pub fn hello_frame(&self) -> String {
+        if let Some(r) = self.queue.borrow().resume_point() {
+            let hello = ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                resume: Some(r.clone()),
+                encoding: None,
+            };
+            return serde_json::to_string(&hello).unwrap_or_default();
+        }
         self.session.borrow().hello_frame()
+    }
+
+    /// Pauses (frames queue, the view freezes) or resumes (the queue
+    /// applies in order, then the view follows).
+    pub fn set_paused(self: &Rc<Self>, paused: bool) {
+        if self.paused.replace(paused) == paused {
+            return;
+        }
+        self.signals.paused.set(paused);
+        if paused {
+            return;
+        }
+        let (frames, overflowed) = self.queue.borrow_mut().take();
+        let mut reconnect =
+            overflowed.then(|| "pause queue was full: resuming from the gateway".to_owned());
+        let mut resynced = false;
+        {
+            let mut s = self.session.borrow_mut();
+            let now = now_ms();
+            for f in frames {
+                match s.on_frame(f, now) {
+                    Outcome::Reconnect(r) => reconnect = Some(r),
+                    Outcome::Resynced => resynced = true,
+                    _ => {}
+                }
+            }
+        }
+        set_if_changed(self.signals.queued, 0);
+        if resynced {
+            self.set_state(ConnState::Resynced);
+        }
+        if let Some(r) = reconnect {
+            self.request_reconnect(r);
+        }
+        self.schedule_publish();
+    }
+
+    /// Asks the feed to drop the connection and resume (picked up within
+    /// half a second).
+    pub fn request_reconnect(&self, reason: String) {
+        *self.reconnect.borrow_mut() = Some(reason);
+    }
+
+    /// The pending reconnect request, once.
+    pub fn take_reconnect(&self) -> Option<String> {
+        self.reconnect.borrow_mut().take()
+    }
+
+    /// The feed URL in use.
+    pub fn url(&self) -> String {
+        self.signals.conn.with_untracked(|c| c.url.clone())
+    }
+
+    /// Applies the operator's settings: engine thresholds and SLA (kept
+    /// across snapshots), alert rules, hidden channels, notifications, and
+    /// the feed URL (`url`, already resolved; a change reconnects).
+    pub fn apply_settings(self: &Rc<Self>, s: &Settings, url: String) {
+        let engine_settings = s.clone();
+        self.session
+            .borrow_mut()
+            .set_local_config(Some(Box::new(move |c| engine_settings.apply_to(c))));
+        self.rules.set(Rules {
+            fail_rate: s.alert_fail_pct as f64 / 100.0,
+            lag_ms: s.alert_lag_ms as f64,
+            per_minute: usize::try_from(s.alerts_per_min).unwrap_or(10),
+        });
+        self.hidden_channels.replace(s.hidden_channels.clone());
+        self.notify.set(s.notify);
+        if self.url() != url {
+            self.signals.conn.update(|c| c.url = url);
+            self.request_reconnect("feed URL changed".to_owned());
+        }
+        self.refresh_alerts();
+        self.schedule_publish();
+    }
+
+    /// Re-reads the alert conditions from the published view (after a
+    /// settings change).
+    fn refresh_alerts(&self) {
+        let raised = self.signals.view.with_untracked(|v| self.update_alerts(v));
+        self.notify_rows(&raised);
+    }
+
+    fn update_alerts(&self, view: &View) -> Vec<AlertRow> {
+        let hidden = self.hidden_channels.borrow();
+        let shows = |c: &str| !hidden.iter().any(|h| h == c);
+        let rules = self.rules.get();
+        let mut alerts = self.alerts.borrow_mut();
+        let raised = alerts.update(view, &rules, &shows, now_ms());
+        set_if_changed(self.signals.alerts, alerts.view(&rules));
+        raised
+    }
+
+    /// Acknowledges one alert (`None`: all).
+    pub fn ack(&self, id: Option<u64>) {
+        let mut alerts = self.alerts.borrow_mut();
+        match id {
+            Some(id) => alerts.ack(id),
+            None => alerts.ack_all(),
+        }
+        set_if_changed(self.signals.alerts, alerts.view(&self.rules.get()));
+    }
+
+    /// Drops cleared alerts.
+    pub fn clear_resolved_alerts(&self) {
+        let mut alerts = self.alerts.borrow_mut();
+        alerts.clear_resolved();
+        set_if_changed(self.signals.alerts, alerts.view(&self.rules.get()));
+    }
+
+    /// Browser notifications for newly raised alerts, when enabled and
+    /// permitted.
+    fn notify_rows(&self, rows: &[AlertRow]) {
+        if self.notify.get() && !rows.is_empty() {
+            #[cfg(target_arch = "wasm32")]
+            crate::notify::show(rows);
+        }
     }
 
     /// Changes the connection state shown.
@@ -255,6 +429,8 @@ impl Store {
             );
             (s.engine.view(), progress, facts)
         };
+        let raised = self.update_alerts(&view);
+        self.notify_rows(&raised);
         set_if_changed(self.signals.progress, progress);
         let (server, last_error, protocol_errors, gaps, last_gap) = conn_facts;
         let conn = self.signals.conn;
@@ -327,8 +503,39 @@ impl StoreHandle {
 
     /// Reads the engine.
     pub fn with_engine<R>(self, f: impl FnOnce(&shoppulse_core::Engine) -> R) -> Option<R> {
+        self.with_session(|s| f(&s.engine))
+    }
+
+    /// Reads the session (engine and the order notes).
+    pub fn with_session<R>(self, f: impl FnOnce(&Session) -> R) -> Option<R> {
         self.0
-            .try_with_value(|store| store.session.try_borrow().ok().map(|s| f(&s.engine)))
+            .try_with_value(|store| store.session.try_borrow().ok().map(|s| f(&s)))
             .flatten()
+    }
+
+    /// The store itself (for the controls: pause, settings).
+    pub fn store(self) -> Option<Rc<Store>> {
+        self.0.try_with_value(Rc::clone)
+    }
+
+    /// Pauses or resumes the live view.
+    pub fn set_paused(self, paused: bool) {
+        if let Some(s) = self.store() {
+            s.set_paused(paused);
+        }
+    }
+
+    /// Acknowledges one alert (`None`: all).
+    pub fn ack(self, id: Option<u64>) {
+        if let Some(s) = self.store() {
+            s.ack(id);
+        }
+    }
+
+    /// Drops cleared alerts.
+    pub fn clear_resolved_alerts(self) {
+        if let Some(s) = self.store() {
+            s.clear_resolved_alerts();
+        }
     }
 }

@@ -10,6 +10,8 @@ use shoppulse_core::view::{SalesView, SalesWindow};
 use web_sys::HtmlCanvasElement;
 
 use crate::format::{compact, major_units, window_label};
+use crate::i18n::{Lang, K};
+use crate::ui::Theme;
 
 /// Which windows the chart shows.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -53,23 +55,86 @@ impl Span {
             Span::Day => &sales.days,
         }
     }
+
+    /// The span's name in `l`.
+    pub fn label(self, l: Lang) -> &'static str {
+        l.t(match self {
+            Span::Minute => K::SpanMinute,
+            Span::Hour => K::SpanHour,
+            Span::Day => K::SpanDay,
+        })
+    }
+
+    /// "last 30 minutes" in `l`.
+    pub fn range_label(self, n: u32, l: Lang) -> String {
+        let k = match self {
+            Span::Minute => K::LastNMinutes,
+            Span::Hour => K::LastNHours,
+            Span::Day => K::LastNDays,
+        };
+        l.f(k, &[&n])
+    }
 }
 
-/// Line colours per channel (the total is drawn in [`FG`]).
+/// How to draw: which windows, in which language and theme, which channels.
+#[derive(Clone, PartialEq, Debug)]
+pub struct ChartOpts {
+    /// Window span.
+    pub span: Span,
+    /// The newest this many windows.
+    pub windows: usize,
+    /// Labels' language.
+    pub lang: Lang,
+    /// Colours.
+    pub theme: Theme,
+    /// Channels not drawn.
+    pub hidden: Vec<String>,
+}
+
+/// Chart colours of a theme.
+#[derive(Clone, Copy)]
+struct Colors {
+    bg: RGBColor,
+    fg: RGBColor,
+    muted: RGBColor,
+    grid: RGBColor,
+}
+
+fn colors(theme: Theme) -> Colors {
+    match theme {
+        Theme::Dark => Colors {
+            bg: RGBColor(23, 26, 33),
+            fg: RGBColor(222, 226, 234),
+            muted: RGBColor(160, 168, 182),
+            grid: RGBColor(44, 49, 60),
+        },
+        Theme::Light => Colors {
+            bg: RGBColor(255, 255, 255),
+            fg: RGBColor(28, 32, 40),
+            muted: RGBColor(84, 91, 104),
+            grid: RGBColor(222, 226, 232),
+        },
+    }
+}
+
+/// The newest `n` windows of `span` in `sales`.
+pub fn shown_windows(sales: &SalesView, span: Span, n: usize) -> &[SalesWindow] {
+    let w = span.windows(sales);
+    &w[w.len().saturating_sub(n)..]
+}
+
+/// Line colours per channel (the total is drawn in the foreground colour);
+/// mid-tones that read on both the dark and the light background.
 pub const PALETTE: [RGBColor; 8] = [
-    RGBColor(78, 161, 255),
-    RGBColor(255, 170, 60),
-    RGBColor(94, 204, 141),
-    RGBColor(236, 98, 130),
-    RGBColor(176, 132, 255),
-    RGBColor(80, 210, 220),
-    RGBColor(230, 214, 90),
-    RGBColor(180, 180, 180),
+    RGBColor(47, 128, 237),
+    RGBColor(230, 126, 34),
+    RGBColor(39, 174, 96),
+    RGBColor(214, 69, 110),
+    RGBColor(142, 99, 230),
+    RGBColor(22, 160, 170),
+    RGBColor(190, 160, 20),
+    RGBColor(127, 140, 141),
 ];
-const BG: RGBColor = RGBColor(23, 26, 33);
-const FG: RGBColor = RGBColor(222, 226, 234);
-const MUTED: RGBColor = RGBColor(140, 148, 162);
-const GRID: RGBColor = RGBColor(44, 49, 60);
 const INCOMPLETE: RGBColor = RGBColor(220, 80, 80);
 
 /// Colour of the `i`-th channel, as CSS.
@@ -78,11 +143,12 @@ pub fn channel_css(i: usize) -> String {
     format!("rgb({r},{g},{b})")
 }
 
-/// Channel names across `windows`, sorted.
-pub fn channels(windows: &[SalesWindow]) -> Vec<String> {
+/// Channel names across `windows`, sorted, without `hidden` ones.
+pub fn channels(windows: &[SalesWindow], hidden: &[String]) -> Vec<String> {
     let mut names: Vec<String> = windows
         .iter()
         .flat_map(|w| w.by_channel.iter().map(|c| c.channel.clone()))
+        .filter(|c| !hidden.contains(c))
         .collect();
     names.sort();
     names.dedup();
@@ -97,7 +163,7 @@ fn channel_revenue(w: &SalesWindow, channel: &str) -> i64 {
 }
 
 /// Draws the chart into `canvas`, sized to its CSS box at the device pixel ratio.
-pub fn draw(canvas: &HtmlCanvasElement, sales: &SalesView, span: Span) -> Result<(), String> {
+pub fn draw(canvas: &HtmlCanvasElement, sales: &SalesView, o: &ChartOpts) -> Result<(), String> {
     let dpr = web_sys::window()
         .map_or(1.0, |w| w.device_pixel_ratio())
         .clamp(1.0, 3.0);
@@ -115,7 +181,7 @@ pub fn draw(canvas: &HtmlCanvasElement, sales: &SalesView, span: Span) -> Result
     let backend = CanvasBackend::with_canvas_object(canvas.clone())
         .ok_or_else(|| "canvas has no 2d context".to_owned())?;
     let root = backend.into_drawing_area();
-    draw_on(&root, sales, span, dpr).map_err(|e| e.to_string())
+    draw_on(&root, sales, o, dpr).map_err(|e| e.to_string())
 }
 
 /// Scaled pixel size.
@@ -137,8 +203,8 @@ fn pxi(k: f64, v: f64) -> i32 {
 type Area<DB> = DrawingArea<DB, plotters::coord::Shift>;
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-fn font(k: f64, size: f64) -> TextStyle<'static> {
-    ("sans-serif", size * k).into_font().color(&MUTED)
+fn font(k: f64, size: f64, c: RGBColor) -> TextStyle<'static> {
+    ("sans-serif", size * k).into_font().color(&c)
 }
 
 /// Window indexes flagged incomplete.
@@ -154,16 +220,17 @@ fn incomplete_xs(windows: &[SalesWindow]) -> Vec<f64> {
 fn draw_on<DB: DrawingBackend>(
     root: &Area<DB>,
     sales: &SalesView,
-    span: Span,
+    o: &ChartOpts,
     k: f64,
 ) -> DrawResult<DB> {
-    root.fill(&BG)?;
-    let windows = span.windows(sales);
+    let c = colors(o.theme);
+    root.fill(&c.bg)?;
+    let windows = shown_windows(sales, o.span, o.windows);
     if windows.is_empty() {
         root.draw(&Text::new(
-            format!("No {} windows yet", span.as_str()),
+            o.lang.f(K::NoWindows, &[&o.span.label(o.lang)]),
             (pxi(k, 16.0), pxi(k, 20.0)),
-            font(k, 13.0),
+            font(k, 13.0, c.muted),
         ))?;
         return root.present();
     }
@@ -172,8 +239,8 @@ fn draw_on<DB: DrawingBackend>(
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let split = (f64::from(height) * 0.68) as u32;
     let (upper, lower) = root.split_vertically(split);
-    draw_revenue(&upper, windows, sales.currency, k)?;
-    draw_orders(&lower, windows, k)?;
+    draw_revenue(&upper, windows, sales.currency, o, c, k)?;
+    draw_orders(&lower, windows, o.lang, c, k)?;
     root.present()
 }
 
@@ -182,9 +249,12 @@ fn draw_revenue<DB: DrawingBackend>(
     area: &Area<DB>,
     windows: &[SalesWindow],
     currency: Option<Currency>,
+    o: &ChartOpts,
+    col: Colors,
     k: f64,
 ) -> DrawResult<DB> {
-    let names = channels(windows);
+    let names = channels(windows, &o.hidden);
+    let lang = o.lang;
     let n = windows.len() as f64;
     let (lo, hi) = windows
         .iter()
@@ -195,7 +265,7 @@ fn draw_revenue<DB: DrawingBackend>(
         .fold((0i64, 0i64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let y_lo = major_units(lo, currency);
     let y_hi = major_units(hi, currency).max(y_lo + 1.0) * 1.1;
-    let money_label = |v: &f64| compact(*v);
+    let money_label = |v: &f64| compact(*v, lang);
 
     let mut chart = ChartBuilder::on(area)
         .margin(px(k, 8.0))
@@ -207,17 +277,17 @@ fn draw_revenue<DB: DrawingBackend>(
         .configure_mesh()
         .disable_x_mesh()
         .max_light_lines(1)
-        .light_line_style(GRID)
-        .bold_line_style(GRID)
-        .axis_style(GRID)
+        .light_line_style(col.grid)
+        .bold_line_style(col.grid)
+        .axis_style(col.grid)
         .y_labels(5)
         .y_label_formatter(&money_label)
-        .label_style(font(k, 11.0))
-        .y_desc(format!(
-            "revenue ({})",
-            currency.as_ref().map_or("—", Currency::as_str)
+        .label_style(font(k, 11.0, col.muted))
+        .y_desc(lang.f(
+            K::RevenueAxis,
+            &[&currency.as_ref().map_or("—", Currency::as_str)],
         ))
-        .axis_desc_style(font(k, 11.0))
+        .axis_desc_style(font(k, 11.0, col.muted))
         .draw()?;
     chart.draw_series(incomplete_xs(windows).into_iter().map(|x| {
         Rectangle::new(
@@ -250,7 +320,7 @@ fn draw_revenue<DB: DrawingBackend>(
                 .map(|(i, w)| (i as f64, major_units(w.total.revenue_cents, currency))),
             px(k, 5.0),
             px(k, 4.0),
-            FG.stroke_width(px(k, 1.0)),
+            col.fg.stroke_width(px(k, 1.0)),
         ))?;
     }
     Ok(())
@@ -260,6 +330,8 @@ fn draw_revenue<DB: DrawingBackend>(
 fn draw_orders<DB: DrawingBackend>(
     area: &Area<DB>,
     windows: &[SalesWindow],
+    lang: Lang,
+    col: Colors,
     k: f64,
 ) -> DrawResult<DB> {
     let n = windows.len() as f64;
@@ -278,7 +350,7 @@ fn draw_orders<DB: DrawingBackend>(
         // reason: i is a whole index in 0..n
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let w = &windows[i as usize];
-        window_label(w.start_ms, w.len_ms)
+        window_label(w.start_ms, w.len_ms, lang)
     };
     let mut chart = ChartBuilder::on(area)
         .margin(px(k, 8.0))
@@ -290,16 +362,16 @@ fn draw_orders<DB: DrawingBackend>(
         .configure_mesh()
         .disable_x_mesh()
         .max_light_lines(1)
-        .light_line_style(GRID)
-        .bold_line_style(GRID)
-        .axis_style(GRID)
+        .light_line_style(col.grid)
+        .bold_line_style(col.grid)
+        .axis_style(col.grid)
         .y_labels(3)
         .x_labels(8)
         .x_label_formatter(&label_for)
-        .y_label_formatter(&|v| compact(*v))
-        .label_style(font(k, 11.0))
-        .y_desc("orders")
-        .axis_desc_style(font(k, 11.0))
+        .y_label_formatter(&|v| compact(*v, lang))
+        .label_style(font(k, 11.0, col.muted))
+        .y_desc(lang.t(K::Orders))
+        .axis_desc_style(font(k, 11.0, col.muted))
         .draw()?;
     chart.draw_series(incomplete_xs(windows).into_iter().map(|x| {
         Rectangle::new(

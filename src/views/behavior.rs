@@ -4,18 +4,151 @@
 use leptos::prelude::*;
 use shoppulse_core::event::ACTION_SLOTS;
 use shoppulse_core::time::format_hms;
-use shoppulse_core::view::{ActionCounts, Funnel, ProductCount};
+use shoppulse_core::view::{ActionCounts, BehaviorView, Funnel, LogLine, ProductCount};
 
-use super::widgets::{keyed_by_content, Bar, Panel};
+use super::widgets::{lang, rx, Panel, SubHead};
+use crate::dom::{content_keys, drill_button, el, keyed, patch, text, KeyCache, E};
+use crate::export::Csv;
 use crate::format::{conversion, thousands};
+use crate::i18n::{Lang, K};
 use crate::state::Sections;
+
+/// Display name of an action slot.
+pub fn action_name(slot: usize, l: Lang) -> &'static str {
+    l.t(match slot {
+        0 => K::ActBrowse,
+        1 => K::ActAddToCart,
+        2 => K::ActRemove,
+        3 => K::ActCheckout,
+        4 => K::ActPurchase,
+        _ => K::ActOther,
+    })
+}
+
+/// The log line in `l`: the core's own English sentence, or the Chinese one
+/// built from its parts.
+pub fn log_text(line: &LogLine, l: Lang) -> String {
+    if l == Lang::En {
+        return line.text.clone();
+    }
+    let k = match line.action.as_str() {
+        "browse" => K::LogBrowse,
+        "add_to_cart" => K::LogAdd,
+        "remove_from_cart" => K::LogRemove,
+        "checkout" => K::LogCheckout,
+        "purchase" => K::LogPurchase,
+        _ => K::LogOther,
+    };
+    l.f(k, &[&line.user, &line.product, &line.action])
+}
+
+fn log_el(line: &LogLine, l: Lang) -> E {
+    let product = line.product.to_string();
+    text(
+        "li",
+        &format!("log-line act-{}", line.action),
+        &log_text(line, l),
+    )
+    .a("data-testid", "log-line")
+    .a("data-product-id", &product)
+    .a("data-user-id", &line.user.to_string())
+    .a("data-action", &line.action)
+    .a("data-time", &format_hms(line.ts_ms))
+    .a("data-drill", "product")
+    .a("data-drill-id", &product)
+}
+
+/// A horizontal bar filled to `ratio` (0..=1).
+pub fn bar_el(ratio: f64, class: &str) -> E {
+    let pct = if ratio.is_finite() {
+        ratio.clamp(0.0, 1.0) * 100.0
+    } else {
+        0.0
+    };
+    el("div", "bar")
+        .c(el("div", &format!("bar-fill {class}")).a("style", &format!("width:{pct:.1}%")))
+}
+
+fn funnel_els(f: Funnel, l: Lang) -> Vec<E> {
+    let steps = [
+        ("browse", K::StepBrowse, f.browse, f.browse),
+        ("cart", K::StepCart, f.cart, f.browse),
+        ("checkout", K::StepCheckout, f.checkout, f.cart),
+        ("purchase", K::StepPurchase, f.purchase, f.checkout),
+    ];
+    let top = f.browse.max(1);
+    let mut out: Vec<E> = steps
+        .into_iter()
+        .map(|(name, k, n, prev)| {
+            el("div", "funnel-step")
+                .a("data-testid", "funnel-step")
+                .a("data-step", name)
+                .a("data-count", &n.to_string())
+                .c(text("span", "funnel-name", l.t(k)))
+                .c(bar_el(n as f64 / top as f64, "fill-accent"))
+                .c(text("span", "num", &thousands(n)))
+                .c(text(
+                    "span",
+                    "num muted",
+                    &if name == "browse" {
+                        String::new()
+                    } else {
+                        conversion(n, prev)
+                    },
+                )
+                .a("title", l.t(K::FromPrevious)))
+        })
+        .collect();
+    out.push(
+        text(
+            "div",
+            "muted small",
+            &l.f(K::BrowseToPurchase, &[&conversion(f.purchase, f.browse)]),
+        )
+        .a("data-testid", "funnel-conversion"),
+    );
+    out
+}
+
+fn top_els(top: &[ProductCount], l: Lang) -> Vec<E> {
+    top.iter()
+        .map(|p| {
+            let id = p.product.to_string();
+            let err = if p.error > 0 {
+                format!(" ±{}", p.error)
+            } else {
+                String::new()
+            };
+            el("li", "")
+                .a("data-product-id", &id)
+                .c(drill_button("product", &id, &l.f(K::ProductN, &[&id])))
+                .c(text("span", "num", &format!("{}{err}", thousands(p.count))))
+        })
+        .collect()
+}
+
+fn counts_els(c: &[ActionCounts; 4], l: Lang) -> Vec<E> {
+    ACTION_SLOTS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            (0..4).fold(
+                el("tr", "")
+                    .a("data-action", name)
+                    .c(text("td", "", action_name(i, l))),
+                |tr, w| tr.c(text("td", "num", &thousands(c[w][i]))),
+            )
+        })
+        .collect()
+}
 
 /// The behaviour panel.
 #[component]
+#[allow(clippy::too_many_lines)] // reason: one panel, laid out top to bottom
 pub fn BehaviorPanel() -> impl IntoView {
+    let l = lang();
     let b = expect_context::<Sections>().behavior;
-    let funnel = Memo::new(move |_| b.with(|b| b.funnel));
-    let active = Memo::new(move |_| {
+    let active = rx(move || {
         b.with(|b| {
             let n = thousands(b.active_shoppers);
             if b.active_exact || b.active_shoppers == 0 {
@@ -25,158 +158,100 @@ pub fn BehaviorPanel() -> impl IntoView {
             }
         })
     });
-    let top = Memo::new(move |_| b.with(|b| b.top_products.clone()));
-    let counts =
-        Memo::new(move |_| b.with(|b| [b.counts_1m, b.counts_5m, b.counts_1h, b.counts_total]));
+    let counts_of = |b: &BehaviorView| [b.counts_1m, b.counts_5m, b.counts_1h, b.counts_total];
+    let top_csv = Box::new(move || {
+        let mut c = Csv::new(&[l.t(K::ColProduct), l.t(K::ColCount), l.t(K::ColError)]);
+        b.with_untracked(|b| {
+            for p in &b.top_products {
+                c.row(&[
+                    p.product.to_string(),
+                    p.count.to_string(),
+                    p.error.to_string(),
+                ]);
+            }
+        });
+        c.finish()
+    });
+    let counts_csv = Box::new(move || {
+        let mut c = Csv::new(&[
+            l.t(K::ColAction),
+            l.t(K::Col1m),
+            l.t(K::Col5m),
+            l.t(K::Col1h),
+            l.t(K::ColAll),
+        ]);
+        let k = b.with_untracked(counts_of);
+        for (i, name) in ACTION_SLOTS.iter().enumerate() {
+            c.row(&[
+                (*name).to_owned(),
+                k[0][i].to_string(),
+                k[1][i].to_string(),
+                k[2][i].to_string(),
+                k[3][i].to_string(),
+            ]);
+        }
+        c.finish()
+    });
+    let log = NodeRef::<leptos::html::Ol>::new();
+    let cache = StoredValue::new_local(KeyCache::new());
+    Effect::new(move |_| {
+        if let Some(ol) = log.get() {
+            b.with(|b| {
+                let keys = content_keys(&b.log);
+                cache.update_value(|c| keyed(c, &ol, &keys, &|i| log_el(&b.log[i], l)));
+            });
+        }
+    });
+    let funnel_ref = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(d) = funnel_ref.get() {
+            patch(&d, funnel_els(b.with(|b| b.funnel), l));
+        }
+    });
+    let top_ref = NodeRef::<leptos::html::Ol>::new();
+    Effect::new(move |_| {
+        if let Some(d) = top_ref.get() {
+            b.with(|b| patch(&d, top_els(&b.top_products, l)));
+        }
+    });
+    let counts_ref = NodeRef::<leptos::html::Tbody>::new();
+    Effect::new(move |_| {
+        if let Some(d) = counts_ref.get() {
+            patch(&d, counts_els(&b.with(counts_of), l));
+        }
+    });
     view! {
-        <Panel title="Shopper behaviour" testid="behavior">
+        <Panel title=l.t(K::Behaviour) testid="behavior">
             <div class="row-figures">
                 <div class="figure">
-                    <span class="figure-label">"active shoppers (5 min)"</span>
-                    <span class="figure-value" data-testid="active-shoppers">{move || active.get()}</span>
+                    <span class="figure-label">{l.t(K::ActiveShoppers)}</span>
+                    <span class="figure-value" data-testid="active-shoppers">{active}</span>
                 </div>
             </div>
-            <FunnelBars funnel=funnel />
-            <h3>"Live log"</h3>
-            <BehaviorLog />
+            <div class="funnel" data-testid="funnel" node_ref=funnel_ref></div>
+            <h3>{l.t(K::LiveLog)}</h3>
+            <ol class="log" data-testid="behavior-log" tabindex="0" aria-label=l.t(K::LiveLog) data-empty=l.t(K::NoActivity) node_ref=log></ol>
             <div class="two-col">
                 <div>
-                    <h3>"Top products"</h3>
-                    <TopProducts top=top />
+                    <SubHead title=l.t(K::TopProducts) table="top-products" csv=top_csv />
+                    <ol class="rank" data-testid="top-products" node_ref=top_ref></ol>
                 </div>
                 <div>
-                    <h3>"Actions"</h3>
-                    <ActionTable counts=counts />
+                    <SubHead title=l.t(K::Actions) table="actions" csv=counts_csv />
+                    <table class="table compact" data-testid="action-counts">
+                        <thead>
+                            <tr>
+                                <th scope="col">{l.t(K::ColAction)}</th>
+                                <th scope="col">{l.t(K::Col1m)}</th>
+                                <th scope="col">{l.t(K::Col5m)}</th>
+                                <th scope="col">{l.t(K::Col1h)}</th>
+                                <th scope="col">{l.t(K::ColAll)}</th>
+                            </tr>
+                        </thead>
+                        <tbody node_ref=counts_ref></tbody>
+                    </table>
                 </div>
             </div>
         </Panel>
-    }
-}
-
-/// The newest-first log; each row's text is exactly the log line, with the
-/// time shown through CSS from `data-time`.
-#[component]
-fn BehaviorLog() -> impl IntoView {
-    let b = expect_context::<Sections>().behavior;
-    let rows = Memo::new(move |_| b.with(|b| keyed_by_content(&b.log)));
-    view! {
-        <ol class="log" data-testid="behavior-log">
-            <For each=move || rows.get() key=|(k, _)| *k let:((_, line))>
-                <li
-                    class=format!("log-line act-{}", line.action)
-                    data-testid="log-line"
-                    data-product-id=line.product.to_string()
-                    data-user-id=line.user.to_string()
-                    data-action=line.action.clone()
-                    data-time=format_hms(line.ts_ms)
-                >
-                    {line.text.clone()}
-                </li>
-            </For>
-        </ol>
-    }
-}
-
-/// Funnel bars browse -> cart -> checkout -> purchase with step conversion.
-#[component]
-fn FunnelBars(
-    /// Shoppers per step.
-    funnel: Memo<Funnel>,
-) -> impl IntoView {
-    view! {
-        <div class="funnel" data-testid="funnel">
-            {move || {
-                let f = funnel.get();
-                let steps = [
-                    ("browse", f.browse, f.browse),
-                    ("cart", f.cart, f.browse),
-                    ("checkout", f.checkout, f.cart),
-                    ("purchase", f.purchase, f.checkout),
-                ];
-                let top = f.browse.max(1);
-                let overall = conversion(f.purchase, f.browse);
-                view! {
-                    {steps
-                        .into_iter()
-                        .map(|(name, n, prev)| {
-                            view! {
-                                <div class="funnel-step" data-testid="funnel-step" data-step=name data-count=n.to_string()>
-                                    <span class="funnel-name">{name}</span>
-                                    <Bar ratio=n as f64 / top as f64 class="fill-accent" />
-                                    <span class="num">{thousands(n)}</span>
-                                    <span class="num muted" title="from previous step">
-                                        {if name == "browse" { String::new() } else { conversion(n, prev) }}
-                                    </span>
-                                </div>
-                            }
-                        })
-                        .collect_view()}
-                    <div class="muted small" data-testid="funnel-conversion">
-                        {format!("browse → purchase: {overall}")}
-                    </div>
-                }
-            }}
-        </div>
-    }
-}
-
-/// Heavy hitters with their Space-Saving error bound.
-#[component]
-fn TopProducts(
-    /// Most viewed/bought products.
-    top: Memo<Vec<ProductCount>>,
-) -> impl IntoView {
-    view! {
-        <ol class="rank" data-testid="top-products">
-            {move || {
-                top.get()
-                    .into_iter()
-                    .map(|p| {
-                        let err = if p.error > 0 { format!(" ±{}", p.error) } else { String::new() };
-                        view! {
-                            <li data-product-id=p.product.to_string()>
-                                <span>{format!("Product {}", p.product)}</span>
-                                <span class="num">{format!("{}{err}", thousands(p.count))}</span>
-                            </li>
-                        }
-                    })
-                    .collect_view()
-            }}
-        </ol>
-    }
-}
-
-/// Action counts over 1 min / 5 min / 1 h / all time.
-#[component]
-fn ActionTable(
-    /// `[1m, 5m, 1h, total]` counts per action.
-    counts: Memo<[ActionCounts; 4]>,
-) -> impl IntoView {
-    view! {
-        <table class="table compact" data-testid="action-counts">
-            <thead>
-                <tr><th>"action"</th><th>"1 m"</th><th>"5 m"</th><th>"1 h"</th><th>"all"</th></tr>
-            </thead>
-            <tbody>
-                {move || {
-                    let c = counts.get();
-                    ACTION_SLOTS
-                        .iter()
-                        .enumerate()
-                        .map(|(i, name)| {
-                            view! {
-                                <tr data-action=*name>
-                                    <td>{*name}</td>
-                                    <td class="num">{thousands(c[0][i])}</td>
-                                    <td class="num">{thousands(c[1][i])}</td>
-                                    <td class="num">{thousands(c[2][i])}</td>
-                                    <td class="num">{thousands(c[3][i])}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </tbody>
-        </table>
     }
 }

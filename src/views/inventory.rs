@@ -3,129 +3,218 @@
 
 use leptos::prelude::*;
 use shoppulse_core::time::format_hms;
-use shoppulse_core::view::StockRow;
+use shoppulse_core::view::{InventoryView, StockRow};
 
-use super::widgets::{keyed_by_content, Panel, Sparkline};
+use super::widgets::{lang, rx, sparkline_el, Panel, SubHead};
+use crate::dom::{drill_button, el, key_of, keyed_morph, patch, text, KeyCache, E};
+use crate::export::{csv_time, Csv};
 use crate::format::{relative, thousands};
+use crate::i18n::{Lang, K};
 use crate::state::Sections;
 
 /// "in 12 min" style stock-out projection relative to the newest event time.
-fn stockout_text(row: &StockRow, now_ms: i64) -> String {
+pub fn stockout_text(row: &StockRow, now_ms: i64, l: Lang) -> String {
     match row.projected_stockout_ms {
-        Some(at) if at <= now_ms => "out of stock now at this rate".to_owned(),
-        Some(at) => format!(
-            "out {} at {:.1}/h",
-            relative(at, now_ms),
-            row.depletion_per_hour
+        Some(at) if at <= now_ms => l.t(K::OutNowAtRate).to_owned(),
+        Some(at) => l.f(
+            K::OutInAt,
+            &[
+                &relative(at, now_ms, l),
+                &format!("{:.1}", row.depletion_per_hour),
+            ],
         ),
-        None => "not depleting".to_owned(),
+        None => l.t(K::NotDepleting).to_owned(),
     }
+}
+
+/// A core warning line in `l` (kept verbatim in English).
+fn warning_text(line: &str, l: Lang) -> String {
+    if l == Lang::En {
+        return line.to_owned();
+    }
+    let product = line
+        .strip_prefix("Warning: Product ")
+        .and_then(|r| r.strip_suffix(" is low on stock").map(|p| (p, K::WarnLow)))
+        .or_else(|| {
+            line.strip_prefix("Warning: Product ")
+                .and_then(|r| r.strip_suffix(" is oversold").map(|p| (p, K::WarnOversold)))
+        });
+    match product {
+        Some((p, k)) => l.f(k, &[&p]),
+        None => line.to_owned(),
+    }
+}
+
+/// Every stock problem as CSV (low, out, oversold).
+fn stock_csv(i: &InventoryView, l: Lang) -> String {
+    let mut c = Csv::new(&[
+        l.t(K::ColProduct),
+        l.t(K::ColState),
+        l.t(K::ColQuantity),
+        l.t(K::ColThreshold),
+        l.t(K::ColPerHour),
+        l.t(K::ColStockout),
+        l.t(K::ColUpdated),
+    ]);
+    for (state, rows) in [("low", &i.low), ("out", &i.out), ("oversold", &i.oversold)] {
+        for r in rows {
+            c.row(&[
+                r.product.to_string(),
+                state.to_owned(),
+                r.quantity.to_string(),
+                r.threshold.to_string(),
+                format!("{:.2}", r.depletion_per_hour),
+                r.projected_stockout_ms.map(csv_time).unwrap_or_default(),
+                csv_time(r.updated_ms),
+            ]);
+        }
+    }
+    c.finish()
+}
+
+/// One low-stock product: the seed-style warning, quantity, sparkline and
+/// projected stock-out.
+fn low_el(row: &StockRow, eta: &str, l: Lang) -> E {
+    let product = row.product.to_string();
+    el("li", "stock-row")
+        .a("data-testid", "low-stock-row")
+        .a("data-product-id", &product)
+        .a("data-quantity", &row.quantity.to_string())
+        .c(el("span", "stock-main").c(drill_button(
+            "product",
+            &product,
+            &l.f(K::WarnLow, &[&product]),
+        )))
+        .c(text(
+            "span",
+            "num stock-qty",
+            &l.f(K::LeftOf, &[&row.quantity, &row.threshold]),
+        ))
+        .c(sparkline_el(&row.history, row.threshold))
+        .c(text("span", "muted small", eta).a("data-testid", "stockout-eta"))
+}
+
+fn out_els(i: &InventoryView, l: Lang) -> Vec<E> {
+    i.out
+        .iter()
+        .map(|r| {
+            let id = r.product.to_string();
+            el("li", "")
+                .a("data-testid", "out-of-stock-row")
+                .a("data-product-id", &id)
+                .a("data-quantity", &r.quantity.to_string())
+                .c(drill_button("product", &id, &l.f(K::WarnLow, &[&id])))
+                .c(text("span", "tag tag-bad", l.t(K::TagOut)))
+                .c(text(
+                    "span",
+                    "muted small",
+                    &l.f(K::Since, &[&format_hms(r.updated_ms)]),
+                ))
+        })
+        .collect()
+}
+
+fn oversold_els(i: &InventoryView, l: Lang) -> Vec<E> {
+    i.oversold
+        .iter()
+        .map(|r| {
+            let id = r.product.to_string();
+            el("li", "")
+                .a("data-testid", "oversold-row")
+                .a("data-product-id", &id)
+                .a("data-quantity", &r.quantity.to_string())
+                .c(drill_button(
+                    "product",
+                    &id,
+                    &l.f(K::OversoldQty, &[&id, &r.quantity]),
+                ))
+        })
+        .collect()
 }
 
 /// The inventory panel.
 #[component]
 pub fn InventoryPanel() -> impl IntoView {
+    let l = lang();
     let s = expect_context::<Sections>();
     let inv = s.inventory;
-    let summary = Memo::new(move |_| {
+    let summary = rx(move || {
         inv.with(|i| {
-            format!(
-                "{} tracked · {} low · {} out · {} oversold",
-                thousands(i.tracked),
-                thousands(i.low_count),
-                thousands(i.out_count),
-                thousands(i.oversold_count)
+            l.f(
+                K::InvSummary,
+                &[
+                    &thousands(i.tracked),
+                    &thousands(i.low_count),
+                    &thousands(i.out_count),
+                    &thousands(i.oversold_count),
+                ],
             )
         })
     });
-    let low = Memo::new(move |_| inv.with(|i| keyed_by_content(&i.low)));
-    let out = Memo::new(move |_| inv.with(|i| i.out.clone()));
-    let oversold = Memo::new(move |_| inv.with(|i| i.oversold.clone()));
-    let warnings = Memo::new(move |_| inv.with(|i| keyed_by_content(&i.warnings)));
-    let now = Memo::new(move |_| s.health.with(|h| h.max_event_ms));
+    let csv = Box::new(move || inv.with_untracked(|i| stock_csv(i, l)));
+    let low = NodeRef::<leptos::html::Ul>::new();
+    let cache = StoredValue::new_local(KeyCache::new());
+    Effect::new(move |_| {
+        let Some(ul) = low.get() else { return };
+        let now = s.health.with(|h| h.max_event_ms);
+        inv.with(|i| {
+            let keys: Vec<u64> = i
+                .low
+                .iter()
+                .map(|r| key_of(&r.product.to_string()))
+                .collect();
+            cache.update_value(|c| {
+                keyed_morph(c, &ul, &keys, &|k| {
+                    let r = &i.low[k];
+                    low_el(r, &stockout_text(r, now, l), l)
+                });
+            });
+        });
+    });
+    let out = NodeRef::<leptos::html::Ul>::new();
+    let oversold = NodeRef::<leptos::html::Ul>::new();
+    let warnings = NodeRef::<leptos::html::Ul>::new();
+    Effect::new(move |_| {
+        inv.with(|i| {
+            if let Some(u) = out.get() {
+                patch(&u, out_els(i, l));
+            }
+            if let Some(u) = oversold.get() {
+                patch(&u, oversold_els(i, l));
+            }
+            if let Some(u) = warnings.get() {
+                patch(
+                    &u,
+                    i.warnings
+                        .iter()
+                        .map(|w| text("li", "", &warning_text(w, l)))
+                        .collect(),
+                );
+            }
+        });
+    });
     view! {
-        <Panel title="Inventory" testid="inventory">
-            <p class="muted" data-testid="inventory-summary">{move || summary.get()}</p>
+        <Panel title=l.t(K::Inventory) testid="inventory">
+            <p class="muted" data-testid="inventory-summary">{summary}</p>
             // One container for every stock problem (low, out, oversold), so a
             // product at zero is found under `low-stock` as the seed's
             // "low on stock" warning implies.
             <div class="stock-lists" data-testid="low-stock">
-                <h3>"Low stock"</h3>
-                <ul class="rows" data-testid="low-stock-list">
-                    <For each=move || low.get() key=|(k, _)| *k let:((_, row))>
-                        <LowStockRow row=row now=now />
-                    </For>
-                </ul>
+                <SubHead title=l.t(K::LowStock) table="low-stock" csv=csv />
+                <ul class="rows" data-testid="low-stock-list" tabindex="0" aria-label=l.t(K::LowStock) node_ref=low></ul>
                 <div class="two-col">
                     <div>
-                        <h3>"Out of stock"</h3>
-                        <ul class="rows" data-testid="out-of-stock">
-                            {move || {
-                                out.get()
-                                    .into_iter()
-                                    .map(|r| {
-                                        view! {
-                                            <li data-testid="out-of-stock-row" data-product-id=r.product.to_string() data-quantity=r.quantity.to_string()>
-                                                {format!("Warning: Product {} is low on stock", r.product)}
-                                                <span class="tag tag-bad">"out of stock"</span>
-                                                <span class="muted small">{format!(" since {}", format_hms(r.updated_ms))}</span>
-                                            </li>
-                                        }
-                                    })
-                                    .collect_view()
-                            }}
-                        </ul>
+                        <h3>{l.t(K::OutOfStock)}</h3>
+                        <ul class="rows" data-testid="out-of-stock" tabindex="0" aria-label=l.t(K::OutOfStock) node_ref=out></ul>
                     </div>
                     <div>
-                        <h3>"Oversold"</h3>
-                        <ul class="rows bad" data-testid="oversold">
-                            {move || {
-                                oversold
-                                    .get()
-                                    .into_iter()
-                                    .map(|r| {
-                                        view! {
-                                            <li data-testid="oversold-row" data-product-id=r.product.to_string() data-quantity=r.quantity.to_string()>
-                                                {format!("Product {} oversold: quantity {}", r.product, r.quantity)}
-                                            </li>
-                                        }
-                                    })
-                                    .collect_view()
-                            }}
-                        </ul>
+                        <h3>{l.t(K::Oversold)}</h3>
+                        <ul class="rows bad" data-testid="oversold" tabindex="0" aria-label=l.t(K::Oversold) node_ref=oversold></ul>
                     </div>
                 </div>
             </div>
-            <h3>"Warnings"</h3>
-            <ul class="rows warnings" data-testid="stock-warnings">
-                <For each=move || warnings.get() key=|(k, _)| *k let:((_, line))>
-                    <li>{line}</li>
-                </For>
-            </ul>
+            <h3>{l.t(K::Warnings)}</h3>
+            <ul class="rows warnings" data-testid="stock-warnings" tabindex="0" aria-label=l.t(K::Warnings) node_ref=warnings></ul>
         </Panel>
-    }
-}
-
-/// One low-stock product: the seed-style warning, quantity, sparkline and
-/// projected stock-out.
-#[component]
-fn LowStockRow(
-    /// The product's stock.
-    row: StockRow,
-    /// Newest event time (epoch ms): "now" for the projection.
-    now: Memo<i64>,
-) -> impl IntoView {
-    let product = row.product.to_string();
-    let quantity = row.quantity;
-    let eta_row = row.clone();
-    view! {
-        <li class="stock-row" data-testid="low-stock-row" data-product-id=product.clone() data-quantity=quantity.to_string()>
-            <span class="stock-main">{format!("Warning: Product {product} is low on stock")}</span>
-            <span class="num stock-qty">{format!("{quantity} left (≤ {})", row.threshold)}</span>
-            <Sparkline history=row.history threshold=row.threshold />
-            <span class="muted small" data-testid="stockout-eta">
-                {move || stockout_text(&eta_row, now.get())}
-            </span>
-        </li>
     }
 }

@@ -5,105 +5,162 @@ use leptos::prelude::*;
 use shoppulse_core::id::Id;
 use shoppulse_core::view::UserRecs;
 
-use super::widgets::Panel;
+use super::widgets::{lang, Panel, SubHead};
+use crate::dom::{button, drill_button, el, patch, text, E};
+use crate::export::Csv;
+use crate::i18n::{Lang, K};
 use crate::state::{Sections, Signals, StoreHandle};
 
-/// The recommendations panel.
-#[component]
-pub fn RecsPanel() -> impl IntoView {
-    let recs = expect_context::<Sections>().recs;
-    let trending = Memo::new(move |_| recs.with(|r| r.trending.clone()));
-    let pairs = Memo::new(move |_| recs.with(|r| r.co_purchase.clone()));
-    let users = Memo::new(move |_| recs.with(|r| r.for_users.clone()));
-    view! {
-        <Panel title="Recommendations" testid="recommendations">
-            <UserLookup />
-            <div class="two-col">
-                <div>
-                    <h3>"Trending"</h3>
-                    <ol class="rank" data-testid="trending">
-                        {move || {
-                            trending
-                                .get()
-                                .into_iter()
-                                .map(|s| {
-                                    view! {
-                                        <li data-product-id=s.product.to_string()>
-                                            <span>{format!("Product {}", s.product)}</span>
-                                            <span class="num muted">{format!("{:.2}", s.score)}</span>
-                                        </li>
-                                    }
-                                })
-                                .collect_view()
-                        }}
-                    </ol>
-                </div>
-                <div>
-                    <h3>"Bought together"</h3>
-                    <ul class="rows" data-testid="co-purchase">
-                        {move || {
-                            pairs
-                                .get()
-                                .into_iter()
-                                .map(|(a, b, n)| {
-                                    view! {
-                                        <li data-product-a=a.to_string() data-product-b=b.to_string()>
-                                            <span>{format!("Product {a} + Product {b}")}</span>
-                                            <span class="num muted">{format!("{n}×")}</span>
-                                        </li>
-                                    }
-                                })
-                                .collect_view()
-                        }}
-                    </ul>
-                </div>
-            </div>
-            <h3>"For active shoppers"</h3>
-            <ul class="rows recs-users" data-testid="user-recs">
-                {move || users.get().into_iter().map(|u| view! { <UserRecsRow recs=u /> }).collect_view()}
-            </ul>
-        </Panel>
+/// A core reason ("bought with 101", "trending"...) in `l`.
+pub fn reason_text(reason: &str, l: Lang) -> String {
+    if l == Lang::En {
+        return reason.to_owned();
     }
+    if let Some(p) = reason.strip_prefix("bought with ") {
+        return l.f(K::ReasonBoughtWith, &[&p]);
+    }
+    if let Some(p) = reason.strip_prefix("viewed with ") {
+        return l.f(K::ReasonViewedWith, &[&p]);
+    }
+    match reason {
+        "trending" => l.t(K::ReasonTrending),
+        "you purchased" => l.t(K::ReasonPurchased),
+        "in your cart" => l.t(K::ReasonInCart),
+        "you viewed" => l.t(K::ReasonViewed),
+        other => other,
+    }
+    .to_owned()
 }
+
+/// A user's query text for the lookup, kept across language switches.
+#[derive(Clone, Copy, Debug)]
+pub struct LookupQuery(pub RwSignal<String>);
 
 /// One user's suggestions: a chip per product (each with `data-user-id` and
 /// `data-product-id`) and the reasons.
-#[component]
-fn UserRecsRow(
-    /// The user's suggestions.
-    recs: UserRecs,
-) -> impl IntoView {
+fn user_recs_el(recs: &UserRecs, l: Lang) -> E {
     let user = recs.user.to_string();
     let chips = recs
         .products
         .iter()
         .map(|p| {
-            view! {
-                <span class="chip" data-testid="rec-product" data-user-id=user.clone() data-product-id=p.to_string()>
-                    {p.to_string()}
-                </span>
-            }
+            let id = p.to_string();
+            button("chip", &format!("rec:{user}:{id}"), &id)
+                .a("data-testid", "rec-product")
+                .a("data-user-id", &user)
+                .a("data-product-id", &id)
+                .a("data-drill", "product")
+                .a("data-drill-id", &id)
         })
-        .collect_view();
-    let reasons = recs.reasons.join("; ");
-    let empty = recs.products.is_empty();
+        .collect();
+    let reasons = recs
+        .reasons
+        .iter()
+        .map(|r| reason_text(r, l))
+        .collect::<Vec<_>>()
+        .join("; ");
+    el("li", "user-recs")
+        .a("data-testid", "user-recs-row")
+        .a("data-user-id", &user)
+        .c(text("span", "user", &l.f(K::UserN, &[&user])))
+        .c(el("span", "chips").cs(chips))
+        .o(recs
+            .products
+            .is_empty()
+            .then(|| text("span", "muted small", l.t(K::NoSuggestion))))
+        .c(text("span", "muted small reasons", &reasons))
+}
+
+fn product_li(id: &Id, num: &str, l: Lang) -> E {
+    let s = id.to_string();
+    el("li", "")
+        .a("data-product-id", &s)
+        .c(drill_button("product", &s, &l.f(K::ProductN, &[&s])))
+        .c(text("span", "num muted", num))
+}
+
+/// The recommendations panel.
+#[component]
+pub fn RecsPanel() -> impl IntoView {
+    let l = lang();
+    let recs = expect_context::<Sections>().recs;
+    let trending_csv = Box::new(move || {
+        let mut c = Csv::new(&[l.t(K::ColProduct), l.t(K::ColScore)]);
+        recs.with_untracked(|r| {
+            for s in &r.trending {
+                c.row(&[s.product.to_string(), format!("{:.4}", s.score)]);
+            }
+        });
+        c.finish()
+    });
+    let trend_ref = NodeRef::<leptos::html::Ol>::new();
+    let pairs_ref = NodeRef::<leptos::html::Ul>::new();
+    let users_ref = NodeRef::<leptos::html::Ul>::new();
+    Effect::new(move |_| {
+        if let Some(o) = trend_ref.get() {
+            recs.with(|r| {
+                patch(
+                    &o,
+                    r.trending
+                        .iter()
+                        .map(|s| product_li(&s.product, &format!("{:.2}", s.score), l))
+                        .collect(),
+                );
+            });
+        }
+    });
+    Effect::new(move |_| {
+        recs.with(|r| {
+            if let Some(u) = pairs_ref.get() {
+                patch(
+                    &u,
+                    r.co_purchase
+                        .iter()
+                        .map(|(a, b, n)| {
+                            let (a, b) = (a.to_string(), b.to_string());
+                            el("li", "")
+                                .a("data-product-a", &a)
+                                .a("data-product-b", &b)
+                                .c(drill_button("product", &a, &l.f(K::ProductN, &[&a])))
+                                .t("+")
+                                .c(drill_button("product", &b, &l.f(K::ProductN, &[&b])))
+                                .c(text("span", "num muted", &format!("{n}×")))
+                        })
+                        .collect(),
+                );
+            }
+            if let Some(u) = users_ref.get() {
+                patch(&u, r.for_users.iter().map(|x| user_recs_el(x, l)).collect());
+            }
+        });
+    });
     view! {
-        <li class="user-recs" data-testid="user-recs-row" data-user-id=user.clone()>
-            <span class="user">{format!("User {user}")}</span>
-            <span class="chips">{chips}</span>
-            {empty.then(|| view! { <span class="muted small">"no suggestion yet"</span> })}
-            <span class="muted small reasons">{reasons}</span>
-        </li>
+        <Panel title=l.t(K::Recommendations) testid="recommendations">
+            <UserLookup />
+            <div class="two-col">
+                <div>
+                    <SubHead title=l.t(K::Trending) table="trending" csv=trending_csv />
+                    <ol class="rank" data-testid="trending" node_ref=trend_ref></ol>
+                </div>
+                <div>
+                    <h3>{l.t(K::BoughtTogether)}</h3>
+                    <ul class="rows" data-testid="co-purchase" tabindex="0" aria-label=l.t(K::BoughtTogether) node_ref=pairs_ref></ul>
+                </div>
+            </div>
+            <h3>{l.t(K::ForActive)}</h3>
+            <ul class="rows recs-users" data-testid="user-recs" tabindex="0" aria-label=l.t(K::ForActive) node_ref=users_ref></ul>
+        </Panel>
     }
 }
 
 /// Type a user id; shows `engine.recommend_for(user)` and follows the feed.
 #[component]
 fn UserLookup() -> impl IntoView {
+    let l = lang();
     let store = expect_context::<StoreHandle>();
     let view_sig = expect_context::<Signals>().view;
-    let query = RwSignal::new(String::new());
-    let result = Memo::new(move |_| {
+    let query = expect_context::<LookupQuery>().0;
+    let result = move || {
         let q = query.get();
         let q = q.trim();
         if q.is_empty() {
@@ -112,32 +169,40 @@ fn UserLookup() -> impl IntoView {
         view_sig.track();
         let id = Id::from_text(q);
         store.with_engine(|e| e.recommend_for(&id))
+    };
+    let out = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(d) = out.get() {
+            let r = result();
+            {
+                patch(
+                    &d,
+                    r.iter()
+                        .map(|r| {
+                            el("ul", "rows")
+                                .a("data-testid", "rec-user-result")
+                                .a("data-user-id", &r.user.to_string())
+                                .c(user_recs_el(r, l))
+                        })
+                        .collect(),
+                );
+            }
+        }
     });
     view! {
         <div class="lookup">
             <label>
-                <span class="muted small">"Suggestions for user "</span>
+                <span class="muted small">{l.t(K::SuggestionsFor)}</span>
                 <input
                     type="text"
                     inputmode="text"
-                    placeholder="user id, e.g. 1"
+                    placeholder=l.t(K::UserIdPlaceholder)
                     data-testid="rec-user-input"
-                    prop:value=move || query.get()
+                    prop:value=query
                     on:input=move |ev| query.set(event_target_value(&ev))
                 />
             </label>
-            {move || {
-                result
-                    .get()
-                    .map(|r| {
-                        let user = r.user.to_string();
-                        view! {
-                            <ul class="rows" data-testid="rec-user-result" data-user-id=user>
-                                <UserRecsRow recs=r />
-                            </ul>
-                        }
-                    })
-            }}
+            <div node_ref=out></div>
         </div>
     }
 }

@@ -9,10 +9,15 @@ use leptos::prelude::*;
 use shoppulse_core::event::Currency;
 use shoppulse_core::view::{ChannelTotals, SalesView, SalesWindow};
 
-use super::widgets::Panel;
-use crate::chart::sales::{channel_css, channels, draw, Span};
-use crate::format::{money, thousands, window_label};
-use crate::state::{now_ms, Sections};
+use super::widgets::{lang, rb, rx, Panel, SubHead};
+use crate::chart::sales::{channel_css, channels, draw, shown_windows, ChartOpts, Span};
+use crate::dom::{el, fill, patch, text, E};
+use crate::export::{csv_time, download_canvas, file_name, Csv};
+use crate::format::{decimal, money, thousands, window_label};
+use crate::i18n::{Lang, K};
+use crate::settings::window_choices;
+use crate::state::{now_ms, Sections, StoreHandle};
+use crate::ui::Ui;
 
 /// Shortest time between two chart draws, ms.
 const DRAW_EVERY_MS: i64 = 250;
@@ -52,136 +57,349 @@ impl Throttle {
     }
 }
 
+/// Window state label ("open", "closed", "⚠ incomplete") in `l`.
+fn window_state(w: &SalesWindow, l: Lang) -> &'static str {
+    l.t(if w.incomplete {
+        K::StIncomplete
+    } else if w.closed {
+        K::StClosed
+    } else {
+        K::StOpen
+    })
+}
+
+fn th_row(keys: &[K], l: Lang) -> E {
+    el("tr", "").cs(keys
+        .iter()
+        .map(|k| text("th", "", l.t(*k)).a("scope", "col"))
+        .collect())
+}
+
+fn channel_rows(rows: &[ChannelTotals], cur: Option<Currency>, l: Lang) -> Vec<E> {
+    rows.iter()
+        .map(|c| {
+            el("tr", "")
+                .a("data-channel", &c.channel)
+                .c(text("td", "", &c.channel))
+                .c(text("td", "num", &money(c.revenue_cents, cur, l)))
+                .c(text("td", "num", &thousands(c.orders)))
+                .c(text("td", "num", &thousands(c.cancelled)))
+                .c(text("td", "num", &money(c.aov_cents, cur, l)))
+        })
+        .collect()
+}
+
+fn window_rows(s: &SalesView, span: Span, l: Lang) -> Vec<E> {
+    let cur = s.currency;
+    span.windows(s)
+        .iter()
+        .rev()
+        .take(WINDOW_ROWS)
+        .map(|w| {
+            el("tr", if w.incomplete { "incomplete" } else { "" })
+                .a("data-start-ms", &w.start_ms.to_string())
+                .a(
+                    "data-incomplete",
+                    if w.incomplete { "true" } else { "false" },
+                )
+                .a("data-closed", if w.closed { "true" } else { "false" })
+                .c(text("td", "", &window_label(w.start_ms, w.len_ms, l)))
+                .c(text("td", "num", &money(w.total.revenue_cents, cur, l)))
+                .c(text("td", "num", &thousands(w.total.orders)))
+                .c(text("td", "state", window_state(w, l)))
+        })
+        .collect()
+}
+
+fn legend_items(names: &[String], l: Lang) -> Vec<E> {
+    let swatch = |class: &str| el("span", class);
+    let mut out: Vec<E> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            el("li", "")
+                .a("data-channel", name)
+                .c(swatch("swatch").a("style", &format!("background:{}", channel_css(i))))
+                .t(name)
+        })
+        .collect();
+    out.push(
+        el("li", "muted")
+            .c(swatch("swatch swatch-total"))
+            .t(l.t(K::Total)),
+    );
+    out.push(
+        el("li", "muted")
+            .c(swatch("swatch swatch-incomplete"))
+            .t(l.t(K::Incomplete)),
+    );
+    out
+}
+
+fn option_els(options: Vec<(String, String, bool)>) -> Vec<E> {
+    options
+        .into_iter()
+        .map(|(v, t, sel)| {
+            let o = el("option", "").a("value", &v).t(&t);
+            if sel {
+                o.a("selected", "")
+            } else {
+                o
+            }
+        })
+        .collect()
+}
+
 /// The sales panel.
 #[component]
+#[allow(clippy::too_many_lines)] // reason: one panel, laid out top to bottom
 pub fn SalesPanel() -> impl IntoView {
+    let l = lang();
+    let ui = expect_context::<Ui>();
+    let store = expect_context::<StoreHandle>();
     let sales = expect_context::<Sections>().sales;
-    let span = RwSignal::new(Span::Minute);
-    let currency = Memo::new(move |_| sales.with(|s| s.currency));
-    let total = Memo::new(move |_| sales.with(|s| s.total.clone()));
-    let by_channel = Memo::new(move |_| sales.with(|s| s.by_channel.clone()));
-    let notes = Memo::new(move |_| sales.with(|s| (s.other_currency_orders, s.late_orders)));
-    let figures = Memo::new(move |_| sales.with(|s| s.figures.clone()));
+    let settings = ui.settings;
+    let span = Memo::new(move |_| settings.with(crate::settings::Settings::span));
+    let count = Memo::new(move |_| settings.with(crate::settings::Settings::windows));
+    let hidden = Memo::new(move |_| settings.with(|s| s.hidden_channels.clone()));
+    let currency = move || sales.with(|s| s.currency);
+    let by_channel = move || {
+        let hidden = hidden.get();
+        sales.with(|s| {
+            s.by_channel
+                .iter()
+                .filter(|c| !hidden.contains(&c.channel))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let channel_csv = Box::new(move || {
+        let cur = sales.with_untracked(|s| s.currency);
+        let code = cur.map(|c| c.as_str().to_owned()).unwrap_or_default();
+        let mut c = Csv::new(&[
+            l.t(K::ColChannel),
+            l.t(K::ColRevenue),
+            l.t(K::ColCurrency),
+            l.t(K::ColOrders),
+            l.t(K::ColCancelled),
+            l.t(K::ColAov),
+        ]);
+        for t in untrack(by_channel) {
+            c.row(&[
+                t.channel.clone(),
+                decimal(t.revenue_cents, cur),
+                code.clone(),
+                t.orders.to_string(),
+                t.cancelled.to_string(),
+                decimal(t.aov_cents, cur),
+            ]);
+        }
+        c.finish()
+    });
+    let windows_csv = Box::new(move || {
+        let cur = sales.with_untracked(|s| s.currency);
+        let mut c = Csv::new(&[
+            l.t(K::ColWindow),
+            l.t(K::ColRevenue),
+            l.t(K::ColCurrency),
+            l.t(K::ColOrders),
+            l.t(K::ColState),
+        ]);
+        sales.with_untracked(|s| {
+            for w in shown_windows(s, span.get_untracked(), count.get_untracked())
+                .iter()
+                .rev()
+            {
+                c.row(&[
+                    csv_time(w.start_ms),
+                    decimal(w.total.revenue_cents, cur),
+                    cur.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                    w.total.orders.to_string(),
+                    window_state(w, Lang::En)
+                        .trim_start_matches("⚠ ")
+                        .to_owned(),
+                ]);
+            }
+        });
+        c.finish()
+    });
+    let range = NodeRef::<leptos::html::Select>::new();
+    let legend = NodeRef::<leptos::html::Ul>::new();
+    let chan_body = NodeRef::<leptos::html::Tbody>::new();
+    let win_body = NodeRef::<leptos::html::Tbody>::new();
+    let figs = NodeRef::<leptos::html::Ul>::new();
+    let chan_head = NodeRef::<leptos::html::Thead>::new();
+    let win_head = NodeRef::<leptos::html::Thead>::new();
+    Effect::new(move |_| {
+        if let (Some(a), Some(b)) = (chan_head.get(), win_head.get()) {
+            fill(
+                &a,
+                vec![th_row(
+                    &[
+                        K::ColChannel,
+                        K::ColRevenue,
+                        K::ColOrders,
+                        K::ColCancelled,
+                        K::ColAov,
+                    ],
+                    l,
+                )],
+            );
+            fill(
+                &b,
+                vec![th_row(
+                    &[K::ColWindow, K::ColRevenue, K::ColOrders, K::ColState],
+                    l,
+                )],
+            );
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = range.get() {
+            let sp = span.get();
+            let cur = count.get();
+            patch(
+                &r,
+                option_els(
+                    window_choices(sp)
+                        .iter()
+                        .map(|&n| (n.to_string(), sp.range_label(n, l), n as usize == cur))
+                        .collect(),
+                ),
+            );
+            r.set_value(&cur.to_string());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(u) = legend.get() {
+            let h = hidden.get();
+            let names = sales.with(|s| channels(shown_windows(s, span.get(), count.get()), &h));
+            patch(&u, legend_items(&names, l));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(b) = chan_body.get() {
+            patch(&b, channel_rows(&by_channel(), currency(), l));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(b) = win_body.get() {
+            let sp = span.get();
+            sales.with(|s| patch(&b, window_rows(s, sp, l)));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(u) = figs.get() {
+            sales.with(|s| {
+                patch(
+                    &u,
+                    s.figures
+                        .iter()
+                        .map(|f| {
+                            let t = if l == Lang::En {
+                                f.text.clone()
+                            } else {
+                                l.f(K::FigureLine, &[&f.bucket, &f.sales_text])
+                            };
+                            text("li", "", &t).a("data-bucket", &f.bucket)
+                        })
+                        .collect(),
+                );
+            });
+        }
+    });
+    let money_of = move |f: fn(&ChannelTotals) -> i64| {
+        rx(move || sales.with(|s| money(f(&s.total), s.currency, l)))
+    };
+    let count_of =
+        move |f: fn(&ChannelTotals) -> u64| rx(move || sales.with(|s| thousands(f(&s.total))));
     view! {
-        <Panel title="Sales" testid="sales" wide=true>
-            <SalesTotal total=total currency=currency />
-            <div class="chart-head">
-                <label class="muted small">
-                    "window "
-                    <select
-                        data-testid="sales-window-select"
-                        on:change=move |ev| span.set(Span::parse(&event_target_value(&ev)))
-                    >
-                        {Span::ALL
-                            .into_iter()
-                            .map(|s| view! { <option value=s.as_str() selected=s == Span::Minute>{s.as_str()}</option> })
-                            .collect_view()}
-                    </select>
-                </label>
-                <Legend span=span />
+        <Panel title=l.t(K::Sales) testid="sales" wide=true>
+            <div class="row-figures" data-testid="sales-total">
+                <div class="figure">
+                    <span class="figure-label">{l.t(K::Revenue)}</span>
+                    <span class="figure-value big" data-testid="sales-revenue">{money_of(|t| t.revenue_cents)}</span>
+                </div>
+                <div class="figure">
+                    <span class="figure-label">{l.t(K::Orders)}</span>
+                    <span class="figure-value" data-testid="sales-orders">{count_of(|t| t.orders)}</span>
+                </div>
+                <div class="figure">
+                    <span class="figure-label">{l.t(K::AvgOrder)}</span>
+                    <span class="figure-value" data-testid="sales-aov">{money_of(|t| t.aov_cents)}</span>
+                </div>
+                <div class="figure">
+                    <span class="figure-label">{l.t(K::CancelledRefunded)}</span>
+                    <span class="figure-value" data-testid="sales-cancelled">{count_of(|t| t.cancelled)}</span>
+                </div>
             </div>
-            <SalesChart span=span />
+            <div class="chart-head">
+                <div class="chart-controls">
+                    <label class="muted small">
+                        {l.t(K::Window)}
+                        <select
+                            data-testid="sales-window-select"
+                            on:change=move |ev| {
+                                let sp = Span::parse(&event_target_value(&ev));
+                                if let Some(st) = store.store() {
+                                    ui.update_settings(&st, |s| s.set_span(sp));
+                                }
+                            }
+                        >
+                            {Span::ALL
+                                .into_iter()
+                                .map(|s| view! { <option value=s.as_str() selected=rb(move || span.get() == s)>{s.label(l)}</option> })
+                                .collect_view()}
+                        </select>
+                    </label>
+                    <label class="muted small">
+                        {l.t(K::Range)}
+                        <select
+                            data-testid="chart-range"
+                            node_ref=range
+                            on:change=move |ev| {
+                                let n = event_target_value(&ev).parse::<u32>().unwrap_or(60);
+                                if let Some(st) = store.store() {
+                                    ui.update_settings(&st, |s| s.chart_windows = n);
+                                }
+                            }
+                        ></select>
+                    </label>
+                </div>
+                <ul class="legend" data-testid="sales-legend" node_ref=legend></ul>
+            </div>
+            <SalesChart span=span count=count hidden=hidden />
             <div class="two-col">
                 <div>
-                    <h3>"By channel"</h3>
-                    <ChannelTable rows=by_channel currency=currency />
+                    <SubHead title=l.t(K::ByChannel) table="sales-by-channel" csv=channel_csv />
+                    <table class="table" data-testid="sales-by-channel">
+                        <thead node_ref=chan_head></thead>
+                        <tbody node_ref=chan_body></tbody>
+                    </table>
                 </div>
                 <div>
-                    <h3>"Recent windows"</h3>
-                    <WindowTable span=span currency=currency />
+                    <SubHead title=l.t(K::RecentWindows) table="sales-windows" csv=windows_csv />
+                    <table class="table" data-testid="sales-windows">
+                        <thead node_ref=win_head></thead>
+                        <tbody node_ref=win_body></tbody>
+                    </table>
                 </div>
             </div>
             <p class="muted small" data-testid="sales-notes">
-                {move || {
-                    let (other, late) = notes.get();
-                    format!(
-                        "{} orders in another currency (not in totals) · {} late orders",
-                        thousands(other),
-                        thousands(late)
-                    )
-                }}
+                {rx(move || {
+                    let (other, late) = sales.with(|s| (s.other_currency_orders, s.late_orders));
+                    let h = hidden.get();
+                    let mut t = l.f(K::SalesNotes, &[&thousands(other), &thousands(late)]);
+                    if !h.is_empty() {
+                        t.push_str(" · ");
+                        t.push_str(&l.f(K::HiddenNote, &[&h.join(", ")]));
+                    }
+                    t
+                })}
             </p>
-            <h3>"Business figures"</h3>
-            <ul class="rows" data-testid="sales-figures">
-                {move || {
-                    figures
-                        .get()
-                        .into_iter()
-                        .map(|f| view! { <li data-bucket=f.bucket.clone()>{f.text.clone()}</li> })
-                        .collect_view()
-                }}
-            </ul>
+            <h3>{l.t(K::BusinessFigures)}</h3>
+            <ul class="rows" data-testid="sales-figures" tabindex="0" aria-label=l.t(K::BusinessFigures) node_ref=figs></ul>
         </Panel>
-    }
-}
-
-/// Revenue, orders, AOV and cancellations over all channels.
-#[component]
-fn SalesTotal(
-    /// All channels together.
-    total: Memo<ChannelTotals>,
-    /// Currency of the money figures.
-    currency: Memo<Option<Currency>>,
-) -> impl IntoView {
-    view! {
-        <div class="row-figures" data-testid="sales-total">
-            <div class="figure">
-                <span class="figure-label">"revenue"</span>
-                <span class="figure-value big" data-testid="sales-revenue">
-                    {move || money(total.with(|t| t.revenue_cents), currency.get())}
-                </span>
-            </div>
-            <div class="figure">
-                <span class="figure-label">"orders"</span>
-                <span class="figure-value" data-testid="sales-orders">
-                    {move || thousands(total.with(|t| t.orders))}
-                </span>
-            </div>
-            <div class="figure">
-                <span class="figure-label">"avg order"</span>
-                <span class="figure-value" data-testid="sales-aov">
-                    {move || money(total.with(|t| t.aov_cents), currency.get())}
-                </span>
-            </div>
-            <div class="figure">
-                <span class="figure-label">"cancelled / refunded"</span>
-                <span class="figure-value" data-testid="sales-cancelled">
-                    {move || thousands(total.with(|t| t.cancelled))}
-                </span>
-            </div>
-        </div>
-    }
-}
-
-/// Channel colours used by the chart.
-#[component]
-fn Legend(
-    /// Selected window span.
-    span: RwSignal<Span>,
-) -> impl IntoView {
-    let sales = expect_context::<Sections>().sales;
-    let names = Memo::new(move |_| sales.with(|s| channels(span.get().windows(s))));
-    view! {
-        <ul class="legend" data-testid="sales-legend">
-            {move || {
-                names
-                    .get()
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, name)| {
-                        let key = name.clone();
-                        view! {
-                            <li data-channel=key>
-                                <span class="swatch" style=format!("background:{}", channel_css(i))></span>
-                                {name}
-                            </li>
-                        }
-                    })
-                    .collect_view()
-            }}
-            <li class="muted"><span class="swatch swatch-total"></span>"total"</li>
-            <li class="muted"><span class="swatch swatch-incomplete"></span>"incomplete"</li>
-        </ul>
     }
 }
 
@@ -190,133 +408,82 @@ fn Legend(
 #[component]
 fn SalesChart(
     /// Selected window span.
-    span: RwSignal<Span>,
+    span: Memo<Span>,
+    /// Windows shown.
+    count: Memo<usize>,
+    /// Channels not shown.
+    hidden: Memo<Vec<String>>,
 ) -> impl IntoView {
+    let l = lang();
+    let theme = expect_context::<Ui>().theme;
     let sales = expect_context::<Sections>().sales;
     let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
     let resized = RwSignal::new(0u32);
-    let _listener = window_event_listener(leptos::ev::resize, move |_| {
-        resized.update(|n| *n = n.wrapping_add(1));
+    let listener = window_event_listener(leptos::ev::resize, move |_| {
+        resized.try_update(|n| *n = n.wrapping_add(1));
     });
+    on_cleanup(move || listener.remove());
     let throttle = Rc::new(Throttle::default());
     Effect::new(move |_| {
         sales.track();
         span.track();
+        count.track();
+        hidden.track();
+        theme.track();
         resized.track();
         if canvas_ref.get().is_none() {
             return;
         }
         throttle.request(move || {
-            if let Some(canvas) = canvas_ref.get_untracked() {
-                let sp = span.get_untracked();
-                if let Err(e) = sales.with_untracked(|s: &SalesView| draw(&canvas, s, sp)) {
-                    leptos::logging::warn!("sales chart: {e}");
-                }
+            // A trailing draw may fire after a language switch rebuilt the
+            // dashboard: the old chart's signals are gone then.
+            let (Some(Some(canvas)), Some(span), Some(windows), Some(theme), Some(hidden)) = (
+                canvas_ref.try_get_untracked(),
+                span.try_get_untracked(),
+                count.try_get_untracked(),
+                theme.try_get_untracked(),
+                hidden.try_get_untracked(),
+            ) else {
+                return;
+            };
+            let opts = ChartOpts {
+                span,
+                windows,
+                lang: l,
+                theme,
+                hidden,
+            };
+            if let Some(Err(e)) = sales.try_with_untracked(|s: &SalesView| draw(&canvas, s, &opts))
+            {
+                leptos::logging::warn!("sales chart: {e}");
             }
         });
     });
+    let png = move |_| {
+        if let Some(c) = canvas_ref.get_untracked() {
+            download_canvas(&c, &file_name("sales-chart", "png", now_ms()));
+        }
+    };
     view! {
-        <canvas
-            node_ref=canvas_ref
-            class="chart"
-            data-testid="sales-chart"
-            role="img"
-            aria-label="Revenue per channel and orders per window"
-        ></canvas>
-    }
-}
-
-/// Per-channel totals.
-#[component]
-fn ChannelTable(
-    /// Totals per channel.
-    rows: Memo<Vec<ChannelTotals>>,
-    /// Currency of the money figures.
-    currency: Memo<Option<Currency>>,
-) -> impl IntoView {
-    view! {
-        <table class="table" data-testid="sales-by-channel">
-            <thead>
-                <tr><th>"channel"</th><th>"revenue"</th><th>"orders"</th><th>"cancelled"</th><th>"AOV"</th></tr>
-            </thead>
-            <tbody>
-                {move || {
-                    let cur = currency.get();
-                    rows.get()
-                        .into_iter()
-                        .map(|c| {
-                            view! {
-                                <tr data-channel=c.channel.clone()>
-                                    <td>{c.channel.clone()}</td>
-                                    <td class="num">{money(c.revenue_cents, cur)}</td>
-                                    <td class="num">{thousands(c.orders)}</td>
-                                    <td class="num">{thousands(c.cancelled)}</td>
-                                    <td class="num">{money(c.aov_cents, cur)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </tbody>
-        </table>
-    }
-}
-
-/// The newest windows of the selected span; incomplete ones marked.
-#[component]
-fn WindowTable(
-    /// Selected window span.
-    span: RwSignal<Span>,
-    /// Currency of the money figures.
-    currency: Memo<Option<Currency>>,
-) -> impl IntoView {
-    let sales = expect_context::<Sections>().sales;
-    let rows = Memo::new(move |_| {
-        sales.with(|s| {
-            span.get()
-                .windows(s)
-                .iter()
-                .rev()
-                .take(WINDOW_ROWS)
-                .cloned()
-                .collect::<Vec<SalesWindow>>()
-        })
-    });
-    view! {
-        <table class="table" data-testid="sales-windows">
-            <thead>
-                <tr><th>"window (UTC)"</th><th>"revenue"</th><th>"orders"</th><th>"state"</th></tr>
-            </thead>
-            <tbody>
-                {move || {
-                    let cur = currency.get();
-                    rows.get()
-                        .into_iter()
-                        .map(|w| {
-                            let state = if w.incomplete {
-                                "⚠ incomplete"
-                            } else if w.closed {
-                                "closed"
-                            } else {
-                                "open"
-                            };
-                            view! {
-                                <tr
-                                    class:incomplete=w.incomplete
-                                    data-start-ms=w.start_ms.to_string()
-                                    data-incomplete=w.incomplete.to_string()
-                                    data-closed=w.closed.to_string()
-                                >
-                                    <td>{window_label(w.start_ms, w.len_ms)}</td>
-                                    <td class="num">{money(w.total.revenue_cents, cur)}</td>
-                                    <td class="num">{thousands(w.total.orders)}</td>
-                                    <td class="state">{state}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </tbody>
-        </table>
+        <div class="chart-box">
+            <canvas
+                node_ref=canvas_ref
+                class="chart"
+                data-testid="sales-chart"
+                role="img"
+                aria-label=l.t(K::ChartLabel)
+            ></canvas>
+            <button
+                type="button"
+                class="btn tiny chart-export"
+                data-testid="export-png"
+                data-chart="sales"
+                aria-label=l.t(K::PngLabel)
+                title=l.t(K::PngLabel)
+                on:click=png
+            >
+                "PNG"
+            </button>
+        </div>
     }
 }

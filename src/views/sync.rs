@@ -4,182 +4,171 @@
 use leptos::prelude::*;
 use shoppulse_core::event::{SyncStatus, Target};
 use shoppulse_core::time::format_hms;
-use shoppulse_core::view::{LagHistogram, SyncCell};
+use shoppulse_core::view::{InvalidTransition, LagHistogram, StuckOrder, SyncCell, SyncView};
 
-use super::widgets::{keyed_by_content, Panel};
+use super::widgets::{lang, rx, CsvButton, Panel, SubHead};
+use crate::dom::{
+    button, content_keys, drill_button, el, fill, key_of, keyed, keyed_morph, patch, svg, text,
+    KeyCache, E,
+};
+use crate::export::{csv_time, Csv};
 use crate::format::{duration_ms, opt_ms, percent, thousands};
+use crate::i18n::{Lang, K};
 use crate::state::Sections;
+use crate::ui::Ui;
 
-/// Short column heading for a target.
-fn target_title(t: Target) -> &'static str {
-    match t {
-        Target::Payment => "payment",
-        Target::Inventory => "inventory",
-        Target::Logistics => "logistics",
-        Target::CustomerService => "customer service",
-    }
+/// Column heading for a target.
+pub fn target_title(t: Target, l: Lang) -> &'static str {
+    l.t(match t {
+        Target::Payment => K::TPayment,
+        Target::Inventory => K::TInventory,
+        Target::Logistics => K::TLogistics,
+        Target::CustomerService => K::TCustomerService,
+    })
 }
 
-/// Channels in the order the cells list them.
-fn channel_order(cells: &[SyncCell]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// A sync status in `l` (the wire name in English).
+pub fn status_title(s: SyncStatus, l: Lang) -> &'static str {
+    l.t(match s {
+        SyncStatus::Pending => K::SPending,
+        SyncStatus::Synced => K::SSynced,
+        SyncStatus::Failed => K::SFailed,
+        SyncStatus::Retrying => K::SRetrying,
+    })
+}
+
+/// A core invalid-transition reason in `l`.
+fn invalid_reason(reason: &str, l: Lang) -> String {
+    if l == Lang::En {
+        return reason.to_owned();
+    }
+    if reason == "logistics synced before payment" {
+        return l.t(K::ReasonLogisticsFirst).to_owned();
+    }
+    if let Some(st) = reason.strip_suffix(" after synced") {
+        let st = SyncStatus::parse(st).map_or(st, |s| status_title(s, l));
+        return l.f(K::ReasonAfterSynced, &[&st]);
+    }
+    if let Some((a, b)) = reason
+        .strip_prefix("attempt went down from ")
+        .and_then(|r| r.split_once(" to "))
+    {
+        return l.f(K::ReasonAttemptDown, &[&a, &b]);
+    }
+    reason.to_owned()
+}
+
+fn matrix_csv(s: &SyncView, shows: &dyn Fn(&str) -> bool, l: Lang) -> String {
+    let mut c = Csv::new(&[
+        l.t(K::ColChannel),
+        l.t(K::ColTarget),
+        l.t(K::SPending),
+        l.t(K::SSynced),
+        l.t(K::SFailed),
+        l.t(K::SRetrying),
+        l.t(K::ColRetries),
+        l.t(K::ColFailureRate),
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+    ]);
+    let ms = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_default();
+    for cell in s.cells.iter().filter(|c| shows(&c.channel)) {
+        c.row(&[
+            cell.channel.clone(),
+            cell.target.as_str().to_owned(),
+            cell.count(SyncStatus::Pending).to_string(),
+            cell.count(SyncStatus::Synced).to_string(),
+            cell.count(SyncStatus::Failed).to_string(),
+            cell.count(SyncStatus::Retrying).to_string(),
+            cell.retries.to_string(),
+            format!("{:.4}", cell.failure_rate),
+            ms(cell.lag_p50_ms),
+            ms(cell.lag_p95_ms),
+            ms(cell.lag_p99_ms),
+        ]);
+    }
+    c.finish()
+}
+
+fn stuck_csv(s: &SyncView, shows: &dyn Fn(&str) -> bool, l: Lang) -> String {
+    let mut c = Csv::new(&[
+        l.t(K::ColOrder),
+        l.t(K::ColChannel),
+        l.t(K::ColTarget),
+        l.t(K::ColStatus),
+        l.t(K::ColSince),
+        l.t(K::ColStuckFor),
+        l.t(K::ColLastError),
+    ]);
+    for o in s.stuck.iter().filter(|o| shows(&o.channel)) {
+        c.row(&[
+            o.order.to_string(),
+            o.channel.clone(),
+            o.target.as_str().to_owned(),
+            o.status.as_str().to_owned(),
+            csv_time(o.since_ms),
+            o.stuck_for_ms.to_string(),
+            o.last_error.clone().unwrap_or_default(),
+        ]);
+    }
+    c.finish()
+}
+
+/// The matrix: a header row, then one row per channel, one cell per target.
+fn matrix_els(cells: &[&SyncCell], l: Lang) -> Vec<E> {
+    let head = el("thead", "").c(el("tr", "")
+        .c(text("th", "", l.t(K::ColChannel)).a("scope", "col"))
+        .cs(Target::ALL
+            .into_iter()
+            .map(|t| {
+                text("th", "", target_title(t, l))
+                    .a("scope", "col")
+                    .a("data-target", t.as_str())
+            })
+            .collect()));
+    let mut order: Vec<&str> = Vec::new();
     for c in cells {
-        if !out.contains(&c.channel) {
-            out.push(c.channel.clone());
+        if !order.contains(&c.channel.as_str()) {
+            order.push(&c.channel);
         }
     }
-    out
+    let rows = order
+        .into_iter()
+        .map(|ch| {
+            el("tr", "")
+                .a("data-channel", ch)
+                .c(text("th", "", ch).a("scope", "row"))
+                .cs(Target::ALL
+                    .into_iter()
+                    .map(|t| {
+                        cell_el(
+                            ch,
+                            t,
+                            cells
+                                .iter()
+                                .find(|c| c.channel == ch && c.target == t)
+                                .copied(),
+                            l,
+                        )
+                    })
+                    .collect())
+        })
+        .collect();
+    vec![head, el("tbody", "").cs(rows)]
 }
 
-/// The order-sync panel.
-#[component]
-pub fn SyncPanel() -> impl IntoView {
-    let sync = expect_context::<Sections>().sync;
-    let cells = Memo::new(move |_| sync.with(|s| s.cells.clone()));
-    let stuck = Memo::new(move |_| sync.with(|s| keyed_by_content(&s.stuck)));
-    let invalid = Memo::new(move |_| sync.with(|s| keyed_by_content(&s.invalid)));
-    let hist = Memo::new(move |_| sync.with(|s| s.lag_histograms.clone()));
-    let forecast = Memo::new(move |_| sync.with(|s| s.forecast.clone()));
-    let counts = Memo::new(move |_| sync.with(|s| (s.stuck_count, s.invalid_count, s.sla_ms)));
-    view! {
-        <Panel title="Order sync" testid="sync" wide=true>
-            <SyncMatrix cells=cells />
-            <div class="two-col">
-                <div>
-                    <h3>
-                        {move || {
-                            let (n, _, sla) = counts.get();
-                            format!("Stuck orders ({}, SLA {})", thousands(n), duration_ms(sla as f64))
-                        }}
-                    </h3>
-                    <ul class="rows bad" data-testid="stuck-orders">
-                        <For each=move || stuck.get() key=|(k, _)| *k let:((_, o))>
-                            <li data-order-id=o.order.to_string() data-channel=o.channel.clone() data-target=o.target.as_str()>
-                                <span>
-                                    {format!(
-                                        "Order {} · {} → {} · {} for {}",
-                                        o.order,
-                                        o.channel,
-                                        o.target.as_str(),
-                                        o.status.as_str(),
-                                        duration_ms(o.stuck_for_ms as f64),
-                                    )}
-                                </span>
-                                {o.last_error.clone().map(|e| view! { <span class="err">{e}</span> })}
-                            </li>
-                        </For>
-                    </ul>
-                </div>
-                <div>
-                    <h3>{move || format!("Invalid transitions ({})", thousands(counts.get().1))}</h3>
-                    <ul class="rows bad" data-testid="invalid-transitions">
-                        <For each=move || invalid.get() key=|(k, _)| *k let:((_, t))>
-                            <li data-order-id=t.order.to_string() data-channel=t.channel.clone() data-target=t.target.as_str()>
-                                <span class="muted small">{format_hms(t.ts_ms)}</span>
-                                " "
-                                <span>{format!("Order {} ({} → {}): ", t.order, t.channel, t.target.as_str())}</span>
-                                <span class="err">{t.reason.clone()}</span>
-                            </li>
-                        </For>
-                    </ul>
-                </div>
-            </div>
-            <div class="two-col">
-                <div>
-                    <h3>"Sync lag per channel"</h3>
-                    <div class="hists" data-testid="lag-histograms">
-                        {move || hist.get().into_iter().map(|h| view! { <LagBars hist=h /> }).collect_view()}
-                    </div>
-                </div>
-                <div>
-                    <h3>"Order volume forecast (next minute)"</h3>
-                    <table class="table" data-testid="sync-forecast">
-                        <thead>
-                            <tr><th>"channel"</th><th>"last minute"</th><th>"next minute"</th></tr>
-                        </thead>
-                        <tbody>
-                            {move || {
-                                forecast
-                                    .get()
-                                    .into_iter()
-                                    .map(|f| {
-                                        view! {
-                                            <tr data-channel=f.channel.clone()>
-                                                <td>{f.channel.clone()}</td>
-                                                <td class="num">{thousands(f.last_minute_orders)}</td>
-                                                <td class="num">{format!("{:.1}", f.next_minute_orders)}</td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()
-                            }}
-                        </tbody>
-                    </table>
-                </div>
-            </div>
-        </Panel>
-    }
-}
-
-/// Channel x target table; every cell carries `data-channel`, `data-target`
-/// and one `data-<status>` count per status.
-#[component]
-fn SyncMatrix(
-    /// One cell per (channel, target) seen.
-    cells: Memo<Vec<SyncCell>>,
-) -> impl IntoView {
-    view! {
-        <div class="scroll-x">
-            <table class="table matrix" data-testid="sync-matrix">
-                <thead>
-                    <tr>
-                        <th>"channel"</th>
-                        {Target::ALL.into_iter().map(|t| view! { <th data-target=t.as_str()>{target_title(t)}</th> }).collect_view()}
-                    </tr>
-                </thead>
-                <tbody>
-                    {move || {
-                        let cells = cells.get();
-                        channel_order(&cells)
-                            .into_iter()
-                            .map(|ch| {
-                                let row = Target::ALL
-                                    .into_iter()
-                                    .map(|t| {
-                                        let cell = cells.iter().find(|c| c.channel == ch && c.target == t).cloned();
-                                        view! { <MatrixCell channel=ch.clone() target=t cell=cell /> }
-                                    })
-                                    .collect_view();
-                                view! {
-                                    <tr data-channel=ch.clone()>
-                                        <th scope="row">{ch.clone()}</th>
-                                        {row}
-                                    </tr>
-                                }
-                            })
-                            .collect_view()
-                    }}
-                </tbody>
-            </table>
-        </div>
-    }
-}
-
-/// One matrix cell: counts per status, failure rate, lag percentiles.
-#[component]
-fn MatrixCell(
-    /// Row channel.
-    channel: String,
-    /// Column target.
-    target: Target,
-    /// The cell's figures, when this pair has been seen.
-    cell: Option<SyncCell>,
-) -> impl IntoView {
+/// One matrix cell: counts per status, failure rate, lag percentiles; a
+/// button opens its orders.
+fn cell_el(channel: &str, target: Target, cell: Option<&SyncCell>, l: Lang) -> E {
+    let td = |class: &str| {
+        el("td", class)
+            .a("data-testid", "sync-cell")
+            .a("data-channel", channel)
+            .a("data-target", target.as_str())
+    };
     let Some(c) = cell else {
-        return view! {
-            <td class="cell empty" data-testid="sync-cell" data-channel=channel data-target=target.as_str()>"—"</td>
-        }
-        .into_any();
+        return td("cell empty").t("—");
     };
     let health = if c.count(SyncStatus::Failed) > 0 || c.failure_rate >= 0.2 {
         "cell bad"
@@ -188,64 +177,109 @@ fn MatrixCell(
     } else {
         "cell ok"
     };
-    let statuses = SyncStatus::ALL
-        .into_iter()
-        .map(|s| {
-            view! {
-                <span class=format!("st st-{}", s.as_str()) data-status=s.as_str()>
-                    {format!("{} {}", s.as_str(), thousands(c.count(s)))}
-                </span>
-                " "
-            }
-        })
-        .collect_view();
-    view! {
-        <td
-            class=health
-            data-testid="sync-cell"
-            data-channel=channel
-            data-target=target.as_str()
-            data-pending=c.count(SyncStatus::Pending).to_string()
-            data-synced=c.count(SyncStatus::Synced).to_string()
-            data-failed=c.count(SyncStatus::Failed).to_string()
-            data-retrying=c.count(SyncStatus::Retrying).to_string()
-        >
-            <div class="statuses">{statuses}</div>
-            <div class="small">
-                <span data-testid="failure-rate">{format!("fail {}", percent(c.failure_rate))}</span>
-                {format!(" · retries {}", thousands(c.retries))}
-            </div>
-            <div class="small muted" data-testid="lag-percentiles">
-                {format!(
-                    "p50 {} · p95 {} · p99 {}",
-                    opt_ms(c.lag_p50_ms),
-                    opt_ms(c.lag_p95_ms),
-                    opt_ms(c.lag_p99_ms),
-                )}
-            </div>
-        </td>
+    let mut statuses = el("span", "statuses");
+    for s in SyncStatus::ALL {
+        statuses = statuses
+            .c(text(
+                "span",
+                &format!("st st-{}", s.as_str()),
+                &format!("{} {}", status_title(s, l), thousands(c.count(s))),
+            )
+            .a("data-status", s.as_str()))
+            .t(" ");
     }
-    .into_any()
+    let mut td = td(health);
+    for s in SyncStatus::ALL {
+        td = td.a(&format!("data-{}", s.as_str()), &c.count(s).to_string());
+    }
+    td.c(button(
+        "cell-btn",
+        &format!("cell:{channel}:{}", target.as_str()),
+        "",
+    )
+    .a("data-drill", "cell")
+    .a(
+        "title",
+        &l.f(K::OpenCell, &[&channel, &target_title(target, l)]),
+    )
+    .c(statuses)
+    .c(el("span", "small block")
+        .c(
+            text("span", "", &l.f(K::FailPct, &[&percent(c.failure_rate)]))
+                .a("data-testid", "failure-rate"),
+        )
+        .t(&l.f(K::Retries, &[&thousands(c.retries)])))
+    .c(text(
+        "span",
+        "small muted block",
+        &l.f(
+            K::Percentiles,
+            &[
+                &opt_ms(c.lag_p50_ms, l),
+                &opt_ms(c.lag_p95_ms, l),
+                &opt_ms(c.lag_p99_ms, l),
+            ],
+        ),
+    )
+    .a("data-testid", "lag-percentiles")))
+}
+
+fn stuck_el(o: &StuckOrder, l: Lang) -> E {
+    let id = o.order.to_string();
+    el("li", "")
+        .a("data-order-id", &id)
+        .a("data-channel", &o.channel)
+        .a("data-target", o.target.as_str())
+        .c(drill_button(
+            "order",
+            &id,
+            &l.f(
+                K::StuckLine,
+                &[
+                    &id,
+                    &o.channel,
+                    &target_title(o.target, l),
+                    &status_title(o.status, l),
+                    &duration_ms(o.stuck_for_ms as f64, l),
+                ],
+            ),
+        ))
+        .o(o.last_error.as_deref().map(|e| text("span", "err", e)))
+}
+
+fn invalid_el(t: &InvalidTransition, l: Lang) -> E {
+    let id = t.order.to_string();
+    el("li", "")
+        .a("data-order-id", &id)
+        .a("data-channel", &t.channel)
+        .a("data-target", t.target.as_str())
+        .c(text("span", "muted small", &format_hms(t.ts_ms)))
+        .t(" ")
+        .c(drill_button(
+            "order",
+            &id,
+            &l.f(
+                K::InvalidLine,
+                &[&id, &t.channel, &target_title(t.target, l)],
+            ),
+        ))
+        .c(text("span", "err", &invalid_reason(&t.reason, l)))
 }
 
 /// Bucket label: upper bound of the bucket.
-fn bound_label(ms: u64) -> String {
+fn bound_label(ms: u64, l: Lang) -> String {
     if ms == u64::MAX {
-        "more".to_owned()
+        l.t(K::More).to_owned()
     } else {
         // reason: bucket bounds are small
         #[allow(clippy::cast_precision_loss)]
         let v = ms as f64;
-        format!("≤{}", duration_ms(v))
+        format!("≤{}", duration_ms(v, l))
     }
 }
 
 /// A small SVG bar histogram of one channel's sync lag.
-#[component]
-fn LagBars(
-    /// The channel's buckets.
-    hist: LagHistogram,
-) -> impl IntoView {
+fn hist_el(hist: &LagHistogram, l: Lang) -> E {
     let max = hist
         .buckets
         .iter()
@@ -255,43 +289,189 @@ fn LagBars(
         .max(1);
     let n = hist.buckets.len().max(1);
     let bw = 100.0 / n as f64;
+    let summary = hist
+        .buckets
+        .iter()
+        .map(|&(b, c)| format!("{}: {c}", bound_label(b, l)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let bars = hist
         .buckets
         .iter()
         .enumerate()
         .map(|(i, &(bound, count))| {
             let h = count as f64 / max as f64 * 36.0;
-            view! {
-                <rect
-                    x=format!("{:.2}", i as f64 * bw + bw * 0.1)
-                    y=format!("{:.2}", 40.0 - h)
-                    width=format!("{:.2}", bw * 0.8)
-                    height=format!("{h:.2}")
-                    data-bound=bound_label(bound)
-                    data-count=count.to_string()
-                >
-                    <title>{format!("{}: {}", bound_label(bound), count)}</title>
-                </rect>
-            }
+            let label = bound_label(bound, l);
+            svg("rect", "")
+                .a("x", &format!("{:.2}", i as f64 * bw + bw * 0.1))
+                .a("y", &format!("{:.2}", 40.0 - h))
+                .a("width", &format!("{:.2}", bw * 0.8))
+                .a("height", &format!("{h:.2}"))
+                .a("data-bound", &label)
+                .a("data-count", &count.to_string())
+                .c(svg("title", "").t(&format!("{label}: {count}")))
         })
-        .collect_view();
-    let first = hist
-        .buckets
-        .first()
-        .map(|&(b, _)| bound_label(b))
-        .unwrap_or_default();
-    let last = hist
-        .buckets
-        .last()
-        .map(|&(b, _)| bound_label(b))
-        .unwrap_or_default();
+        .collect();
+    let edge = |b: Option<&(u64, u64)>| b.map(|&(b, _)| bound_label(b, l)).unwrap_or_default();
+    el("figure", "hist")
+        .a("data-channel", &hist.channel)
+        .c(text("figcaption", "", &hist.channel))
+        .c(svg("svg", "hist-svg")
+            .a("viewBox", "0 0 100 40")
+            .a("preserveAspectRatio", "none")
+            .a("role", "img")
+            .a(
+                "aria-label",
+                &format!("{}: {summary}", l.f(K::LagHistLabel, &[&hist.channel])),
+            )
+            .cs(bars))
+        .c(el("div", "hist-axis muted small")
+            .c(text("span", "", &edge(hist.buckets.first())))
+            .c(text("span", "", &edge(hist.buckets.last()))))
+}
+
+/// The order-sync panel.
+#[component]
+#[allow(clippy::too_many_lines)] // reason: one panel, laid out top to bottom
+pub fn SyncPanel() -> impl IntoView {
+    let l = lang();
+    let settings = expect_context::<Ui>().settings;
+    let sync = expect_context::<Sections>().sync;
+    let counts = move || sync.with(|s| (s.stuck_count, s.invalid_count, s.sla_ms));
+    let shows = move |c: &str| settings.with_untracked(|s| s.shows(c));
+    let m_csv = Box::new(move || sync.with_untracked(|s| matrix_csv(s, &shows, l)));
+    let s_csv = Box::new(move || sync.with_untracked(|s| stuck_csv(s, &shows, l)));
+    let f_csv = Box::new(move || {
+        let mut c = Csv::new(&[
+            l.t(K::ColChannel),
+            l.t(K::ColLastMinute),
+            l.t(K::ColNextMinute),
+        ]);
+        sync.with_untracked(|s| {
+            for f in s.forecast.iter().filter(|f| shows(&f.channel)) {
+                c.row(&[
+                    f.channel.clone(),
+                    f.last_minute_orders.to_string(),
+                    format!("{:.2}", f.next_minute_orders),
+                ]);
+            }
+        });
+        c.finish()
+    });
+    let stuck_title = rx(move || {
+        let (n, _, sla) = counts();
+        l.f(
+            K::StuckOrders,
+            &[&thousands(n), &duration_ms(sla as f64, l)],
+        )
+    });
+    let matrix = NodeRef::<leptos::html::Table>::new();
+    let stuck = NodeRef::<leptos::html::Ul>::new();
+    let invalid = NodeRef::<leptos::html::Ul>::new();
+    let hists = NodeRef::<leptos::html::Div>::new();
+    let forecast = NodeRef::<leptos::html::Tbody>::new();
+    let forecast_head = NodeRef::<leptos::html::Thead>::new();
+    let stuck_cache = StoredValue::new_local(KeyCache::new());
+    let invalid_cache = StoredValue::new_local(KeyCache::new());
+    Effect::new(move |_| {
+        let h = settings.with(|s| s.hidden_channels.clone());
+        let visible = |c: &str| !h.iter().any(|x| x == c);
+        sync.with(|s| {
+            if let Some(t) = matrix.get() {
+                let cells: Vec<&SyncCell> =
+                    s.cells.iter().filter(|c| visible(&c.channel)).collect();
+                patch(&t, matrix_els(&cells, l));
+            }
+            if let Some(u) = stuck.get() {
+                let rows: Vec<&StuckOrder> =
+                    s.stuck.iter().filter(|o| visible(&o.channel)).collect();
+                let keys: Vec<u64> = rows
+                    .iter()
+                    .map(|o| key_of(&format!("{}\u{1}{}", o.order, o.target.as_str())))
+                    .collect();
+                stuck_cache.update_value(|c| keyed_morph(c, &u, &keys, &|i| stuck_el(rows[i], l)));
+            }
+            if let Some(u) = invalid.get() {
+                let keys = content_keys(&s.invalid);
+                invalid_cache
+                    .update_value(|c| keyed(c, &u, &keys, &|i| invalid_el(&s.invalid[i], l)));
+            }
+            if let Some(d) = hists.get() {
+                patch(
+                    &d,
+                    s.lag_histograms
+                        .iter()
+                        .filter(|x| visible(&x.channel))
+                        .map(|x| hist_el(x, l))
+                        .collect(),
+                );
+            }
+            if let Some(b) = forecast.get() {
+                patch(
+                    &b,
+                    s.forecast
+                        .iter()
+                        .filter(|x| visible(&x.channel))
+                        .map(|f| {
+                            el("tr", "")
+                                .a("data-channel", &f.channel)
+                                .c(text("td", "", &f.channel))
+                                .c(text("td", "num", &thousands(f.last_minute_orders)))
+                                .c(text("td", "num", &format!("{:.1}", f.next_minute_orders)))
+                        })
+                        .collect(),
+                );
+            }
+        });
+    });
+    Effect::new(move |_| {
+        if let Some(h) = forecast_head.get() {
+            fill(
+                &h,
+                vec![
+                    el("tr", "").cs([K::ColChannel, K::ColLastMinute, K::ColNextMinute]
+                        .into_iter()
+                        .map(|k| text("th", "", l.t(k)).a("scope", "col"))
+                        .collect()),
+                ],
+            );
+        }
+    });
     view! {
-        <figure class="hist" data-channel=hist.channel.clone()>
-            <figcaption>{hist.channel.clone()}</figcaption>
-            <svg viewBox="0 0 100 40" preserveAspectRatio="none" class="hist-svg" role="img">
-                {bars}
-            </svg>
-            <div class="hist-axis muted small"><span>{first}</span><span>{last}</span></div>
-        </figure>
+        <Panel title=l.t(K::OrderSync) testid="sync" wide=true>
+            <div class="sub-head">
+                <span></span>
+                <CsvButton table="sync-matrix" label=l.t(K::OrderSync) csv=m_csv />
+            </div>
+            <div class="scroll-x" tabindex="0" aria-label=l.t(K::OrderSync)>
+                <table class="table matrix" data-testid="sync-matrix" node_ref=matrix></table>
+            </div>
+            <div class="two-col">
+                <div>
+                    <div class="sub-head">
+                        <h3>{stuck_title}</h3>
+                        <CsvButton table="stuck-orders" label=l.t(K::ColOrder) csv=s_csv />
+                    </div>
+                    <ul class="rows bad" data-testid="stuck-orders" tabindex="0" aria-label=stuck_title node_ref=stuck></ul>
+                </div>
+                <div>
+                    <h3>{rx(move || l.f(K::InvalidTransitions, &[&thousands(counts().1)]))}</h3>
+                    <ul class="rows bad" data-testid="invalid-transitions" tabindex="0" aria-label=l.t(K::InvalidTransitions) node_ref=invalid></ul>
+                </div>
+            </div>
+            <div class="two-col">
+                <div>
+                    <h3>{l.t(K::LagPerChannel)}</h3>
+                    <div class="hists" data-testid="lag-histograms" node_ref=hists></div>
+                </div>
+                <div>
+                    <SubHead title=l.t(K::Forecast) table="sync-forecast" csv=f_csv />
+                    <table class="table" data-testid="sync-forecast">
+                        <thead node_ref=forecast_head></thead>
+                        <tbody node_ref=forecast></tbody>
+                    </table>
+                </div>
+            </div>
+        </Panel>
     }
 }

@@ -1,11 +1,76 @@
-//! Small shared pieces: panels, bars, sparklines, keyed rows.
-
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::fmt::Debug;
-use std::hash::{Hash, Hasher};
+//! Small shared pieces: reactive text, panels, figures, CSV buttons, the sparkline.
 
 use leptos::prelude::*;
+
+use crate::dom::{svg, E};
+use crate::export::{download_text, file_name};
+use crate::i18n::{Lang, K};
+use crate::state::now_ms;
+use crate::ui::Ui;
+
+/// Reactive text or attribute value from a closure, type-erased: every
+/// `Signal<String>` in a view shares one renderer, while each `move ||`
+/// closure placed in a view directly compiles its own (a few KB of wasm
+/// each).
+pub fn rx(f: impl Fn() -> String + Send + Sync + 'static) -> Signal<String> {
+    Signal::derive(f)
+}
+
+/// A reactive boolean (`class:x=`), type-erased like [`rx`].
+pub fn rb(f: impl Fn() -> bool + Send + Sync + 'static) -> Signal<bool> {
+    Signal::derive(f)
+}
+
+/// The language the dashboard is rendered in (read once per render: a
+/// language switch re-renders the dashboard).
+pub fn lang() -> Lang {
+    expect_context::<Ui>().l()
+}
+
+/// A button that downloads `csv()` as `shoppulse-<table>-<time>.csv`;
+/// carries `data-testid="export-csv"` and `data-table`.
+#[component]
+pub fn CsvButton(
+    /// Table name (`data-table`, file name).
+    table: &'static str,
+    /// What the table is, for the accessible name.
+    label: &'static str,
+    /// Builds the CSV text at click time.
+    csv: Box<dyn Fn() -> String>,
+) -> impl IntoView {
+    let l = lang();
+    view! {
+        <button
+            type="button"
+            class="btn tiny"
+            data-testid="export-csv"
+            data-table=table
+            aria-label=l.f(K::CsvLabel, &[&label])
+            title=l.f(K::CsvLabel, &[&label])
+            on:click=move |_| download_text(&file_name(table, "csv", now_ms()), "text/csv;charset=utf-8", &csv())
+        >
+            "CSV"
+        </button>
+    }
+}
+
+/// A sub-heading with a CSV button beside it.
+#[component]
+pub fn SubHead(
+    /// Heading text.
+    title: &'static str,
+    /// Table name for the CSV button.
+    table: &'static str,
+    /// Builds the CSV text.
+    csv: Box<dyn Fn() -> String>,
+) -> impl IntoView {
+    view! {
+        <div class="sub-head">
+            <h3>{title}</h3>
+            <CsvButton table=table label=title csv=csv />
+        </div>
+    }
+}
 
 /// A titled card in the dashboard grid.
 #[component]
@@ -42,28 +107,7 @@ pub fn Figure(
     view! {
         <div class="figure">
             <span class="figure-label">{label}</span>
-            <span class="figure-value" data-testid=testid>{move || value.get()}</span>
-        </div>
-    }
-}
-
-/// A horizontal bar filled to `ratio` (0..=1).
-#[component]
-pub fn Bar(
-    /// Fill ratio, clamped to 0..=1.
-    ratio: f64,
-    /// Extra CSS class for the fill (colour).
-    #[prop(optional)]
-    class: &'static str,
-) -> impl IntoView {
-    let pct = if ratio.is_finite() {
-        ratio.clamp(0.0, 1.0) * 100.0
-    } else {
-        0.0
-    };
-    view! {
-        <div class="bar">
-            <div class=format!("bar-fill {class}") style=format!("width:{pct:.1}%")></div>
+            <span class="figure-value" data-testid=testid>{value}</span>
         </div>
     }
 }
@@ -90,69 +134,36 @@ pub fn polyline_points(values: &[f64], width: f64, height: f64, lo: f64, hi: f64
         .join(" ")
 }
 
-/// A stock sparkline from `(ts_ms, quantity)` history with the threshold as a
-/// dashed line.
-#[component]
-pub fn Sparkline(
-    /// Quantities, oldest first.
-    history: Vec<(i64, i64)>,
-    /// Low-stock threshold, drawn dashed.
-    threshold: i64,
-) -> impl IntoView {
-    const W: f64 = 80.0;
-    const H: f64 = 20.0;
-    let values: Vec<f64> = history.into_iter().map(|(_, q)| q as f64).collect();
+/// A stock sparkline (SVG) from `(ts_ms, quantity)` history with the
+/// threshold as a dashed line.
+pub fn sparkline_el(history: &[(i64, i64)], threshold: i64) -> E {
+    let values: Vec<f64> = history.iter().map(|&(_, q)| q as f64).collect();
     let hi = values
         .iter()
         .copied()
         .fold(threshold as f64, f64::max)
         .max(1.0);
     let lo = values.iter().copied().fold(0.0, f64::min);
-    let points = polyline_points(&values, W, H, lo, hi);
     let span = if hi > lo { hi - lo } else { 1.0 };
-    let ty = format!("{:.1}", H - (threshold as f64 - lo) / span * H);
-    view! {
-        <svg class="spark" viewBox="0 0 80 20" preserveAspectRatio="none" aria-hidden="true">
-            <line class="spark-threshold" x1="0" x2="80" y1=ty.clone() y2=ty></line>
-            <polyline class="spark-line" points=points></polyline>
-        </svg>
-    }
-}
-
-/// Pairs each item with a key that changes when its content changes, so a
-/// keyed list re-renders only new or changed rows. Identical rows are told
-/// apart by counting from the end of the list (the oldest, for newest-first
-/// lists), so prepending does not re-key the rows below.
-pub fn keyed_by_content<T: Debug + Clone>(items: &[T]) -> Vec<((u64, u32), T)> {
-    let mut seen: HashMap<u64, u32> = HashMap::with_capacity(items.len());
-    let mut out: Vec<((u64, u32), T)> = items
-        .iter()
-        .rev()
-        .map(|item| {
-            let mut h = DefaultHasher::new();
-            format!("{item:?}").hash(&mut h);
-            let hash = h.finish();
-            let n = seen.entry(hash).or_insert(0);
-            *n += 1;
-            ((hash, *n), item.clone())
-        })
-        .collect();
-    out.reverse();
-    out
+    let ty = format!("{:.1}", 20.0 - (threshold as f64 - lo) / span * 20.0);
+    svg("svg", "spark")
+        .a("viewBox", "0 0 80 20")
+        .a("preserveAspectRatio", "none")
+        .a("aria-hidden", "true")
+        .c(svg("line", "spark-threshold")
+            .a("x1", "0")
+            .a("x2", "80")
+            .a("y1", &ty)
+            .a("y2", &ty))
+        .c(
+            svg("polyline", "spark-line")
+                .a("points", &polyline_points(&values, 80.0, 20.0, lo, hi)),
+        )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_survive_prepending_and_tell_duplicates_apart() {
-        let a = keyed_by_content(&["x", "y", "x"]);
-        let b = keyed_by_content(&["z", "x", "y", "x"]);
-        assert_eq!(a[0].0, b[1].0);
-        assert_eq!(a[2].0, b[3].0);
-        assert_ne!(a[0].0, a[2].0);
-    }
 
     #[test]
     fn polyline_scales() {

@@ -1,0 +1,169 @@
+//! Pausing the live view without losing events.
+//!
+//! While paused, frames keep arriving: `hello`, `heartbeat` and `error` are
+//! handled at once (they do not touch the engine), while `snapshot`,
+//! `events` and `gap` frames queue here, in order, and apply on resume. The
+//! published view stays frozen meanwhile.
+//!
+//! - Events already queued (or applied) are trimmed from later frames, so a
+//!   reconnect while paused, which resumes from [`PauseQueue::resume_point`],
+//!   does not queue anything twice.
+//! - Bounded: at most [`MAX_QUEUED_EVENTS`] events. Beyond, later frames are
+//!   dropped and the queue is marked *overflowed*; on resume the dashboard
+//!   applies what it holds and reconnects with a resume point, so the
+//!   gateway's history sends the rest (or a gap and a snapshot, said so).
+//!   Nothing is lost silently.
+
+use std::collections::VecDeque;
+
+use shoppulse_core::frame::{ResumePoint, ServerFrame};
+
+/// Events held while paused at most.
+pub const MAX_QUEUED_EVENTS: u64 = 200_000;
+
+/// Frames held while paused.
+#[derive(Debug, Default)]
+pub struct PauseQueue {
+    frames: VecDeque<ServerFrame>,
+    events: u64,
+    overflowed: bool,
+    resume: Option<ResumePoint>,
+}
+
+impl PauseQueue {
+    /// Events held.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Frames were dropped because the queue was full.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Where the stream stands counting what is queued (for a `hello`
+    /// while paused), when anything is queued.
+    pub fn resume_point(&self) -> Option<&ResumePoint> {
+        self.resume.as_ref()
+    }
+
+    /// Queues a frame that changes the engine. `applied` is the session's
+    /// resume point (what the engine holds).
+    pub fn push(&mut self, frame: ServerFrame, applied: Option<&ResumePoint>) {
+        match frame {
+            ServerFrame::Events {
+                epoch,
+                first_seq,
+                sent_ms,
+                mut events,
+            } => {
+                let known = self.resume.as_ref().or(applied);
+                let skip = match known {
+                    Some(r) if r.epoch == epoch && first_seq <= r.seq => {
+                        usize::try_from(r.seq - first_seq + 1).unwrap_or(usize::MAX)
+                    }
+                    _ => 0,
+                };
+                if skip >= events.len() {
+                    return;
+                }
+                if self.overflowed {
+                    return;
+                }
+                let n = (events.len() - skip) as u64;
+                if self.events + n > MAX_QUEUED_EVENTS {
+                    self.overflowed = true;
+                    return;
+                }
+                events.drain(..skip);
+                let first_seq = first_seq + skip as u64;
+                self.events += n;
+                self.resume = Some(ResumePoint {
+                    epoch: epoch.clone(),
+                    seq: first_seq + n - 1,
+                });
+                self.frames.push_back(ServerFrame::Events {
+                    epoch,
+                    first_seq,
+                    sent_ms,
+                    events,
+                });
+            }
+            ServerFrame::Snapshot { epoch, seq, state } => {
+                if self.overflowed {
+                    return;
+                }
+                // A snapshot replaces everything before it.
+                self.frames.retain(|f| matches!(f, ServerFrame::Gap { .. }));
+                self.events = 0;
+                self.resume = Some(ResumePoint {
+                    epoch: epoch.clone(),
+                    seq,
+                });
+                self.frames
+                    .push_back(ServerFrame::Snapshot { epoch, seq, state });
+            }
+            other => self.frames.push_back(other),
+        }
+    }
+
+    /// Takes everything queued, in order; returns the frames and whether the
+    /// queue overflowed.
+    pub fn take(&mut self) -> (Vec<ServerFrame>, bool) {
+        let frames = self.frames.drain(..).collect();
+        let overflowed = std::mem::take(&mut self.overflowed);
+        self.events = 0;
+        self.resume = None;
+        (frames, overflowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoppulse_core::frame::encode_events_frame;
+
+    const INV: &str = r#"{"kind":"inventory","ts":1000,"product":101,"quantity":5}"#;
+
+    fn events(first: u64, n: usize) -> ServerFrame {
+        ServerFrame::parse(&encode_events_frame("e1", first, 0, vec![INV; n])).unwrap()
+    }
+
+    fn rp(seq: u64) -> ResumePoint {
+        ResumePoint {
+            epoch: "e1".into(),
+            seq,
+        }
+    }
+
+    #[test]
+    fn queues_in_order_without_duplicates() {
+        let mut q = PauseQueue::default();
+        q.push(events(1, 3), Some(&rp(1)));
+        assert_eq!(q.events(), 2, "seq 1 was already applied");
+        q.push(events(2, 4), Some(&rp(1)));
+        assert_eq!(q.events(), 4, "2..=3 queued already, 4..=5 new");
+        assert_eq!(q.resume_point(), Some(&rp(5)));
+        let (frames, over) = q.take();
+        assert!(!over);
+        assert_eq!(frames.len(), 2);
+        assert!(
+            matches!(&frames[1], ServerFrame::Events { first_seq: 4, events, .. } if events.len() == 2)
+        );
+        assert_eq!(q.events(), 0);
+        assert_eq!(q.resume_point(), None);
+    }
+
+    #[test]
+    fn overflow_is_flagged_not_silent() {
+        let mut q = PauseQueue::default();
+        let big = usize::try_from(MAX_QUEUED_EVENTS).unwrap();
+        q.push(events(1, big), None);
+        assert!(!q.overflowed());
+        q.push(events(big as u64 + 1, 1), None);
+        assert!(q.overflowed());
+        assert_eq!(q.events(), MAX_QUEUED_EVENTS);
+        let (_, over) = q.take();
+        assert!(over);
+    }
+}

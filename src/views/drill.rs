@@ -1,0 +1,490 @@
+//! The drill-down panel: a product (stock, depletion, sparkline, what sells
+//! with it), a sync cell (its failed and stuck orders with their errors) or
+//! an order (its sync state per target and the events seen here).
+//!
+//! Opened by clicking any element with `data-drill` (one delegated handler,
+//! [`on_drill_click`]); it reads the engine through read-only queries and
+//! follows the live view.
+
+use leptos::prelude::*;
+use shoppulse_core::event::{SyncStatus, Target};
+use shoppulse_core::id::Id;
+use shoppulse_core::time::format_hms;
+use shoppulse_core::view::{OrderTargetState, StockRow};
+use wasm_bindgen::JsCast;
+
+use super::inventory::stockout_text;
+use super::sync::{status_title, target_title};
+use super::widgets::{lang, rx, sparkline_el};
+use crate::dom::{drill_button, el, patch, text, E};
+use crate::format::{datetime, duration_ms, percent, thousands};
+use crate::i18n::{Lang, K};
+use crate::session::{NoteKind, OrderNote};
+use crate::state::{Sections, Signals, StoreHandle};
+use crate::ui::{Drill, Ui};
+
+/// Unsynced orders listed for a cell.
+pub const CELL_ORDERS: usize = 50;
+/// Partners listed for a product.
+pub const PARTNERS_SHOWN: usize = 8;
+
+/// The delegated click handler: opens the drill-down named by the nearest
+/// `data-drill` element (`product` / `order` with `data-drill-id`, `cell`
+/// inside an element with `data-channel` and `data-target`).
+pub fn on_drill_click(ui: Ui, ev: &web_sys::MouseEvent) {
+    let Some(el) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|t| t.closest("[data-drill]").ok().flatten())
+    else {
+        return;
+    };
+    let id = || el.get_attribute("data-drill-id").map(|s| Id::from_text(&s));
+    let drill = match el.get_attribute("data-drill").as_deref() {
+        Some("product") => id().map(Drill::Product),
+        Some("order") => id().map(Drill::Order),
+        Some("cell") => el
+            .closest("[data-channel][data-target]")
+            .ok()
+            .flatten()
+            .and_then(|c| {
+                let ch = c.get_attribute("data-channel")?;
+                let t = Target::parse(&c.get_attribute("data-target")?)?;
+                Some(Drill::Cell(ch, t))
+            }),
+        _ => None,
+    };
+    if let Some(d) = drill {
+        ui.settings_open.set(false);
+        ui.drill.set(Some(d));
+    }
+}
+
+/// What a drill-down shows, read from the engine (compared to skip
+/// re-rendering when nothing changed).
+#[derive(Clone, PartialEq, Debug)]
+enum Data {
+    Product {
+        id: Id,
+        stock: Option<StockRow>,
+        partners: Vec<(Id, u64)>,
+        score: Option<f64>,
+        top: Option<u64>,
+        now: i64,
+    },
+    Cell {
+        orders: Vec<OrderTargetState>,
+        figures: Option<String>,
+    },
+    Order {
+        states: Vec<OrderTargetState>,
+        notes: Vec<OrderNote>,
+    },
+}
+
+fn product_el(
+    stock: Option<&StockRow>,
+    partners: &[(Id, u64)],
+    score: Option<f64>,
+    top: Option<u64>,
+    now: i64,
+    l: Lang,
+) -> Vec<E> {
+    let fig = |label: K, value: E, note: Option<String>| {
+        el("div", "figure")
+            .c(text("span", "figure-label", l.t(label)))
+            .c(value)
+            .o(note.map(|n| text("span", "muted small", &n)))
+    };
+    let mut out = Vec::new();
+    match stock {
+        None => out.push(text("p", "muted", l.t(K::NotTracked)).a("data-testid", "drill-stock")),
+        Some(r) => {
+            let state = if r.quantity < 0 {
+                K::StateOversold
+            } else if r.quantity == 0 {
+                K::StateOut
+            } else if r.quantity <= r.threshold {
+                K::StateLow
+            } else {
+                K::Stock
+            };
+            out.push(
+                el("div", "drill-figures")
+                    .c(fig(
+                        K::Stock,
+                        text("span", "figure-value big", &l.f(K::QtyNow, &[&r.quantity]))
+                            .a("data-testid", "drill-stock")
+                            .a("data-quantity", &r.quantity.to_string()),
+                        Some(l.f(K::ThresholdN, &[&r.threshold])),
+                    ))
+                    .c(fig(
+                        K::Depletion,
+                        text(
+                            "span",
+                            "figure-value",
+                            &l.f(K::PerHour, &[&format!("{:.1}", r.depletion_per_hour)]),
+                        )
+                        .a("data-testid", "drill-depletion"),
+                        Some(stockout_text(r, now, l)),
+                    ))
+                    .c(fig(
+                        K::StateLabel,
+                        text("span", "figure-value", l.t(state)),
+                        None,
+                    )),
+            );
+            out.push(text("h3", "", l.t(K::StockHistory)));
+            out.push(
+                el("div", "drill-spark")
+                    .a("data-testid", "drill-sparkline")
+                    .a("data-points", &r.history.len().to_string())
+                    .c(sparkline_el(&r.history, r.threshold)),
+            );
+            let span = |i: Option<&(i64, i64)>| i.map(|(t, _)| format_hms(*t)).unwrap_or_default();
+            out.push(text(
+                "p",
+                "muted small",
+                &format!("{} … {}", span(r.history.first()), span(r.history.last())),
+            ));
+        }
+    }
+    let dash = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
+    out.push(
+        el("div", "drill-figures")
+            .c(fig(
+                K::Velocity,
+                text(
+                    "span",
+                    "figure-value",
+                    &dash(score.map(|s| format!("{s:.2}"))),
+                ),
+                None,
+            ))
+            .c(fig(
+                K::TopCount,
+                text("span", "figure-value", &dash(top.map(thousands))),
+                None,
+            )),
+    );
+    out.push(text("h3", "", l.t(K::OftenWith)));
+    if partners.is_empty() {
+        out.push(text("p", "muted", l.t(K::NoPartners)));
+    } else {
+        out.push(
+            el("ul", "rows").a("data-testid", "drill-recs").cs(partners
+                .iter()
+                .map(|(p, n)| {
+                    let id = p.to_string();
+                    el("li", "")
+                        .a("data-product-id", &id)
+                        .c(drill_button("product", &id, &l.f(K::ProductN, &[&id])))
+                        .c(text("span", "num muted", &format!("{n}×")))
+                })
+                .collect()),
+        );
+    }
+    out
+}
+
+fn cell_el(orders: &[OrderTargetState], figures: Option<&str>, l: Lang) -> Vec<E> {
+    let mut out = vec![
+        text(
+            "p",
+            "muted",
+            &figures
+                .map(|f| l.f(K::CellFigures, &[&f]))
+                .unwrap_or_default(),
+        )
+        .a("data-testid", "drill-cell-figures"),
+        text("h3", "", l.t(K::UnsyncedOrders)),
+    ];
+    if orders.is_empty() {
+        out.push(text("p", "muted", l.t(K::NoUnsynced)));
+    }
+    out.push(
+        el("ul", "rows drill-orders")
+            .a("data-testid", "drill-orders")
+            .cs(orders
+                .iter()
+                .map(|o| {
+                    let id = o.order.to_string();
+                    el("li", "")
+                        .a("data-testid", "drill-order-row")
+                        .a("data-order-id", &id)
+                        .a("data-status", o.status.as_str())
+                        .c(drill_button("order", &id, &l.f(K::OrderDetails, &[&id])))
+                        .c(text(
+                            "span",
+                            &format!("tag st-{}", o.status.as_str()),
+                            status_title(o.status, l),
+                        ))
+                        .c(text(
+                            "span",
+                            "muted small",
+                            &format!(
+                                "{} · {}",
+                                l.f(K::AttemptN, &[&o.attempt]),
+                                datetime(o.since_ms, l)
+                            ),
+                        ))
+                        .o(o.last_error
+                            .as_deref()
+                            .map(|e| text("span", "err", e).a("data-testid", "drill-error")))
+                })
+                .collect()),
+    );
+    out
+}
+
+/// A note of an order's timeline in words.
+fn note_text(what: &NoteKind, l: Lang) -> String {
+    match what {
+        NoteKind::Order(status) => l.f(K::OrderStatusIs, &[status]),
+        NoteKind::Sync {
+            target,
+            status,
+            attempt,
+            latency_ms,
+            ..
+        } => {
+            let mut s = format!(
+                "{} → {} · {}",
+                target_title(*target, l),
+                status_title(*status, l),
+                l.f(K::AttemptN, &[attempt])
+            );
+            if let Some(ms) = latency_ms {
+                s.push_str(" · ");
+                s.push_str(&l.f(K::LatencyN, &[&duration_ms(*ms as f64, l)]));
+            }
+            s
+        }
+    }
+}
+
+fn order_el(states: &[OrderTargetState], notes: &[OrderNote], l: Lang) -> Vec<E> {
+    let mut out = Vec::new();
+    if let Some(c) = states
+        .first()
+        .map(|s| &s.channel)
+        .or_else(|| notes.first().map(|n| &n.channel))
+    {
+        out.push(text("p", "muted", &format!("{}: {c}", l.t(K::ColChannel))));
+    }
+    out.push(text("h3", "", l.t(K::CurrentSync)));
+    if states.is_empty() {
+        out.push(text("p", "muted", l.t(K::UnknownOrder)));
+    } else {
+        let th = |k: K| text("th", "", l.t(k)).a("scope", "col");
+        out.push(
+            el("table", "table")
+                .a("data-testid", "drill-sync-states")
+                .c(el("thead", "").c(el("tr", "")
+                    .c(th(K::ColTarget))
+                    .c(th(K::ColStatus))
+                    .c(th(K::ColSince))
+                    .c(th(K::ColLastError))))
+                .c(el("tbody", "").cs(states
+                    .iter()
+                    .map(|s| {
+                        el("tr", "")
+                            .a("data-target", s.target.as_str())
+                            .a("data-status", s.status.as_str())
+                            .c(text("td", "", target_title(s.target, l)))
+                            .c(text(
+                                "td",
+                                &format!("st-{}", s.status.as_str()),
+                                &format!(
+                                    "{} ({})",
+                                    status_title(s.status, l),
+                                    l.f(K::AttemptN, &[&s.attempt])
+                                ),
+                            ))
+                            .c(text("td", "", &datetime(s.since_ms, l)))
+                            .c(text(
+                                "td",
+                                "err",
+                                s.last_error.as_deref().unwrap_or_default(),
+                            ))
+                    })
+                    .collect())),
+        );
+    }
+    out.push(text("h3", "", l.t(K::Timeline)));
+    if notes.is_empty() {
+        out.push(text("p", "muted", l.t(K::NoTimeline)));
+    } else {
+        out.push(
+            el("ol", "timeline")
+                .a("data-testid", "drill-timeline")
+                .cs(notes
+                    .iter()
+                    .map(|n| {
+                        let err = match &n.what {
+                            NoteKind::Sync { error: Some(e), .. } => Some(text("span", "err", e)),
+                            _ => None,
+                        };
+                        el("li", "")
+                            .a("data-testid", "timeline-row")
+                            .c(text("time", "muted small", &datetime(n.ts_ms, l)))
+                            .c(text("span", "", &note_text(&n.what, l)))
+                            .o(err)
+                    })
+                    .collect()),
+        );
+    }
+    out
+}
+
+/// Reads what `drill` shows (`tick`: the once-a-second refresh of the
+/// cell scan, which is not re-run every frame).
+fn read(drill: &Drill, store: StoreHandle, sections: Sections) -> Option<Data> {
+    match drill {
+        Drill::Product(id) => {
+            let top = sections.behavior.with(|b| {
+                b.top_products
+                    .iter()
+                    .find(|p| p.product == *id)
+                    .map(|p| p.count)
+            });
+            store.with_engine(|e| Data::Product {
+                id: id.clone(),
+                stock: e.stock_of(id),
+                partners: e.bought_with(id, PARTNERS_SHOWN),
+                score: e.trend_score(id),
+                top,
+                now: e.now_ms(),
+            })
+        }
+        Drill::Cell(ch, t) => {
+            let figures = sections.sync.with(|s| {
+                s.cells
+                    .iter()
+                    .find(|c| c.channel == *ch && c.target == *t)
+                    .map(|c| {
+                        let counts = SyncStatus::ALL
+                            .into_iter()
+                            .map(|st| format!("{} {}", st.as_str(), thousands(c.count(st))))
+                            .collect::<Vec<_>>()
+                            .join(" · ");
+                        format!("{counts} · fail {}", percent(c.failure_rate))
+                    })
+            });
+            store.with_engine(|e| Data::Cell {
+                orders: e.cell_orders(ch, *t, CELL_ORDERS),
+                figures,
+            })
+        }
+        Drill::Order(id) => store.with_session(|s| Data::Order {
+            states: s.engine.order_sync(id),
+            notes: s.order_notes(id),
+        }),
+    }
+}
+
+/// The drawer.
+#[component]
+pub fn DrillPanel() -> impl IntoView {
+    let l = lang();
+    let ui = expect_context::<Ui>();
+    let store = expect_context::<StoreHandle>();
+    let signals = expect_context::<Signals>();
+    let sections = expect_context::<Sections>();
+    let drill = ui.drill;
+    let title = rx(move || match drill.get() {
+        Some(Drill::Product(p)) => l.f(K::ProductDetails, &[&p]),
+        Some(Drill::Cell(c, t)) => l.f(K::CellDetails, &[&c, &target_title(t, l)]),
+        Some(Drill::Order(o)) => l.f(K::OrderDetails, &[&o]),
+        None => String::new(),
+    });
+    let kind = rx(move || {
+        match drill.get() {
+            Some(Drill::Product(_)) => "product",
+            Some(Drill::Cell(..)) => "cell",
+            Some(Drill::Order(_)) => "order",
+            None => "",
+        }
+        .to_owned()
+    });
+    let body = NodeRef::<leptos::html::Div>::new();
+    let last: StoredValue<Option<Data>, LocalStorage> = StoredValue::new_local(None);
+    Effect::new(move |_| {
+        let Some(d) = drill.get() else {
+            last.set_value(None);
+            return;
+        };
+        // Products and orders follow every view; the cell scan runs once a second.
+        if matches!(d, Drill::Cell(..)) {
+            signals.now_ms.track();
+        } else {
+            signals.view.track();
+        }
+        let Some(c) = body.get() else { return };
+        let Some(data) = read(&d, store, sections) else {
+            return;
+        };
+        if last.with_value(|p| p.as_ref() == Some(&data)) && c.child_element_count() > 0 {
+            return;
+        }
+        let children = match &data {
+            Data::Product {
+                stock,
+                partners,
+                score,
+                top,
+                now,
+                ..
+            } => product_el(stock.as_ref(), partners, *score, *top, *now, l),
+            Data::Cell { orders, figures } => cell_el(orders, figures.as_deref(), l),
+            Data::Order { states, notes } => order_el(states, notes, l),
+        };
+        patch(&c, children);
+        let (key, id) = match &d {
+            Drill::Product(p) => ("data-product-id", p.to_string()),
+            Drill::Order(o) => ("data-order-id", o.to_string()),
+            Drill::Cell(ch, t) => {
+                let _ = c.set_attribute("data-target", t.as_str());
+                ("data-channel", ch.clone())
+            }
+        };
+        let _ = c.set_attribute(key, &id);
+        last.set_value(Some(data));
+    });
+    // Move focus into the panel when it opens (keyboard users land on it).
+    Effect::new(move |_| {
+        if drill.with(Option::is_some) {
+            request_animation_frame(|| focus_selector("#drill-title"));
+        }
+    });
+    view! {
+        <Show when=move || drill.with(Option::is_some)>
+            <aside class="drawer" data-testid="drilldown" data-kind=kind role="dialog" aria-labelledby="drill-title">
+                <div class="drawer-head">
+                    <h2 id="drill-title" tabindex="-1">{title}</h2>
+                    <button
+                        type="button"
+                        class="btn"
+                        data-testid="drilldown-close"
+                        aria-label=l.t(K::CloseDetails)
+                        on:click=move |_| drill.set(None)
+                    >
+                        "✕"
+                    </button>
+                </div>
+                <div class="drill-body" node_ref=body></div>
+            </aside>
+        </Show>
+    }
+}
+
+/// Focuses the first element matching `sel` (for keyboard users).
+pub fn focus_selector(sel: &str) {
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector(sel).ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = el.focus();
+    }
+}
