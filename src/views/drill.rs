@@ -339,7 +339,7 @@ fn order_el(states: &[OrderTargetState], notes: &[OrderNote], l: Lang) -> Vec<E>
 
 /// Reads what `drill` shows (`tick`: the once-a-second refresh of the
 /// cell scan, which is not re-run every frame).
-fn read(drill: &Drill, store: StoreHandle, sections: Sections) -> Option<Data> {
+fn read(drill: &Drill, store: StoreHandle, sections: Sections, l: Lang) -> Option<Data> {
     match drill {
         Drill::Product(id) => {
             let top = sections.behavior.with(|b| {
@@ -365,10 +365,13 @@ fn read(drill: &Drill, store: StoreHandle, sections: Sections) -> Option<Data> {
                     .map(|c| {
                         let counts = SyncStatus::ALL
                             .into_iter()
-                            .map(|st| format!("{} {}", st.as_str(), thousands(c.count(st))))
+                            .map(|st| format!("{} {}", status_title(st, l), thousands(c.count(st))))
                             .collect::<Vec<_>>()
                             .join(" · ");
-                        format!("{counts} · fail {}", percent(c.failure_rate))
+                        format!(
+                            "{counts} · {}",
+                            l.f(K::FailPct, &[&percent(c.failure_rate)])
+                        )
                     })
             });
             store.with_engine(|e| Data::Cell {
@@ -421,7 +424,7 @@ pub fn DrillPanel() -> impl IntoView {
             signals.view.track();
         }
         let Some(c) = body.get() else { return };
-        let Some(data) = read(&d, store, sections) else {
+        let Some(data) = read(&d, store, sections, l) else {
             return;
         };
         if last.with_value(|p| p.as_ref() == Some(&data)) && c.child_element_count() > 0 {

@@ -214,12 +214,13 @@ test('drill-downs: a product, a sync cell with its failed orders, an order timel
     await drill.waitFor();
     assert.equal(await drill.getAttribute('data-kind'), 'product');
     assert.equal(await drill.locator('h2').innerText(), 'Product 555');
+    await until(async () => (await page.getByTestId('drill-stock').count()) === 1, 5_000, 'drill content');
     assert.equal(await page.getByTestId('drill-stock').getAttribute('data-quantity'), '5');
     assert.equal(await page.getByTestId('drill-sparkline').getAttribute('data-points'), '3');
     assert.match(await page.getByTestId('drill-depletion').innerText(), /per hour/);
     assert.equal(await page.getByTestId('drill-recs').locator('[data-product-id="556"]').count(), 1, 'bought with 556');
     // Focus moved into the panel.
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'drill-title');
+    await until(async () => (await page.evaluate(() => document.activeElement?.id)) === 'drill-title', 5_000, 'focus in the panel');
     await page.keyboard.press('Escape');
     await until(async () => (await drill.count()) === 0, 5_000, 'closed');
 
@@ -240,6 +241,7 @@ test('drill-downs: a product, a sync cell with its failed orders, an order timel
     await until(async () => (await drill.getAttribute('data-kind')) === 'order', 5_000, 'order drill');
     assert.equal(await drill.locator('h2').innerText(), 'Order S-1');
     const states = page.getByTestId('drill-sync-states');
+    await until(async () => (await states.count()) === 1, 5_000, 'order content');
     assert.match(await states.locator('tr[data-target="payment"]').innerText(), /failed \(attempt 2\)[\s\S]*card declined/);
     const steps = page.getByTestId('timeline-row');
     assert.equal(await steps.count(), 2);
