@@ -610,6 +610,12 @@ async fn stalled_client_is_dropped_without_blocking_a_fast_one() {
     }
     assert!(saw_error, "slow_consumer error frame delivered");
     assert_eq!(close_reason, Some((1013, "slow_consumer".to_owned())));
+    // The gauge drops just after the close frame is sent: wait for it
+    // (regression: `stalled_client_gauge_race`, seen under load 11).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while gw.metric("shoppulse_feed_connections") != 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(gw.metric("shoppulse_feed_connections"), 1);
 }
 
