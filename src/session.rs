@@ -14,6 +14,13 @@
 //! - Each event is decoded on its own; a bad one is recorded as a rejection
 //!   with source `dashboard` and the rest of the frame still applies.
 //! - `gap`: the resume point is gone; shown, `mark_gap` called, a snapshot follows.
+//!   After `epoch_changed` the new stream's snapshot cannot hold what came
+//!   before, so its open sales windows (and those of its first event) are
+//!   marked incomplete; after `history_gone` the snapshot is the gateway's
+//!   whole state (every event of the epoch), so nothing is marked.
+//! - An unreadable snapshot (e.g. a gateway of another version) is never
+//!   followed by a mid-stream start: the dashboard asks once for the whole
+//!   history from seq 0, and otherwise applies nothing and shows the error.
 //! - `error` with code `slow_consumer`: reconnect and resume.
 
 use std::collections::VecDeque;
@@ -154,6 +161,15 @@ pub struct Session {
     pub order_log: VecDeque<OrderNote>,
     /// A gap was reported and its snapshot has not arrived yet.
     gap_pending: bool,
+    /// Reason of the gap whose snapshot is pending.
+    gap_reason: Option<String>,
+    /// Mark the sales windows incomplete once more after the next event (the
+    /// first event of a new epoch opens windows the snapshot did not have).
+    mark_after_next_event: bool,
+    /// The epoch named in the gateway's latest `hello`.
+    hello_epoch: Option<String>,
+    /// Snapshots that could not be read since the last good one.
+    snapshot_failures: u32,
     /// Something the views show changed since the last [`Session::take_changed`].
     changed: bool,
 }
@@ -200,12 +216,21 @@ impl Session {
         Session::default()
     }
 
-    /// Where to resume, once something has been applied.
+    /// Where to resume, once something has been applied; with nothing
+    /// applied and an unreadable snapshot, from seq 0 of the gateway's epoch
+    /// (the whole history instead of a snapshot).
     pub fn resume_point(&self) -> Option<ResumePoint> {
-        self.epoch.as_ref().map(|epoch| ResumePoint {
-            epoch: epoch.clone(),
-            seq: self.last_seq,
-        })
+        match (&self.epoch, &self.hello_epoch) {
+            (Some(epoch), _) => Some(ResumePoint {
+                epoch: epoch.clone(),
+                seq: self.last_seq,
+            }),
+            (None, Some(epoch)) if self.snapshot_failures > 0 => Some(ResumePoint {
+                epoch: epoch.clone(),
+                seq: 0,
+            }),
+            (None, _) => None,
+        }
     }
 
     /// The `hello` to send on a new connection.
@@ -256,6 +281,7 @@ impl Session {
         match frame {
             ServerFrame::Hello {
                 protocol,
+                epoch,
                 head_seq,
                 server,
                 source,
@@ -268,6 +294,7 @@ impl Session {
                     ));
                 }
                 self.head_seq = head_seq;
+                self.hello_epoch = Some(epoch);
                 self.server = Some(ServerInfo {
                     server,
                     source,
@@ -278,25 +305,7 @@ impl Session {
                 Outcome::Hello
             }
             ServerFrame::Snapshot { epoch, seq, state } => {
-                match serde_json::from_str::<Engine>(state.get()) {
-                    Ok(engine) => {
-                        self.engine = engine;
-                        self.apply_local_config();
-                        self.epoch = Some(epoch);
-                        self.last_seq = seq;
-                        self.head_seq = self.head_seq.max(seq);
-                        self.changed = true;
-                        if std::mem::take(&mut self.gap_pending) {
-                            Outcome::Resynced
-                        } else {
-                            Outcome::Continue
-                        }
-                    }
-                    Err(e) => {
-                        self.problem(format!("snapshot at seq {seq} unreadable: {e}"));
-                        Outcome::Continue
-                    }
-                }
+                self.on_snapshot(epoch, seq, state.get())
             }
             ServerFrame::Events {
                 epoch,
@@ -326,6 +335,7 @@ impl Session {
                 });
                 self.engine.mark_gap();
                 self.gap_pending = true;
+                self.gap_reason = self.last_gap.clone();
                 self.changed = true;
                 Outcome::Gap
             }
@@ -338,6 +348,41 @@ impl Session {
                 self.changed = true;
                 if code == "slow_consumer" {
                     Outcome::Reconnect("gateway: slow consumer".to_owned())
+                } else {
+                    Outcome::Continue
+                }
+            }
+        }
+    }
+
+    fn on_snapshot(&mut self, epoch: String, seq: u64, state: &str) -> Outcome {
+        match serde_json::from_str::<Engine>(state) {
+            Ok(engine) => {
+                self.engine = engine;
+                self.apply_local_config();
+                self.snapshot_failures = 0;
+                if self.gap_pending && self.gap_reason.as_deref() == Some("epoch_changed") {
+                    self.engine.mark_gap();
+                    self.mark_after_next_event = true;
+                }
+                self.epoch = Some(epoch);
+                self.last_seq = seq;
+                self.head_seq = self.head_seq.max(seq);
+                self.changed = true;
+                self.gap_reason = None;
+                if std::mem::take(&mut self.gap_pending) {
+                    Outcome::Resynced
+                } else {
+                    Outcome::Continue
+                }
+            }
+            Err(e) => {
+                let msg = format!("snapshot at seq {seq} unreadable: {e}");
+                self.problem(msg.clone());
+                self.snapshot_failures += 1;
+                if self.snapshot_failures == 1 {
+                    // Once: reconnect and ask for the events instead.
+                    Outcome::Reconnect(msg)
                 } else {
                     Outcome::Continue
                 }
@@ -361,8 +406,14 @@ impl Session {
                 return Outcome::Reconnect(format!("stream epoch changed to {epoch}"));
             }
             Some(_) => {}
+            None if self.snapshot_failures > 0 && first_seq > 1 => {
+                // No state to apply these to: wait (the error is shown).
+                return Outcome::Continue;
+            }
             None => {
-                // Nothing applied yet and no snapshot came first: start here.
+                // Nothing applied yet and no snapshot came first: start here
+                // (from seq 1 after an unreadable snapshot: the whole history).
+                self.snapshot_failures = 0;
                 self.epoch = Some(epoch);
                 self.last_seq = first_seq.saturating_sub(1);
                 if first_seq > 1 {
@@ -371,6 +422,11 @@ impl Session {
             }
         }
         if first_seq > self.last_seq.saturating_add(1) {
+            if self.snapshot_failures > 1 {
+                // The snapshot that should bridge this was unreadable again:
+                // hold what we have and show the error, no reconnect loop.
+                return Outcome::Continue;
+            }
             let missed = format!("missed seq {}..{}", self.last_seq + 1, first_seq - 1);
             self.last_gap = Some(missed.clone());
             self.changed = true;
@@ -384,6 +440,9 @@ impl Session {
             match decode_event(json, now_ms) {
                 Ok(ev) => {
                     self.engine.apply(&ev);
+                    if std::mem::take(&mut self.mark_after_next_event) {
+                        self.engine.mark_gap();
+                    }
                     if let Some(note) = OrderNote::of(&ev) {
                         if self.order_log.len() == ORDER_LOG_LEN {
                             self.order_log.pop_front();
@@ -512,6 +571,264 @@ mod tests {
         assert_eq!(s.on_text(&f, 0), Outcome::Continue);
         assert_eq!(s.epoch.as_deref(), Some("e1"));
         assert_eq!(s.last_seq, 2);
+    }
+
+    const ORDER: &str = r#"{"kind":"order","ts":600000,"order":"A","channel":"web","status":"paid","total_cents":500,"currency":"GBP"}"#;
+
+    fn snapshot_of(epoch: &str, seq: u64, events: &[&str]) -> String {
+        let mut e = Engine::default();
+        for j in events {
+            e.apply_json(j, 0, "test").unwrap();
+        }
+        let state = serde_json::to_string(&e).unwrap();
+        format!(r#"{{"type":"snapshot","epoch":"{epoch}","seq":{seq},"state":{state}}}"#)
+    }
+
+    fn incomplete_windows(s: &Session) -> usize {
+        let v = s.engine.view().sales;
+        v.minutes
+            .iter()
+            .chain(&v.hours)
+            .chain(&v.days)
+            .filter(|w| w.incomplete)
+            .count()
+    }
+
+    fn gap(reason: &str) -> String {
+        format!(
+            r#"{{"type":"gap","epoch":"e2","requested":{{"epoch":"e1","seq":5}},"oldest_seq":1,"reason":"{reason}"}}"#
+        )
+    }
+
+    #[test]
+    fn a_new_epoch_marks_the_windows_it_could_not_see_incomplete() {
+        let mut s = Session::new();
+        s.on_text(&snapshot_of("e1", 5, &[ORDER]), 0);
+        assert_eq!(s.on_text(&gap("epoch_changed"), 0), Outcome::Gap);
+        // The new stream's snapshot is taken whole, its open windows marked.
+        assert_eq!(
+            s.on_text(&snapshot_of("e2", 1, &[ORDER]), 0),
+            Outcome::Resynced
+        );
+        assert_eq!(s.epoch.as_deref(), Some("e2"));
+        assert_eq!(
+            incomplete_windows(&s),
+            3,
+            "minute, hour and day of the order"
+        );
+        // An empty snapshot: the windows opened by the first event are marked.
+        let mut s = Session::new();
+        s.on_text(&snapshot_of("e1", 5, &[ORDER]), 0);
+        s.on_text(&gap("epoch_changed"), 0);
+        s.on_text(&snapshot_of("e2", 0, &[]), 0);
+        s.on_text(&encode_events_frame("e2", 1, 0, [ORDER]), 0);
+        assert_eq!(incomplete_windows(&s), 3);
+        // ... and only those: two hours later, the new minute and hour are
+        // whole; the old hour and the day that spans the gap stay marked.
+        let later = ORDER.replace("600000", "7800000").replace("\"A\"", "\"B\"");
+        s.on_text(&encode_events_frame("e2", 2, 0, [later.as_str()]), 0);
+        let v = s.engine.view().sales;
+        assert!(!v.minutes.last().unwrap().incomplete && !v.hours.last().unwrap().incomplete);
+        assert_eq!(incomplete_windows(&s), 2);
+    }
+
+    #[test]
+    fn after_history_gone_the_snapshot_is_whole() {
+        let mut s = Session::new();
+        s.on_text(&snapshot_of("e1", 5, &[ORDER]), 0);
+        s.on_text(&gap("history_gone"), 0);
+        assert_eq!(
+            s.on_text(&snapshot_of("e1", 90, &[ORDER]), 0),
+            Outcome::Resynced
+        );
+        assert_eq!(incomplete_windows(&s), 0);
+        assert_eq!(s.gaps, 1);
+    }
+
+    #[test]
+    fn an_unreadable_snapshot_never_starts_the_stream_in_the_middle() {
+        let mut s = Session::new();
+        s.on_text(&hello(), 0);
+        let bad = r#"{"type":"snapshot","epoch":"e1","seq":40,"state":{"health":5}}"#;
+        assert!(matches!(s.on_text(bad, 0), Outcome::Reconnect(_)));
+        assert!(s.last_error.as_deref().unwrap_or("").contains("unreadable"));
+        // The next connection asks for everything from seq 0 instead.
+        assert_eq!(
+            s.hello_frame(),
+            r#"{"type":"hello","protocol":1,"resume":{"epoch":"e1","seq":0}}"#
+        );
+        // Still unreadable (history gone too): nothing is applied mid-stream.
+        assert_eq!(s.on_text(bad, 0), Outcome::Continue);
+        assert_eq!(
+            s.on_text(&encode_events_frame("e1", 41, 0, [INV]), 0),
+            Outcome::Continue
+        );
+        assert_eq!((applied(&s), s.last_seq, s.epoch.clone()), (0, 0, None));
+        // The whole history from seq 1 applies exactly.
+        assert_eq!(
+            s.on_text(&encode_events_frame("e1", 1, 0, [INV, INV]), 0),
+            Outcome::Continue
+        );
+        assert_eq!((applied(&s), s.last_seq), (2, 2));
+    }
+
+    #[test]
+    fn repeated_unreadable_snapshots_hold_the_state_without_a_reconnect_loop() {
+        let mut s = Session::new();
+        s.on_text(&hello(), 0);
+        s.on_text(&snapshot("e1", 3), 0);
+        s.on_text(&encode_events_frame("e1", 4, 0, [INV]), 0);
+        s.on_text(&gap("history_gone"), 0);
+        let bad = r#"{"type":"snapshot","epoch":"e1","seq":90,"state":[]}"#;
+        // Once: reconnect and resume; a second time: hold, show, wait.
+        assert!(matches!(s.on_text(bad, 0), Outcome::Reconnect(_)));
+        assert_eq!(s.on_text(bad, 0), Outcome::Continue);
+        let later = encode_events_frame("e1", 91, 0, [INV]);
+        assert_eq!(s.on_text(&later, 0), Outcome::Continue);
+        assert_eq!(
+            (s.last_seq, applied(&s)),
+            (4, 1),
+            "nothing applied past the hole"
+        );
+        assert!(s.last_error.as_deref().unwrap_or("").contains("unreadable"));
+    }
+
+    /// A small deterministic PRNG (xorshift64*) for the randomized tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Random frame sequences (snapshots, overlapping, repeated, early and
+    /// late events frames, gaps, heartbeats, errors, garbage) against a
+    /// model of the rules: every event is applied exactly once, in order,
+    /// and a frame that would skip one is never applied.
+    #[test]
+    fn random_frame_orders_apply_every_event_exactly_once() {
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        for _ in 0..300 {
+            let mut s = Session::new();
+            let (mut model_last, mut model_applied, mut model_epoch) = (0u64, 0u64, None::<String>);
+            for _ in 0..40 {
+                let epoch = if rng.below(10) == 0 { "e2" } else { "e1" };
+                match rng.below(8) {
+                    0 => {
+                        let seq = rng.below(60);
+                        s.on_text(&snapshot(epoch, seq), 0);
+                        (model_last, model_applied, model_epoch) = (seq, 0, Some(epoch.to_owned()));
+                    }
+                    1 => {
+                        s.on_text(&gap("history_gone"), 0);
+                    }
+                    2 => {
+                        let hb = format!(
+                            r#"{{"type":"heartbeat","sent_ms":1,"head_seq":{}}}"#,
+                            rng.below(100)
+                        );
+                        s.on_text(&hb, 0);
+                    }
+                    3 => {
+                        let mut junk: Vec<u8> = (0..rng.below(40))
+                            .map(|_| u8::try_from(rng.below(256)).unwrap())
+                            .collect();
+                        junk.retain(u8::is_ascii);
+                        s.on_text(&String::from_utf8(junk).unwrap(), 0);
+                    }
+                    _ => {
+                        let first = (model_last + 1).saturating_sub(rng.below(4)).max(1)
+                            + u64::from(rng.below(6) == 0);
+                        let n = usize::try_from(rng.below(5)).unwrap();
+                        let events: Vec<&str> = (0..n)
+                            .map(|i| {
+                                if (i as u64 + first).is_multiple_of(7) {
+                                    r#"{"kind":"nope"}"#
+                                } else {
+                                    INV
+                                }
+                            })
+                            .collect();
+                        let f = encode_events_frame(epoch, first, 0, events);
+                        let out = s.on_text(&f, 0);
+                        let contiguous = first <= model_last + 1;
+                        match &model_epoch {
+                            Some(e) if e == epoch && contiguous => {
+                                let last = first + n as u64 - 1;
+                                if n > 0 && last > model_last {
+                                    model_applied += last - model_last;
+                                    model_last = last;
+                                }
+                            }
+                            Some(e) if e == epoch => assert!(matches!(out, Outcome::Reconnect(_))),
+                            Some(_) => assert!(matches!(out, Outcome::Reconnect(_))),
+                            None => {
+                                if n > 0 {
+                                    model_epoch = Some(epoch.to_owned());
+                                    model_last = first + n as u64 - 1;
+                                    model_applied = n as u64;
+                                } else {
+                                    model_epoch = Some(epoch.to_owned());
+                                    model_last = first - 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                let h = s.engine.view().health;
+                assert_eq!(h.applied + h.rejected, model_applied, "exactly once");
+                assert_eq!(s.last_seq, model_last);
+                assert_eq!(s.epoch, model_epoch);
+            }
+        }
+    }
+
+    /// Arbitrary bytes and mutated valid frames never panic the session.
+    #[test]
+    fn arbitrary_and_mutated_frames_never_panic() {
+        let mut rng = Rng(0xdead_beef_0bad_f00d);
+        let valid = [
+            hello(),
+            snapshot_of("e1", 3, &[ORDER, INV]),
+            encode_events_frame("e1", 4, 7, [INV, ORDER, "{\"kind\":\"x\"}"]),
+            gap("epoch_changed"),
+            r#"{"type":"heartbeat","sent_ms":5,"head_seq":42}"#.to_owned(),
+            r#"{"type":"error","code":"slow_consumer","message":"m"}"#.to_owned(),
+        ];
+        let mut s = Session::new();
+        for i in 0..20_000u64 {
+            let base = valid[usize::try_from(rng.below(valid.len() as u64)).unwrap()].as_bytes();
+            let mut b = base.to_vec();
+            for _ in 0..=rng.below(4) {
+                if b.is_empty() {
+                    break;
+                }
+                let at = usize::try_from(rng.below(b.len() as u64)).unwrap();
+                match rng.below(4) {
+                    0 => b[at] = u8::try_from(rng.below(256)).unwrap(),
+                    1 => b.truncate(at),
+                    2 => {
+                        b.remove(at);
+                    }
+                    _ => b.insert(at, b"{}[]\",:0-9e"[usize::try_from(rng.below(11)).unwrap()]),
+                }
+            }
+            if i % 5 == 0 {
+                b = (0..rng.below(64))
+                    .map(|_| u8::try_from(rng.below(256)).unwrap())
+                    .collect();
+            }
+            let text = String::from_utf8_lossy(&b);
+            let _ = s.on_text(&text, 0);
+            let _ = s.engine.view();
+        }
     }
 
     #[test]
