@@ -8,9 +8,13 @@
 //!
 //! Rules (protocol v1):
 //! - `snapshot` replaces the engine; `last_seq` becomes the snapshot's `seq`.
-//! - `events` carry consecutive sequence numbers from `first_seq`; an event
-//!   with `seq <= last_seq` is skipped (never applied twice); a frame starting
-//!   after `last_seq + 1` means events were missed: reconnect and resume.
+//! - `events` cover the stream positions `first_seq..=last` and carry
+//!   consecutive sequence numbers from `first_seq`, or explicit `seqs` (a
+//!   dashboard watching some shops of a shared stream), with `last_seq` when
+//!   the frame covers positions past its last event. An event with
+//!   `seq <= last_seq` is skipped (never applied twice); `last_seq` then
+//!   moves to the end of the frame's coverage; a frame starting after
+//!   `last_seq + 1` means events were missed: reconnect and resume.
 //! - Each event is decoded on its own; a bad one is recorded as a rejection
 //!   with source `dashboard` and the rest of the frame still applies.
 //! - `gap`: the resume point is gone; shown, `mark_gap` called, a snapshot follows.
@@ -28,7 +32,9 @@ use std::collections::VecDeque;
 use shoppulse_core::decode::decode_event;
 use shoppulse_core::engine::Config;
 use shoppulse_core::event::{Body, Event, SyncStatus, Target};
-use shoppulse_core::frame::{ClientFrame, ResumePoint, ServerFrame, PROTOCOL_VERSION};
+use shoppulse_core::frame::{
+    covered_last_seq, event_seq, ClientFrame, ResumePoint, ServerFrame, PROTOCOL_VERSION,
+};
 use shoppulse_core::id::Id;
 use shoppulse_core::Engine;
 
@@ -134,6 +140,8 @@ pub enum Outcome {
 pub struct Session {
     /// The operators.
     pub engine: Engine,
+    /// Only these shops (sent in `hello`); `None`: the whole stream.
+    pub shops: Option<Vec<String>>,
     /// Stream epoch of the state we hold (`None`: nothing applied yet).
     pub epoch: Option<String>,
     /// Last applied sequence number.
@@ -239,6 +247,7 @@ impl Session {
             protocol: PROTOCOL_VERSION,
             resume: self.resume_point(),
             encoding: None,
+            shops: self.shops.clone(),
         };
         serde_json::to_string(&hello).unwrap_or_default()
     }
@@ -312,7 +321,14 @@ impl Session {
                 first_seq,
                 sent_ms,
                 events,
-            } => self.on_events(epoch, first_seq, sent_ms, &events, now_ms),
+                seqs,
+                last_seq,
+            } => {
+                let covered = covered_last_seq(first_seq, events.len(), seqs.as_deref(), last_seq);
+                let numbered = (0..events.len()).map(|i| event_seq(first_seq, seqs.as_deref(), i));
+                let raws = events.iter().map(AsRef::as_ref);
+                self.on_events(epoch, first_seq, covered, sent_ms, numbered.zip(raws), now_ms)
+            }
             ServerFrame::Heartbeat { sent_ms, head_seq } => {
                 self.server_sent_ms = sent_ms;
                 if head_seq != self.head_seq {
@@ -390,12 +406,13 @@ impl Session {
         }
     }
 
-    fn on_events(
+    fn on_events<'a>(
         &mut self,
         epoch: String,
         first_seq: u64,
+        covered: u64,
         sent_ms: i64,
-        events: &[Box<serde_json::value::RawValue>],
+        events: impl Iterator<Item = (u64, &'a serde_json::value::RawValue)>,
         now_ms: i64,
     ) -> Outcome {
         if sent_ms != 0 {
@@ -432,7 +449,7 @@ impl Session {
             self.changed = true;
             return Outcome::Reconnect(missed);
         }
-        for (seq, raw) in (first_seq..).zip(events) {
+        for (seq, raw) in events {
             if seq <= self.last_seq {
                 continue;
             }
@@ -459,6 +476,7 @@ impl Session {
             self.applied_here += 1;
             self.changed = true;
         }
+        self.last_seq = self.last_seq.max(covered);
         self.head_seq = self.head_seq.max(self.last_seq);
         Outcome::Continue
     }
@@ -864,6 +882,42 @@ mod tests {
             matches!(&notes[0].what, NoteKind::Sync { error: Some(e), .. } if e == "card declined")
         );
         assert_eq!(s.order_log.len(), 2);
+    }
+
+    #[test]
+    fn a_shop_filter_goes_into_the_hello() {
+        let mut s = Session::new();
+        s.shops = Some(vec!["north".into(), "south".into()]);
+        assert_eq!(
+            s.hello_frame(),
+            r#"{"type":"hello","protocol":1,"shops":["north","south"]}"#
+        );
+    }
+
+    #[test]
+    fn filtered_frames_apply_their_own_seqs_and_advance_over_the_rest() {
+        use shoppulse_core::frame::encode_events_frame_with_seqs;
+        let mut s = Session::new();
+        s.on_text(&snapshot("e1", 10), 0);
+        // Positions 11..=20; this dashboard's events are at 13 and 18.
+        let f = encode_events_frame_with_seqs("e1", 11, 20, 0, &[13, 18], [INV, INV]);
+        assert_eq!(s.on_text(&f, 0), Outcome::Continue);
+        assert_eq!(applied(&s), 2);
+        assert_eq!(s.last_seq, 20, "the whole covered range is done");
+        // A watermark with no events moves the resume point on.
+        let w = encode_events_frame_with_seqs("e1", 21, 35, 0, &[], std::iter::empty());
+        assert_eq!(s.on_text(&w, 0), Outcome::Continue);
+        assert_eq!(s.last_seq, 35);
+        // An overlapping frame applies only what is new: 30 is old, 36 new.
+        let o = encode_events_frame_with_seqs("e1", 30, 36, 0, &[30, 36], [INV, INV]);
+        assert_eq!(s.on_text(&o, 0), Outcome::Continue);
+        assert_eq!(applied(&s), 3);
+        assert_eq!(s.last_seq, 36);
+        // A frame starting past 37 means positions were missed: resume.
+        let skip = encode_events_frame_with_seqs("e1", 40, 41, 0, &[41], [INV]);
+        assert!(matches!(s.on_text(&skip, 0), Outcome::Reconnect(_)));
+        assert_eq!(s.last_seq, 36);
+        assert_eq!(applied(&s), 3);
     }
 
     #[test]

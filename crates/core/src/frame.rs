@@ -62,16 +62,31 @@ pub enum ServerFrame {
         /// Serialized [`crate::engine::Engine`].
         state: Box<RawValue>,
     },
-    /// A batch of consecutive events.
+    /// A batch of events covering the stream positions `first_seq..=last`
+    /// (see [`ServerFrame::events_last_seq`]).
+    ///
+    /// Without `seqs` the events are consecutive: `events[i]` has sequence
+    /// `first_seq + i`. With `seqs` (a dashboard that watches some shops of
+    /// a shared stream) `events[i]` has sequence `seqs[i]`, and the positions
+    /// in between belong to events the dashboard did not ask for.
     Events {
         /// Stream epoch.
         epoch: String,
-        /// Sequence number of `events[0]`; the rest follow consecutively.
+        /// The first stream position this frame covers (the sequence number
+        /// of `events[0]` when `seqs` is absent).
         first_seq: u64,
         /// Gateway time when the frame was sent (epoch ms), for lag display.
         sent_ms: i64,
         /// The events, each in canonical JSON.
         events: Vec<Box<RawValue>>,
+        /// Explicit, strictly increasing sequence numbers of `events`, each
+        /// `>= first_seq` (filtered streams only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seqs: Option<Vec<u64>>,
+        /// The last stream position this frame covers, when it goes past its
+        /// last event (filtered streams: "nothing for you up to here").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_seq: Option<u64>,
     },
     /// Keep-alive; also tells the dashboard how far the stream has gone.
     Heartbeat {
@@ -119,6 +134,8 @@ struct AnyServerFrame {
     first_seq: Option<u64>,
     sent_ms: Option<i64>,
     events: Option<Vec<Box<RawValue>>>,
+    seqs: Option<Vec<u64>>,
+    last_seq: Option<u64>,
     requested: Option<ResumePoint>,
     reason: Option<String>,
     code: Option<String>,
@@ -152,12 +169,20 @@ impl ServerFrame {
                 seq: need(f.seq, ty, "seq")?,
                 state: need(f.state, ty, "state")?,
             },
-            "events" => ServerFrame::Events {
-                epoch: need(f.epoch, ty, "epoch")?,
-                first_seq: need(f.first_seq, ty, "first_seq")?,
-                sent_ms: f.sent_ms.unwrap_or_default(),
-                events: need(f.events, ty, "events")?,
-            },
+            "events" => {
+                let first_seq = need(f.first_seq, ty, "first_seq")?;
+                let events = need(f.events, ty, "events")?;
+                check_event_seqs(first_seq, events.len(), f.seqs.as_deref(), f.last_seq)
+                    .map_err(<serde_json::Error as serde::de::Error>::custom)?;
+                ServerFrame::Events {
+                    epoch: need(f.epoch, ty, "epoch")?,
+                    first_seq,
+                    sent_ms: f.sent_ms.unwrap_or_default(),
+                    events,
+                    seqs: f.seqs,
+                    last_seq: f.last_seq,
+                }
+            }
             "heartbeat" => ServerFrame::Heartbeat {
                 sent_ms: f.sent_ms.unwrap_or_default(),
                 head_seq: need(f.head_seq, ty, "head_seq")?,
@@ -180,6 +205,27 @@ impl ServerFrame {
         })
     }
 
+    /// The last stream position an `events` frame covers: `last_seq` when
+    /// given, else the sequence number of its last event (`first_seq - 1`
+    /// for an empty frame, which covers nothing). `None` for other frames.
+    pub fn events_last_seq(&self) -> Option<u64> {
+        match self {
+            ServerFrame::Events {
+                first_seq,
+                events,
+                seqs,
+                last_seq,
+                ..
+            } => Some(covered_last_seq(
+                *first_seq,
+                events.len(),
+                seqs.as_deref(),
+                *last_seq,
+            )),
+            _ => None,
+        }
+    }
+
     /// Serializes the frame as one JSON text.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| {
@@ -188,6 +234,70 @@ impl ServerFrame {
                 e.to_string()
             )
         })
+    }
+}
+
+/// Sequence number of the `i`-th event of an `events` frame.
+pub fn event_seq(first_seq: u64, seqs: Option<&[u64]>, i: usize) -> u64 {
+    match seqs {
+        Some(s) => s.get(i).copied().unwrap_or(u64::MAX),
+        None => first_seq.saturating_add(i as u64),
+    }
+}
+
+/// The last stream position an `events` frame covers (see
+/// [`ServerFrame::events_last_seq`]).
+pub fn covered_last_seq(
+    first_seq: u64,
+    n_events: usize,
+    seqs: Option<&[u64]>,
+    last_seq: Option<u64>,
+) -> u64 {
+    let last_event = match (seqs, n_events) {
+        (_, 0) => first_seq.saturating_sub(1),
+        (Some(s), _) => s.last().copied().unwrap_or(first_seq.saturating_sub(1)),
+        (None, n) => first_seq.saturating_add(n as u64 - 1),
+    };
+    last_seq.map_or(last_event, |l| l.max(last_event))
+}
+
+/// Checks the numbering of an `events` frame: `seqs`, when present, has one
+/// strictly increasing number per event, none below `first_seq`; `last_seq`,
+/// when present, is not below the last event nor below `first_seq - 1`.
+pub fn check_event_seqs(
+    first_seq: u64,
+    n_events: usize,
+    seqs: Option<&[u64]>,
+    last_seq: Option<u64>,
+) -> Result<(), String> {
+    if first_seq == 0 {
+        return Err("`events` frame with `first_seq` 0 (sequences start at 1)".into());
+    }
+    let last_event = if let Some(s) = seqs {
+        if s.len() != n_events {
+            return Err(format!(
+                "`events` frame with {n_events} events but {} `seqs`",
+                s.len()
+            ));
+        }
+        let mut prev = first_seq - 1;
+        for &q in s {
+            if q <= prev {
+                return Err(format!(
+                    "`events` frame `seqs` not strictly increasing from `first_seq` {first_seq}: {q} after {prev}"
+                ));
+            }
+            prev = q;
+        }
+        prev
+    } else {
+        (first_seq - 1).saturating_add(n_events as u64)
+    };
+    match last_seq {
+        Some(l) if l < last_event => Err(format!(
+            "`events` frame `last_seq` {l} before its last event {last_event}"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -205,12 +315,43 @@ pub enum ClientFrame {
         /// Preferred encoding (`"json"`, the default).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         encoding: Option<String>,
+        /// Only these shops (a gateway on a shared NATS stream); absent: every
+        /// event of the stream. Sequence numbers stay the stream's, so the
+        /// `events` frames carry `seqs`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shops: Option<Vec<String>>,
     },
     /// Keep-alive from the dashboard.
     Heartbeat {
         /// Dashboard time (epoch ms), informative.
         sent_ms: i64,
     },
+}
+
+/// Writes an `events` frame with explicit sequence numbers (`seqs[i]` for
+/// `events[i]`, strictly increasing, none below `first_seq`) covering the
+/// stream positions `first_seq..=last_seq`. `events` must each be one valid
+/// JSON object.
+pub fn encode_events_frame_with_seqs<'a>(
+    epoch: &str,
+    first_seq: u64,
+    last_seq: u64,
+    sent_ms: i64,
+    seqs: &[u64],
+    events: impl IntoIterator<Item = &'a str>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = encode_events_frame(epoch, first_seq, sent_ms, events);
+    out.truncate(out.len() - 1); // the closing `}`
+    out.push_str(r#","seqs":["#);
+    for (i, q) in seqs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{q}");
+    }
+    let _ = write!(out, r#"],"last_seq":{last_seq}}}"#);
+    out
 }
 
 /// Writes an `events` frame from already-encoded canonical event JSON without
@@ -262,7 +403,10 @@ mod tests {
                 first_seq,
                 sent_ms,
                 events,
+                seqs,
+                last_seq,
             } => {
+                assert_eq!((seqs, last_seq), (None, None));
                 assert_eq!(epoch, "e\"1");
                 assert_eq!(first_seq, 5);
                 assert_eq!(sent_ms, 9);
@@ -281,6 +425,7 @@ mod tests {
                 seq: 42,
             }),
             encoding: None,
+            shops: None,
         };
         let text = serde_json::to_string(&hello).unwrap();
         assert_eq!(
@@ -288,6 +433,91 @@ mod tests {
             r#"{"type":"hello","protocol":1,"resume":{"epoch":"abc","seq":42}}"#
         );
         assert_eq!(serde_json::from_str::<ClientFrame>(&text).unwrap(), hello);
+    }
+}
+
+#[cfg(test)]
+mod seq_tests {
+    use super::*;
+
+    const EV: &str = r#"{"kind":"inventory","ts":1,"product":1,"quantity":2}"#;
+
+    #[test]
+    fn a_filtered_events_frame_carries_its_sequence_numbers_and_coverage() {
+        let text = encode_events_frame_with_seqs("e", 10, 20, 7, &[12, 17], [EV, EV]);
+        let frame = ServerFrame::parse(&text).unwrap();
+        assert_eq!(frame.events_last_seq(), Some(20));
+        match frame {
+            ServerFrame::Events {
+                first_seq,
+                seqs,
+                last_seq,
+                events,
+                ..
+            } => {
+                assert_eq!(first_seq, 10);
+                assert_eq!(seqs.as_deref(), Some(&[12, 17][..]));
+                assert_eq!(last_seq, Some(20));
+                assert_eq!(event_seq(first_seq, seqs.as_deref(), 1), 17);
+                assert_eq!(events.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_filtered_frame_is_a_watermark() {
+        let text = encode_events_frame_with_seqs("e", 10, 30, 7, &[], std::iter::empty());
+        assert_eq!(
+            ServerFrame::parse(&text).unwrap().events_last_seq(),
+            Some(30)
+        );
+    }
+
+    #[test]
+    fn a_plain_frame_covers_its_events_only() {
+        let text = encode_events_frame("e", 5, 0, [EV, EV, EV]);
+        assert_eq!(
+            ServerFrame::parse(&text).unwrap().events_last_seq(),
+            Some(7)
+        );
+        let empty = encode_events_frame("e", 5, 0, std::iter::empty());
+        assert_eq!(
+            ServerFrame::parse(&empty).unwrap().events_last_seq(),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn inconsistent_numbering_is_refused() {
+        for (first, n, seqs, last) in [
+            (0, 0, None, None),
+            (5, 2, Some(vec![6]), None),
+            (5, 2, Some(vec![7, 7]), None),
+            (5, 2, Some(vec![4, 7]), None),
+            (5, 2, Some(vec![6, 9]), Some(8)),
+            (5, 3, None, Some(6)),
+        ] {
+            assert!(
+                check_event_seqs(first, n, seqs.as_deref(), last).is_err(),
+                "{first} {n} {seqs:?} {last:?}"
+            );
+        }
+        assert!(check_event_seqs(5, 2, Some(&[5, 9]), Some(9)).is_ok());
+        assert!(check_event_seqs(5, 0, None, Some(4)).is_ok());
+        let bad =
+            r#"{"type":"events","epoch":"e","first_seq":5,"sent_ms":0,"events":[{}],"seqs":[3]}"#;
+        assert!(ServerFrame::parse(bad).is_err());
+    }
+
+    #[test]
+    fn a_hello_may_name_shops() {
+        let hello: ClientFrame =
+            serde_json::from_str(r#"{"type":"hello","protocol":1,"shops":["a","b"]}"#).unwrap();
+        assert!(matches!(
+            hello,
+            ClientFrame::Hello { shops: Some(ref s), .. } if s == &["a", "b"]
+        ));
     }
 }
 

@@ -34,6 +34,7 @@ async fn main() {
                 protocol: PROTOCOL_VERSION,
                 resume: None,
                 encoding: None,
+                shops: None,
             };
             let text = serde_json::to_string(&hello).unwrap_or_default();
             if ws.send(Message::Text(text.into())).await.is_err() {

@@ -181,12 +181,84 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub webhooks: crate::webhooks::WebhookArgs,
 
+    /// NATS options (`--nats URL`: serve a shared `JetStream` stream).
+    #[command(flatten)]
+    pub nats: NatsArgs,
+
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` wins when set.
     #[arg(long, default_value = "info", value_name = "FILTER")]
     pub log: String,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Scale-out on NATS `JetStream` (docs/SCALING.md).
+#[derive(Args, Debug, Clone)]
+pub struct NatsArgs {
+    /// Serve the events of a NATS `JetStream` stream (created when missing)
+    /// instead of a local sequencer: `/ingest` and `--simulate` publish to
+    /// it, any number of gateways consume it, and its sequence numbers and
+    /// identity are the feed's, so a dashboard resumes on any gateway.
+    /// Comma-separate several servers of a cluster.
+    #[arg(long, value_name = "nats://HOST:PORT")]
+    pub nats: Option<String>,
+    /// The stream's name.
+    #[arg(
+        long,
+        default_value = "SHOPPULSE",
+        value_name = "NAME",
+        requires = "nats"
+    )]
+    pub stream: String,
+    /// Byte limit of the stream when this gateway creates it (oldest
+    /// events are discarded past it).
+    #[arg(long, default_value = "1GiB", value_name = "BYTES", value_parser = parse_size, requires = "nats")]
+    pub stream_max_bytes: usize,
+    /// Age limit of the stream's events when this gateway creates it
+    /// (`90s`, `30m`, `24h`, `7d`).
+    #[arg(long, default_value = "7d", value_name = "DURATION", value_parser = parse_duration, requires = "nats")]
+    pub stream_max_age: std::time::Duration,
+    /// Replicas of the stream when this gateway creates it (3 on a
+    /// three-node NATS cluster).
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "nats")]
+    pub stream_replicas: usize,
+    /// Shops the simulator publishes for with `--simulate --nats`, comma
+    /// separated; each gets its own simulated shop (seed + index) at
+    /// `--rate`.
+    #[arg(
+        long,
+        default_value = "default",
+        value_name = "SHOP,...",
+        value_delimiter = ',',
+        requires = "nats"
+    )]
+    pub shops: Vec<String>,
+    /// Most distinct shop filters served at once (each keeps its own engine
+    /// and history); idle ones are dropped after a minute.
+    #[arg(long, default_value_t = 64, value_name = "N", requires = "nats")]
+    pub max_filters: usize,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration such as 90s, 30m, 24h or 7d, got {s:?}"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "expected a duration such as 90s, 30m, 24h or 7d, got {s:?}"
+            ))
+        }
+    };
+    Ok(std::time::Duration::from_secs(n.saturating_mul(secs)))
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -282,5 +354,30 @@ mod tests {
         assert!(Cli::try_parse_from(["shoppulse-feed", "--speed", "0"]).is_err());
         let c = Cli::try_parse_from(["shoppulse-feed", "--speed", "max"]).unwrap();
         assert_eq!(c.serve.speed, Speed::Max);
+    }
+
+    #[test]
+    fn nats_flags() {
+        let c = Cli::try_parse_from([
+            "shoppulse-feed",
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--stream",
+            "S",
+            "--shops",
+            "a,b",
+            "--stream-max-age",
+            "24h",
+        ])
+        .unwrap();
+        assert_eq!(c.serve.nats.nats.as_deref(), Some("nats://127.0.0.1:4222"));
+        assert_eq!(c.serve.nats.stream, "S");
+        assert_eq!(c.serve.nats.shops, ["a", "b"]);
+        assert_eq!(c.serve.nats.stream_max_age.as_secs(), 86_400);
+        assert!(
+            Cli::try_parse_from(["shoppulse-feed", "--stream", "S"]).is_err(),
+            "--stream needs --nats"
+        );
+        assert!(parse_duration("7x").is_err());
     }
 }

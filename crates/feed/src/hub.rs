@@ -10,6 +10,14 @@
 //! so a new connection's snapshot covers exactly `1..=S` and its live frames
 //! start at `S + 1`: no event is in both, none is missing.
 //!
+//! ## Explicit sequence numbers
+//! A hub fed by [`Hub::publish`] numbers events itself (consecutive from 1).
+//! A hub fed by [`Hub::publish_at`] takes the numbers it is given (the NATS
+//! stream sequence) and may hold only some of them (the events of the shops
+//! its dashboards asked for): `head_seq` is then the last stream position it
+//! has *seen*, and its frames carry `seqs` and `last_seq` so that every frame
+//! covers a contiguous range of positions (see `docs/PROTOCOL.md`).
+//!
 //! ## Fan-out
 //! A broadcaster task cuts the events published since the last flush into
 //! `events` frames (at most [`HubLimits::batch_events`] events or about
@@ -26,7 +34,9 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use shoppulse_core::event::Body;
-use shoppulse_core::frame::{encode_events_frame, ResumePoint, MAX_FRAME_BYTES};
+use shoppulse_core::frame::{
+    encode_events_frame, encode_events_frame_with_seqs, ResumePoint, MAX_FRAME_BYTES,
+};
 use shoppulse_core::{Engine, Event};
 use tokio::sync::{mpsc, Notify};
 
@@ -54,6 +64,9 @@ pub struct HubLimits {
     pub queue_bytes: usize,
     /// Pause between broadcaster flushes (batches events into frames).
     pub flush_interval: Duration,
+    /// Least time between two `events` frames that carry no event, only a
+    /// newer `last_seq` (hubs that hold some shops of a shared stream).
+    pub watermark_interval: Duration,
 }
 
 impl Default for HubLimits {
@@ -65,6 +78,7 @@ impl Default for HubLimits {
             queue_frames: 256,
             queue_bytes: 64 << 20,
             flush_interval: Duration::from_millis(20),
+            watermark_interval: Duration::from_secs(1),
         }
     }
 }
@@ -180,8 +194,12 @@ struct Subscriber {
 pub enum Start {
     /// Resume: exactly the events after the client's point, then live.
     Resume {
-        /// Sequence number of `events[0]`.
+        /// The first position to send (the client's point + 1).
         first_seq: u64,
+        /// The last position the catch-up covers (the head at join time).
+        last_seq: u64,
+        /// Sequence numbers of `events`.
+        seqs: Vec<u64>,
         /// Missed events, canonical JSON.
         events: Vec<Arc<str>>,
     },
@@ -213,13 +231,26 @@ pub struct Joined {
 struct State {
     engine: Engine,
     history: VecDeque<Arc<str>>,
+    /// Sequence number of each `history` entry, strictly increasing.
+    seqs: VecDeque<u64>,
     history_bytes: usize,
-    /// Sequence number of `history[0]` (`head_seq + 1` when empty).
+    /// The oldest position the hub can serve from: every event at or after
+    /// it is held (`head_seq + 1` when nothing is).
     oldest_seq: u64,
+    /// The newest position seen.
     head_seq: u64,
     broadcast_upto: u64,
+    /// Wall clock of the last frame the broadcaster cut (epoch ms).
+    last_frame_ms: i64,
     subscribers: Vec<Subscriber>,
     snapshot_cache: Option<(u64, Arc<str>)>,
+}
+
+impl State {
+    /// Index of the first held event with a sequence number `>= seq`.
+    fn index_from(&self, seq: u64) -> usize {
+        self.seqs.partition_point(|&q| q < seq)
+    }
 }
 
 /// The hub; share it as `Arc<Hub>`.
@@ -232,8 +263,8 @@ pub struct Hub {
     pub info: StreamInfo,
     /// Limits.
     pub limits: HubLimits,
-    /// Counters.
-    pub metrics: Metrics,
+    /// Counters (shared by every hub of a gateway).
+    pub metrics: Arc<Metrics>,
     started: std::time::Instant,
 }
 
@@ -249,23 +280,38 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// A hub with an empty stream.
     pub fn new(info: StreamInfo, limits: HubLimits, engine: Engine) -> Hub {
+        Hub::with_metrics(info, limits, engine, Arc::default(), 0)
+    }
+
+    /// A hub that counts into `metrics` and starts after position `after`
+    /// (nothing at or before it can be served: a resume point older than
+    /// `after` gets a `gap`).
+    pub fn with_metrics(
+        info: StreamInfo,
+        limits: HubLimits,
+        engine: Engine,
+        metrics: Arc<Metrics>,
+        after: u64,
+    ) -> Hub {
         Hub {
             state: Mutex::new(State {
                 engine,
                 history: VecDeque::new(),
+                seqs: VecDeque::new(),
                 history_bytes: 0,
-                oldest_seq: 1,
-                head_seq: 0,
-                broadcast_upto: 0,
+                oldest_seq: after + 1,
+                head_seq: after,
+                broadcast_upto: after,
+                last_frame_ms: 0,
                 subscribers: Vec::new(),
                 snapshot_cache: None,
             }),
             wake: Notify::new(),
-            head: AtomicU64::new(0),
+            head: AtomicU64::new(after),
             stopping: AtomicBool::new(false),
             info,
             limits,
-            metrics: Metrics::default(),
+            metrics,
             started: std::time::Instant::now(),
         }
     }
@@ -309,25 +355,88 @@ impl Hub {
             st.history_bytes += json.len();
             st.history.push_back(json);
             st.head_seq += 1;
+            let seq = st.head_seq;
+            st.seqs.push_back(seq);
         }
         let last = st.head_seq;
+        self.trim_locked(&mut st);
+        self.head.store(last, Ordering::Release);
+        drop(st);
+        self.wake.notify_one();
+        Some((first, last))
+    }
+
+    /// Takes events numbered elsewhere (the NATS stream sequence): each
+    /// `(seq, event, canonical JSON)` in increasing `seq` order, then moves
+    /// the head to `through` (the last position seen, which may be past the
+    /// last event: the positions in between hold events of other shops).
+    /// Events at or before the current head are ignored (never applied
+    /// twice). Returns how many were taken.
+    pub fn publish_at(
+        &self,
+        events: &[(u64, &Event, Arc<str>)],
+        through: u64,
+        source: Source,
+    ) -> usize {
+        self.publish_at_counted(events, through, Some(source))
+    }
+
+    /// [`Hub::publish_at`] without counting into the metrics (a hub that
+    /// shares its counters with another hub taking the same events).
+    pub fn publish_at_uncounted(&self, events: &[(u64, &Event, Arc<str>)], through: u64) -> usize {
+        self.publish_at_counted(events, through, None)
+    }
+
+    fn publish_at_counted(
+        &self,
+        events: &[(u64, &Event, Arc<str>)],
+        through: u64,
+        source: Option<Source>,
+    ) -> usize {
+        let mut st = self.lock();
+        let mut taken = 0usize;
+        for (seq, ev, json) in events {
+            if *seq <= st.head_seq {
+                continue;
+            }
+            if let (Body::Rejected(r), Some(source)) = (&ev.body, source) {
+                self.metrics.add_rejected(source, &r.class);
+            }
+            st.engine.apply(ev);
+            st.history_bytes += json.len();
+            st.history.push_back(json.clone());
+            st.seqs.push_back(*seq);
+            st.head_seq = *seq;
+            taken += 1;
+        }
+        if let Some(source) = source {
+            self.metrics.add_in(source, taken as u64);
+        }
+        st.head_seq = st.head_seq.max(through);
+        let last = st.head_seq;
+        self.trim_locked(&mut st);
+        self.head.store(last, Ordering::Release);
+        drop(st);
+        self.wake.notify_one();
+        taken
+    }
+
+    /// Flushes a full batch and evicts history over the cap.
+    fn trim_locked(&self, st: &mut State) {
         let cap = self.limits.history.max(1);
         // Never evict what the broadcaster has not sent yet: flush first.
-        if st.head_seq - st.broadcast_upto >= self.limits.batch_events as u64
-            || st.history.len() > cap
-        {
-            self.flush_locked(&mut st);
+        let unsent = st.seqs.len() - st.index_from(st.broadcast_upto + 1);
+        if unsent >= self.limits.batch_events || st.history.len() > cap {
+            self.flush_locked(st);
         }
         while st.history.len() > cap {
             if let Some(old) = st.history.pop_front() {
                 st.history_bytes -= old.len();
             }
-            st.oldest_seq += 1;
+            if let Some(seq) = st.seqs.pop_front() {
+                st.oldest_seq = seq + 1;
+            }
         }
-        self.head.store(last, Ordering::Release);
-        drop(st);
-        self.wake.notify_one();
-        Some((first, last))
     }
 
     /// Registers a connection and returns how it starts.
@@ -352,14 +461,17 @@ impl Hub {
                 next_seq = rp.seq + 1;
                 start = Some(Start::Resume {
                     first_seq: rp.seq + 1,
+                    last_seq: rp.seq,
+                    seqs: Vec::new(),
                     events: Vec::new(),
                 });
             } else {
-                let from = usize::try_from(rp.seq + 1 - oldest).unwrap_or(usize::MAX);
-                let events: Vec<Arc<str>> = st.history.range(from..).cloned().collect();
+                let from = st.index_from(rp.seq + 1);
                 start = Some(Start::Resume {
                     first_seq: rp.seq + 1,
-                    events,
+                    last_seq: head,
+                    seqs: st.seqs.range(from..).copied().collect(),
+                    events: st.history.range(from..).cloned().collect(),
                 });
             }
         }
@@ -484,6 +596,8 @@ impl Hub {
 
     fn flush_locked(&self, st: &mut State) {
         let sent_ms = now_ms();
+        let watermark_ms =
+            i64::try_from(self.limits.watermark_interval.as_millis()).unwrap_or(i64::MAX);
         while st.broadcast_upto < st.head_seq {
             let mut a = st.broadcast_upto + 1;
             if a < st.oldest_seq {
@@ -496,7 +610,7 @@ impl Hub {
                 }
                 a = st.oldest_seq;
             }
-            let base = usize::try_from(a - st.oldest_seq).unwrap_or(0);
+            let base = st.index_from(a);
             let mut n = 0usize;
             let mut bytes = 0usize;
             for ev in st.history.range(base..) {
@@ -506,24 +620,33 @@ impl Hub {
                 n += 1;
                 bytes += ev.len() + 1;
             }
-            if n == 0 {
-                // Nothing held past `a` (cannot happen: eviction waits for
-                // the flush); never spin.
-                st.broadcast_upto = st.head_seq;
+            // The frame covers a..=b: up to its last event, or up to the
+            // head when it takes every event left.
+            let b = if base + n == st.history.len() {
+                st.head_seq
+            } else {
+                st.seqs[base + n - 1]
+            };
+            if n == 0 && sent_ms - st.last_frame_ms < watermark_ms {
+                // Newer positions but no event for this hub: tell the
+                // dashboards (a watermark) at most every watermark_interval;
+                // the next frame covers these positions anyway.
                 break;
             }
-            let b = a + n as u64 - 1;
+            st.last_frame_ms = sent_ms;
             let slice = |from: u64| -> Outgoing {
-                let lo = base + usize::try_from(from - a).unwrap_or(0);
-                let text = encode_events_frame(
-                    &self.info.epoch,
-                    from,
-                    sent_ms,
-                    st.history.range(lo..base + n).map(AsRef::as_ref),
-                );
+                let lo = st.index_from(from).max(base);
+                let count = base + n - lo;
+                let events = st.history.range(lo..base + n).map(AsRef::as_ref);
+                let text = if count as u64 == b + 1 - from {
+                    encode_events_frame(&self.info.epoch, from, sent_ms, events)
+                } else {
+                    let seqs: Vec<u64> = st.seqs.range(lo..base + n).copied().collect();
+                    encode_events_frame_with_seqs(&self.info.epoch, from, b, sent_ms, &seqs, events)
+                };
                 Outgoing {
                     text: Utf8Bytes::from(text),
-                    events: u32::try_from(b + 1 - from).unwrap_or(u32::MAX),
+                    events: u32::try_from(count).unwrap_or(u32::MAX),
                 }
             };
             let mut shared: Option<Outgoing> = None;
@@ -558,6 +681,55 @@ impl Hub {
             }
             st.broadcast_upto = b;
         }
+    }
+
+    /// The `events` frames that catch a resuming connection up: the events
+    /// of a [`Start::Resume`], cut like live frames, the last one covering
+    /// up to `last_seq` (a single event-less frame when a filtered hub had
+    /// nothing for the client, none when there is nothing to cover).
+    pub fn resume_frames(
+        &self,
+        first_seq: u64,
+        last_seq: u64,
+        seqs: &[u64],
+        events: &[Arc<str>],
+    ) -> Vec<(String, usize)> {
+        let mut frames = Vec::new();
+        let mut from = first_seq;
+        let mut i = 0;
+        while from <= last_seq {
+            let mut n = 0;
+            let mut bytes = 0;
+            while i + n < events.len()
+                && n < self.limits.batch_events
+                && (n == 0 || bytes < self.limits.batch_bytes)
+            {
+                bytes += events[i + n].len() + 1;
+                n += 1;
+            }
+            let to = if i + n == events.len() {
+                last_seq
+            } else {
+                seqs[i + n - 1]
+            };
+            let evs = events[i..i + n].iter().map(AsRef::as_ref);
+            let text = if n as u64 == to + 1 - from {
+                encode_events_frame(&self.info.epoch, from, now_ms(), evs)
+            } else {
+                encode_events_frame_with_seqs(
+                    &self.info.epoch,
+                    from,
+                    to,
+                    now_ms(),
+                    &seqs[i..i + n],
+                    evs,
+                )
+            };
+            frames.push((text, n));
+            i += n;
+            from = to + 1;
+        }
+        frames
     }
 }
 
@@ -635,8 +807,14 @@ mod tests {
             }),
         );
         match resumed.start {
-            Start::Resume { first_seq, events } => {
-                assert_eq!(first_seq, 5);
+            Start::Resume {
+                first_seq,
+                last_seq,
+                seqs,
+                events,
+            } => {
+                assert_eq!((first_seq, last_seq), (5, 6));
+                assert_eq!(seqs, [5, 6]);
                 assert_eq!(events.len(), 2);
             }
             Start::Snapshot { .. } => panic!("expected resume"),
@@ -688,7 +866,9 @@ mod tests {
             }),
         );
         match &ahead.start {
-            Start::Resume { first_seq, events } => {
+            Start::Resume {
+                first_seq, events, ..
+            } => {
                 assert_eq!(*first_seq, 5);
                 assert!(events.is_empty());
             }
@@ -717,6 +897,144 @@ mod tests {
         // its snapshot.
         assert_eq!(drain(&mut a.sub), vec![(3, 1), (4, 1)]);
         assert_eq!(drain(&mut b.sub), vec![(4, 1)]);
+    }
+
+    type Frame = (u64, Option<Vec<u64>>, Option<u64>, usize);
+
+    fn drain_all(sub: &mut Subscription) -> Vec<Frame> {
+        let mut out = Vec::new();
+        while let Ok(o) = sub.rx.try_recv() {
+            match shoppulse_core::frame::ServerFrame::parse(&o.text).unwrap() {
+                shoppulse_core::frame::ServerFrame::Events {
+                    first_seq,
+                    events,
+                    seqs,
+                    last_seq,
+                    ..
+                } => out.push((first_seq, seqs, last_seq, events.len())),
+                other => panic!("{other:?}"),
+            }
+        }
+        out
+    }
+
+    fn at(events: &[(u64, Event)]) -> Vec<(u64, &Event, Arc<str>)> {
+        events
+            .iter()
+            .map(|(q, e)| (*q, e, Arc::from(e.to_json())))
+            .collect()
+    }
+
+    #[test]
+    fn a_hub_fed_explicit_numbers_covers_every_position_in_its_frames() {
+        let mut h = hub(100);
+        h.limits.watermark_interval = Duration::ZERO;
+        let mut live = h.join(1, None);
+        // Positions 1..=10 seen; this hub holds 3, 4 and 9.
+        let evs = [(3, ev(3)), (4, ev(4)), (9, ev(9))];
+        assert_eq!(h.publish_at(&at(&evs), 10, Source::Nats), 3);
+        assert_eq!(h.head_seq(), 10);
+        let mut st = h.lock();
+        h.flush_locked(&mut st);
+        drop(st);
+        // batch_events is 3: one frame 1..=10 with explicit seqs.
+        assert_eq!(
+            drain_all(&mut live.sub),
+            vec![(1, Some(vec![3, 4, 9]), Some(10), 3)]
+        );
+        // Re-delivered positions are ignored; only newer ones count.
+        assert_eq!(
+            h.publish_at(&at(&[(9, ev(9)), (12, ev(12))]), 12, Source::Nats),
+            1
+        );
+        // Positions 13..=20 with nothing for this hub: a watermark frame.
+        h.publish_at(&[], 20, Source::Nats);
+        let mut st = h.lock();
+        h.flush_locked(&mut st);
+        drop(st);
+        assert_eq!(
+            drain_all(&mut live.sub),
+            vec![(11, Some(vec![12]), Some(20), 1)]
+        );
+        // A dashboard that stopped at 4 resumes with 9 and 12, covered to 20.
+        let back = h.join(
+            2,
+            Some(&ResumePoint {
+                epoch: "t".into(),
+                seq: 4,
+            }),
+        );
+        let Start::Resume {
+            first_seq,
+            last_seq,
+            seqs,
+            events,
+        } = back.start
+        else {
+            panic!("expected a resume")
+        };
+        assert_eq!(
+            (first_seq, last_seq, seqs.as_slice()),
+            (5, 20, &[9, 12][..])
+        );
+        let frames = h.resume_frames(first_seq, last_seq, &seqs, &events);
+        assert_eq!(frames.len(), 1);
+        let f = shoppulse_core::frame::ServerFrame::parse(&frames[0].0).unwrap();
+        assert_eq!(f.events_last_seq(), Some(20));
+        // Up to date at 20: nothing to send.
+        assert!(h.resume_frames(21, 20, &[], &[]).is_empty());
+        // A resume point before what the hub started from is a gap.
+        let late = Hub::with_metrics(
+            h.info.clone(),
+            h.limits.clone(),
+            Engine::default(),
+            Arc::default(),
+            50,
+        );
+        let gone = late.join(
+            3,
+            Some(&ResumePoint {
+                epoch: "t".into(),
+                seq: 10,
+            }),
+        );
+        assert!(matches!(
+            gone.start,
+            Start::Snapshot {
+                gap: Some("history_gone"),
+                seq: 50,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn watermarks_are_rate_limited() {
+        let mut h = hub(100);
+        h.limits.watermark_interval = Duration::from_secs(3600);
+        let mut live = h.join(1, None);
+        h.publish_at(&at(&[(2, ev(2))]), 2, Source::Nats);
+        let mut st = h.lock();
+        h.flush_locked(&mut st);
+        drop(st);
+        assert_eq!(
+            drain_all(&mut live.sub),
+            vec![(1, Some(vec![2]), Some(2), 1)]
+        );
+        h.publish_at(&[], 30, Source::Nats);
+        let mut st = h.lock();
+        h.flush_locked(&mut st);
+        drop(st);
+        assert!(drain_all(&mut live.sub).is_empty(), "no watermark yet");
+        // The next event's frame covers the skipped positions.
+        h.publish_at(&at(&[(31, ev(31))]), 31, Source::Nats);
+        let mut st = h.lock();
+        h.flush_locked(&mut st);
+        drop(st);
+        assert_eq!(
+            drain_all(&mut live.sub),
+            vec![(3, Some(vec![31]), Some(31), 1)]
+        );
     }
 
     #[test]

@@ -16,15 +16,18 @@ pub enum Source {
     Ingest,
     /// `POST /webhooks/...` (Shopify, WooCommerce, Segment, GA4).
     Webhook,
+    /// A NATS `JetStream` stream (`--nats`).
+    Nats,
 }
 
 impl Source {
     /// All sources, in counter order.
-    pub const ALL: [Source; 4] = [
+    pub const ALL: [Source; 5] = [
         Source::Simulator,
         Source::Replay,
         Source::Ingest,
         Source::Webhook,
+        Source::Nats,
     ];
 
     /// Label value.
@@ -34,6 +37,7 @@ impl Source {
             Source::Replay => "replay",
             Source::Ingest => "ingest",
             Source::Webhook => "webhook",
+            Source::Nats => "nats",
         }
     }
 
@@ -99,11 +103,11 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// WebSocket connections accepted since start.
     pub connections_total: AtomicU64,
-    events_in: [AtomicU64; 4],
+    events_in: [AtomicU64; 5],
     /// Events handed to dashboards (counted once per connection).
     pub events_out: AtomicU64,
     rejected_by_class: [AtomicU64; 6],
-    rejected_by_source: [AtomicU64; 4],
+    rejected_by_source: [AtomicU64; 5],
     /// Connections closed because their queue overflowed.
     pub dropped_slow: AtomicU64,
     /// Connections closed because the client went silent.

@@ -73,7 +73,7 @@ fn random_epoch(prefix: &str) -> String {
     format!("{prefix}-{:016x}", splitmix64(&mut s))
 }
 
-fn init_logs(filter: &str, format: LogFormat) {
+pub(crate) fn init_logs(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -128,6 +128,9 @@ fn stream_info(args: &ServeArgs, sim: Option<&SimConfig>) -> Result<StreamInfo, 
 
 /// Runs the gateway until Ctrl-C / SIGTERM.
 pub fn serve(args: &ServeArgs) -> Result<(), String> {
+    if args.nats.nats.is_some() {
+        return crate::nats::serve(args);
+    }
     init_logs(&args.log, args.log_format);
     let sim = args.simulate.then(|| sim_config(&args.sim));
     let info = stream_info(args, sim.as_ref())?;
@@ -216,7 +219,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

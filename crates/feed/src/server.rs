@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +23,8 @@ use crate::hub::{now_ms, Hub};
 use crate::lines::parse_ndjson;
 use crate::metrics::{IngestOutcome, Source};
 use crate::webhooks::{self, Secrets, Webhooks};
+use crate::nats::NatsGateway;
+use crate::shops::{check_shop, DEFAULT_SHOP};
 use crate::ws::{self, WsConfig};
 
 /// Largest client WebSocket message or frame accepted.
@@ -42,6 +44,8 @@ pub struct App {
     pub max_body: usize,
     /// The webhook routes' state (no source enabled unless configured).
     pub webhooks: Arc<Webhooks>,
+    /// The shared stream, with `--nats`.
+    pub nats: Option<Arc<NatsGateway>>,
     next_conn: Arc<AtomicU64>,
 }
 
@@ -53,6 +57,7 @@ impl App {
             hub,
             ws,
             max_body,
+            nats: None,
             next_conn: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -61,6 +66,14 @@ impl App {
     #[must_use]
     pub fn with_webhooks(mut self, webhooks: Arc<Webhooks>) -> App {
         self.webhooks = webhooks;
+        self
+    }
+
+    /// The same, serving a shared NATS stream: `/ingest` publishes there and
+    /// dashboards may ask for some shops.
+    #[must_use]
+    pub fn with_nats(mut self, nats: Arc<NatsGateway>) -> App {
+        self.nats = Some(nats);
         self
     }
 }
@@ -90,15 +103,16 @@ async fn ws_handler(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let id = app.next_conn.fetch_add(1, Ordering::Relaxed);
+    let router = app.nats.as_ref().map(|n| n.router.clone());
     upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| ws::serve(socket, app.hub, app.ws, id, peer.to_string()))
+        .on_upgrade(move |socket| ws::serve(socket, app.hub, app.ws, id, peer.to_string(), router))
 }
 
 async fn healthz(State(app): State<App>) -> Json<serde_json::Value> {
     let g = app.hub.gauges();
-    Json(json!({
+    let mut health = json!({
         "ok": true,
         "epoch": app.hub.info.epoch,
         "head_seq": g.head_seq,
@@ -107,11 +121,18 @@ async fn healthz(State(app): State<App>) -> Json<serde_json::Value> {
         "connections": app.hub.metrics.connections.load(Ordering::Relaxed),
         "source": app.hub.info.source,
         "uptime_s": app.hub.uptime_s(),
-    }))
+    });
+    if let Some(n) = &app.nats {
+        health["nats"] = n.link.health(&n.router);
+    }
+    Json(health)
 }
 
 async fn metrics(State(app): State<App>) -> impl IntoResponse {
-    let text = app.hub.metrics.render(app.hub.gauges(), app.hub.uptime_s());
+    let mut text = app.hub.metrics.render(app.hub.gauges(), app.hub.uptime_s());
+    if let Some(n) = &app.nats {
+        text.push_str(&n.link.render_metrics(&n.router));
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -133,7 +154,38 @@ fn too_large(max: usize) -> Response {
         .into_response()
 }
 
-async fn ingest(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+/// `POST /ingest` query: `?shop=NAME`.
+#[derive(Debug, serde::Deserialize)]
+pub struct IngestQuery {
+    /// The shop the events belong to (default `default`).
+    pub shop: Option<String>,
+}
+
+fn bad_shop(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "bad_shop", "message": message})),
+    )
+        .into_response()
+}
+
+async fn ingest(
+    State(app): State<App>,
+    Query(query): Query<IngestQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let shop = query.shop.unwrap_or_else(|| DEFAULT_SHOP.to_owned());
+    if let Err(e) = check_shop(&shop) {
+        app.hub.metrics.add_ingest(IngestOutcome::Error);
+        return bad_shop(&e);
+    }
+    if app.nats.is_none() && shop != DEFAULT_SHOP {
+        app.hub.metrics.add_ingest(IngestOutcome::Error);
+        return bad_shop(&format!(
+            "this gateway serves one shop, `{DEFAULT_SHOP}` (start it with --nats for several); got {shop:?}"
+        ));
+    }
     let max = app.max_body;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -172,6 +224,13 @@ async fn ingest(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
         }
     }
     let arrival = now_ms();
+    if let Some(nats) = app.nats.clone() {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        return ingest_nats(&app, &nats, &shop, buf, arrival, key.as_deref()).await;
+    }
     let hub = app.hub.clone();
     let work = tokio::task::spawn_blocking(move || {
         let parsed = parse_ndjson(&buf, arrival, "ingest");
@@ -204,4 +263,67 @@ async fn ingest(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
         "last_seq": seqs.map(|s| s.1),
     }))
     .into_response()
+}
+
+/// `/ingest` with `--nats`: decode here, publish to the stream, answer with
+/// the stream sequence numbers (the gateways' hubs take the events when they
+/// consume them).
+async fn ingest_nats(
+    app: &App,
+    nats: &NatsGateway,
+    shop: &str,
+    buf: Vec<u8>,
+    arrival: i64,
+    key: Option<&str>,
+) -> Response {
+    let Ok(parsed) =
+        tokio::task::spawn_blocking(move || parse_ndjson(&buf, arrival, "ingest")).await
+    else {
+        app.hub.metrics.add_ingest(IngestOutcome::Error);
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": "internal", "message": "ingest worker failed"})),
+        )
+            .into_response();
+    };
+    let total_rejected = parsed.rejected.len();
+    match nats.ingest(shop, &parsed.events, key).await {
+        Ok(seqs) => {
+            app.hub.metrics.add_ingest(IngestOutcome::Ok);
+            info!(
+                accepted = parsed.accepted,
+                rejected = total_rejected,
+                shop,
+                "ingest published"
+            );
+            let mut listed = parsed.rejected;
+            listed.truncate(MAX_LISTED_REJECTIONS);
+            Json(json!({
+                "accepted": parsed.accepted,
+                "rejected": listed,
+                "rejected_total": total_rejected,
+                "first_seq": seqs.iter().min(),
+                "last_seq": seqs.iter().max(),
+                "shop": shop,
+            }))
+            .into_response()
+        }
+        Err(f) => {
+            app.hub.metrics.add_ingest(IngestOutcome::Error);
+            warn!(stored = f.stored, total = f.total, error = %f.error, "ingest: NATS did not store every event");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "error": "nats_unavailable",
+                    "message": format!(
+                        "NATS stored {} of {} events before giving up ({}); send the same body again with the same Idempotency-Key header to store the rest exactly once",
+                        f.stored, f.total, f.error
+                    ),
+                    "stored": f.stored,
+                    "total": f.total,
+                })),
+            )
+                .into_response()
+        }
+    }
 }

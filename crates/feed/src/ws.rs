@@ -21,11 +21,12 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use shoppulse_core::frame::{encode_events_frame, ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use shoppulse_core::frame::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::hub::{now_ms, CloseReason, Hub, Kill, Start};
 use crate::metrics::FrameType;
+use crate::shops::{Router, ShopFilter};
 
 /// Connection timing.
 #[derive(Clone, Debug)]
@@ -40,8 +41,16 @@ pub struct WsConfig {
 
 type Sink = SplitSink<WebSocket, Message>;
 
-/// Serves one upgraded socket until it closes.
-pub async fn serve(socket: WebSocket, hub: Arc<Hub>, cfg: WsConfig, id: u64, peer: String) {
+/// Serves one upgraded socket until it closes. `router` (a gateway on a
+/// shared NATS stream) picks the hub for the shops the dashboard asks for.
+pub async fn serve(
+    socket: WebSocket,
+    hub: Arc<Hub>,
+    cfg: WsConfig,
+    id: u64,
+    peer: String,
+    router: Option<Arc<Router>>,
+) {
     let span = tracing::info_span!("conn", id, peer = %peer);
     async move {
         hub.metrics.connections.fetch_add(1, Ordering::Relaxed);
@@ -49,7 +58,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, cfg: WsConfig, id: u64, pee
             .connections_total
             .fetch_add(1, Ordering::Relaxed);
         info!("dashboard connected");
-        let reason = run(socket, &hub, &cfg, id).await;
+        let reason = run(socket, &hub, &cfg, id, router.as_deref()).await;
         hub.leave(id);
         hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
         info!(reason = ?reason, "dashboard disconnected");
@@ -129,6 +138,26 @@ async fn read_hello(
     }
 }
 
+/// The hub for the shops asked for: the gateway's own without a filter;
+/// with one, the router's filter hub (only on a shared NATS stream).
+fn pick_hub(
+    hub: &Arc<Hub>,
+    router: Option<&Router>,
+    shops: Option<&[String]>,
+) -> Result<Arc<Hub>, (&'static str, String)> {
+    let filter = ShopFilter::parse(shops).map_err(|e| ("bad_hello", e))?;
+    if filter.is_all() {
+        return Ok(hub.clone());
+    }
+    match router {
+        Some(r) => r.hub_for(&filter).map_err(|e| ("too_many_filters", e)),
+        None => Err((
+            "bad_hello",
+            "this gateway serves one shop's stream (no --nats): leave `shops` out".to_owned(),
+        )),
+    }
+}
+
 fn is_capacity(e: &axum::Error) -> bool {
     let s = e.to_string();
     s.contains("Space limit exceeded") || s.contains("capacity") || s.contains("too long")
@@ -176,7 +205,13 @@ async fn close_with(
 }
 
 #[allow(clippy::too_many_lines)] // reason: the connection's life in order reads best as one function
-async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> CloseReason {
+async fn run(
+    socket: WebSocket,
+    hub: &Arc<Hub>,
+    cfg: &WsConfig,
+    id: u64,
+    router: Option<&Router>,
+) -> CloseReason {
     let (mut sink, mut stream) = socket.split();
     let hello = match read_hello(&mut stream, cfg.client_timeout).await {
         Ok(h) => h,
@@ -223,7 +258,10 @@ async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> Clos
         }
     };
     let ClientFrame::Hello {
-        protocol, resume, ..
+        protocol,
+        resume,
+        shops,
+        ..
     } = hello
     else {
         return CloseReason::Protocol;
@@ -243,6 +281,25 @@ async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> Clos
         return CloseReason::Protocol;
     }
 
+    let picked = match pick_hub(hub, router, shops.as_deref()) {
+        Ok(h) => h,
+        Err((code, msg)) => {
+            hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+            warn!(%msg, "shop filter refused");
+            let close = if code == "bad_hello" { 1002 } else { 1013 };
+            close_with(
+                &mut sink,
+                hub,
+                cfg.close_grace,
+                Some((code, &msg)),
+                close,
+                code,
+            )
+            .await;
+            return CloseReason::Protocol;
+        }
+    };
+    let hub = &picked;
     let joined = hub.join(id, resume.as_ref());
     let mut sub = joined.sub;
     let kill = sub.kill.clone();
@@ -356,30 +413,16 @@ async fn run(socket: WebSocket, hub: &Arc<Hub>, cfg: &WsConfig, id: u64) -> Clos
                 drop(state);
                 send_or_kill(&mut sink, hub, &kill, FrameType::Snapshot, frame.into()).await?;
             }
-            Start::Resume { first_seq, events } => {
+            Start::Resume {
+                first_seq,
+                last_seq,
+                seqs,
+                events,
+            } => {
                 info!(first_seq, missed = events.len(), "resuming");
-                let mut seq = first_seq;
-                let mut rest: &[Arc<str>] = &events;
-                while !rest.is_empty() {
-                    let mut n = 0;
-                    let mut bytes = 0;
-                    while n < rest.len()
-                        && n < hub.limits.batch_events
-                        && (n == 0 || bytes < hub.limits.batch_bytes)
-                    {
-                        bytes += rest[n].len() + 1;
-                        n += 1;
-                    }
-                    let frame = encode_events_frame(
-                        &hub.info.epoch,
-                        seq,
-                        now_ms(),
-                        rest[..n].iter().map(AsRef::as_ref),
-                    );
+                for (frame, n) in hub.resume_frames(first_seq, last_seq, &seqs, &events) {
                     send_or_kill(&mut sink, hub, &kill, FrameType::Events, frame.into()).await?;
                     hub.metrics.events_out.fetch_add(n as u64, Ordering::Relaxed);
-                    seq += n as u64;
-                    rest = &rest[n..];
                 }
             }
         }

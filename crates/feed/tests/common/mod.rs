@@ -216,6 +216,7 @@ impl Client {
             protocol: PROTOCOL_VERSION,
             resume,
             encoding: None,
+            shops: None,
         };
         self.send_text(serde_json::to_string(&hello).expect("hello json"))
             .await;
