@@ -68,6 +68,18 @@ pub fn feed_url_for(
     format!("{scheme}://{page_host}/ws")
 }
 
+/// The shops to watch from `?shops=north,south` (a gateway on a shared NATS
+/// stream); `None` (every shop) when absent or empty.
+pub fn shops_for(search_shops: Option<String>) -> Option<Vec<String>> {
+    let list: Vec<String> = search_shops?
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
 #[cfg(target_arch = "wasm32")]
 pub use browser::{feed_url, run};
 
@@ -102,7 +114,7 @@ mod browser {
     use gloo_timers::future::TimeoutFuture;
 
     use super::{
-        backoff_ms, feed_url_for, waiting_state, ConnState, Store, CONNECT_TIMEOUT_MS,
+        backoff_ms, feed_url_for, shops_for, waiting_state, ConnState, Store, CONNECT_TIMEOUT_MS,
         DEAD_AFTER_MS, HEARTBEAT_MS, POLL_MS, RESYNCED_SHOWN_MS,
     };
     use crate::session::{Outcome, Session};
@@ -124,6 +136,12 @@ mod browser {
         feed_url_for(search_feed, saved, &protocol, &host)
     }
 
+    /// The page's `?shops=` (see [`super::shops_for`]).
+    fn page_shops() -> Option<Vec<String>> {
+        let search = web_sys::window()?.location().search().ok()?;
+        shops_for(web_sys::UrlSearchParams::new_with_str(&search).ok()?.get("shops"))
+    }
+
     fn browser_offline() -> bool {
         web_sys::window().is_some_and(|w| !w.navigator().on_line())
     }
@@ -141,6 +159,7 @@ mod browser {
 
     /// Connects forever; never returns.
     pub async fn run(store: Rc<Store>) {
+        store.session.borrow_mut().shops = page_shops();
         let mut failures: u32 = 0;
         loop {
             store.set_state(ConnState::Connecting);
@@ -334,6 +353,16 @@ mod tests {
         assert_eq!(
             feed_url_for(Some("  ".into()), "", "http:", "h"),
             "ws://h/ws"
+        );
+    }
+
+    #[test]
+    fn shops_come_from_the_page_query() {
+        assert_eq!(shops_for(None), None);
+        assert_eq!(shops_for(Some(" , ".into())), None);
+        assert_eq!(
+            shops_for(Some("north, south,".into())),
+            Some(vec!["north".to_owned(), "south".to_owned()])
         );
     }
 

@@ -1011,7 +1011,7 @@ mod tests {
     #[test]
     fn watermarks_are_rate_limited() {
         let mut h = hub(100);
-        h.limits.watermark_interval = Duration::from_secs(3600);
+        h.limits.watermark_interval = Duration::from_hours(1);
         let mut live = h.join(1, None);
         h.publish_at(&at(&[(2, ev(2))]), 2, Source::Nats);
         let mut st = h.lock();

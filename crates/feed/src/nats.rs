@@ -69,6 +69,8 @@ pub struct NatsStats {
     pub publish_failures: AtomicU64,
     /// Consumers (re)created.
     pub consumers_created: AtomicU64,
+    /// Fired when the client is connected again after a disconnection.
+    reconnected: tokio::sync::Notify,
 }
 
 /// The connection to NATS and the stream's identity.
@@ -110,6 +112,15 @@ fn random_key() -> String {
     format!("{:016x}", splitmix64(&mut s))
 }
 
+/// The servers of `--nats a,b,c`.
+fn servers(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 impl Link {
     /// Connects (retrying until NATS answers), and gets the stream or creates
     /// it (`shop.>`, file storage, the `--stream-*` limits).
@@ -135,6 +146,9 @@ impl Link {
                         async_nats::Event::Connected => {
                             stats.connected.store(true, Relaxed);
                             info!("NATS connected");
+                            if stats.disconnects.load(Relaxed) > 0 {
+                                stats.reconnected.notify_one();
+                            }
                         }
                         async_nats::Event::Disconnected => {
                             stats.connected.store(false, Relaxed);
@@ -145,7 +159,7 @@ impl Link {
                     }
                 }
             })
-            .connect(url.as_str())
+            .connect(servers(&url))
             .await
             .map_err(|e| format!("--nats {url}: {e}"))?;
         let js = jetstream::ContextBuilder::new()
@@ -446,7 +460,19 @@ async fn consume_once(link: &Link, router: &Router) -> String {
     info!(start, "consuming the stream");
     let mut chunks = messages.ready_chunks(1024);
     let mut shops: HashMap<String, Arc<str>> = HashMap::new();
-    while let Some(chunk) = chunks.next().await {
+    loop {
+        // After a reconnection the server may have lost this ephemeral
+        // consumer (a restart): start a new one from the head at once rather
+        // than wait for the old one to notice.
+        let chunk = tokio::select! {
+            c = chunks.next() => c,
+            () = link.stats.reconnected.notified() => {
+                return "reconnected to NATS; new consumer".to_owned();
+            }
+        };
+        let Some(chunk) = chunk else {
+            break;
+        };
         let mut batch = Vec::with_capacity(chunk.len());
         let mut failed = None;
         for m in chunk {
@@ -806,6 +832,14 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_cluster_is_a_comma_separated_list() {
+        assert_eq!(
+            servers("nats://n1:4222, nats://n2:4222,"),
+            ["nats://n1:4222", "nats://n2:4222"]
+        );
     }
 
     #[test]

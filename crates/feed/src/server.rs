@@ -225,10 +225,15 @@ async fn ingest(
     }
     let arrival = now_ms();
     if let Some(nats) = app.nats.clone() {
-        let key = headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let Ok(key) = idempotency_key(&headers) else {
+            app.hub.metrics.add_ingest(IngestOutcome::Error);
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "bad_idempotency_key",
+                    "message": "Idempotency-Key must be 1 to 128 visible ASCII characters"})),
+            )
+                .into_response();
+        };
         return ingest_nats(&app, &nats, &shop, buf, arrival, key.as_deref()).await;
     }
     let hub = app.hub.clone();
@@ -263,6 +268,18 @@ async fn ingest(
         "last_seq": seqs.map(|s| s.1),
     }))
     .into_response()
+}
+
+/// The client's `Idempotency-Key` header: 1 to 128 visible ASCII
+/// characters; `Err` for anything else.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ()> {
+    match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => Ok(None),
+        Some(Ok(k)) if (1..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_owned()))
+        }
+        Some(_) => Err(()),
+    }
 }
 
 /// `/ingest` with `--nats`: decode here, publish to the stream, answer with

@@ -281,7 +281,8 @@ async fn run(
         return CloseReason::Protocol;
     }
 
-    let picked = match pick_hub(hub, router, shops.as_deref()) {
+    // Building a new shop filter's hub replays the window: off the runtime.
+    let picked = match tokio::task::block_in_place(|| pick_hub(hub, router, shops.as_deref())) {
         Ok(h) => h,
         Err((code, msg)) => {
             hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);

@@ -481,6 +481,54 @@ async fn a_shop_filter_gets_only_its_shops_and_resumes_exactly_elsewhere() {
     }
 }
 
+/// `POST /ingest?shop=default` with an `Idempotency-Key` header.
+fn ingest_with_key(gw: &Gateway, key: &str, body: &str) -> (u16, String) {
+    use std::io::Write as _;
+    let mut s = std::net::TcpStream::connect(gw.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let head = format!(
+        "POST /ingest?shop=default HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Idempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    s.write_all(body.as_bytes()).expect("write");
+    common::read_response(&mut s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_sent_again_with_its_idempotency_key_is_stored_once() {
+    let Some(nats) = Nats::start("idem") else {
+        return;
+    };
+    let a = gateway(&nats.url(), &[]);
+    let b = gateway(&nats.url(), &[]);
+    let (mut c, _, _, _) = open_fresh(&b.ws_url(), None).await;
+    let body = inventory(1, 6);
+    let (status, first) = ingest_with_key(&a, "order-batch-17", &body);
+    assert_eq!(status, 200, "{first}");
+    // The client did not see the answer and sends it again, to the other gateway.
+    let (status, again) = ingest_with_key(&b, "order-batch-17", &body);
+    assert_eq!(status, 200, "{again}");
+    let (first, again): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&first).unwrap(),
+        serde_json::from_str(&again).unwrap(),
+    );
+    assert_eq!(
+        (first["first_seq"].as_u64(), first["last_seq"].as_u64()),
+        (Some(1), Some(6))
+    );
+    assert_eq!(
+        again["last_seq"], first["last_seq"],
+        "the same stream positions"
+    );
+    ingest(&a, "default", &inventory(7, 1));
+    let got = collect(&mut c, 0, 7).await;
+    assert_eq!(seqs_of(&got), range(1, 7), "stored once");
+    let (status, text) = ingest_with_key(&a, "has space", &body);
+    assert_eq!(status, 400, "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_gateway_loses_nothing() {
     let Some(nats) = Nats::start("killgw") else {
