@@ -139,7 +139,11 @@ mod browser {
     /// The page's `?shops=` (see [`super::shops_for`]).
     fn page_shops() -> Option<Vec<String>> {
         let search = web_sys::window()?.location().search().ok()?;
-        shops_for(web_sys::UrlSearchParams::new_with_str(&search).ok()?.get("shops"))
+        shops_for(
+            web_sys::UrlSearchParams::new_with_str(&search)
+                .ok()?
+                .get("shops"),
+        )
     }
 
     fn browser_offline() -> bool {

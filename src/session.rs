@@ -324,10 +324,11 @@ impl Session {
                 seqs,
                 last_seq,
             } => {
-                let covered = covered_last_seq(first_seq, events.len(), seqs.as_deref(), last_seq);
-                let numbered = (0..events.len()).map(|i| event_seq(first_seq, seqs.as_deref(), i));
-                let raws = events.iter().map(AsRef::as_ref);
-                self.on_events(epoch, first_seq, covered, sent_ms, numbered.zip(raws), now_ms)
+                let seqs = seqs.as_deref();
+                let last = covered_last_seq(first_seq, events.len(), seqs, last_seq);
+                let numbered =
+                    (0..events.len()).map(|i| (event_seq(first_seq, seqs, i), &*events[i]));
+                self.on_events(epoch, (first_seq, last), sent_ms, numbered, now_ms)
             }
             ServerFrame::Heartbeat { sent_ms, head_seq } => {
                 self.server_sent_ms = sent_ms;
@@ -406,11 +407,11 @@ impl Session {
         }
     }
 
+    /// Applies an `events` frame covering the positions `first_seq..=covered`.
     fn on_events<'a>(
         &mut self,
         epoch: String,
-        first_seq: u64,
-        covered: u64,
+        (first_seq, covered): (u64, u64),
         sent_ms: i64,
         events: impl Iterator<Item = (u64, &'a serde_json::value::RawValue)>,
         now_ms: i64,

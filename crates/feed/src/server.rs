@@ -22,9 +22,9 @@ use tracing::{info, warn};
 use crate::hub::{now_ms, Hub};
 use crate::lines::parse_ndjson;
 use crate::metrics::{IngestOutcome, Source};
-use crate::webhooks::{self, Secrets, Webhooks};
 use crate::nats::NatsGateway;
 use crate::shops::{check_shop, DEFAULT_SHOP};
+use crate::webhooks::{self, Secrets, Webhooks};
 use crate::ws::{self, WsConfig};
 
 /// Largest client WebSocket message or frame accepted.
