@@ -777,6 +777,7 @@ async fn measure_events_per_second_through_one_gateway() {
     let gw = gateway(&nats.url(), &["--history", "200000"]);
     let (mut c, _, _, _) = open_fresh(&gw.ws_url(), None).await;
     let js = jetstream(&nats.url()).await;
+    let cpu0 = gw.cpu_s();
     let t0 = Instant::now();
     let publisher = tokio::spawn(async move {
         let mut acks = Vec::with_capacity(4096);
@@ -812,6 +813,7 @@ async fn measure_events_per_second_through_one_gateway() {
         }
     }
     let through = t0.elapsed().as_secs_f64();
+    let cpu = gw.cpu_s() - cpu0;
     let publish_s = publisher
         .await
         .expect("publisher")
@@ -820,17 +822,23 @@ async fn measure_events_per_second_through_one_gateway() {
     #[allow(clippy::cast_precision_loss)] // reason: counts far below 2^52
     let nf = n as f64;
     println!(
-        "live: {n} events published in {publish_s:.2} s ({:.0}/s); through one gateway to a dashboard in {through:.2} s ({:.0} events/s)",
+        "live: {n} events published in {publish_s:.2} s ({:.0}/s); through one gateway to a dashboard in {through:.2} s ({:.0} events/s); gateway CPU {cpu:.2} s ({:.0} events per CPU-second)",
         nf / publish_s,
-        nf / through
+        nf / through,
+        nf / cpu.max(0.01)
     );
     drop(c);
     // A gateway starting on the full stream loads its window (decode + engine).
     let t1 = Instant::now();
     let second = gateway(&nats.url(), &["--history", "200000"]);
     let load = t1.elapsed().as_secs_f64();
+    let load_cpu = second.cpu_s();
     let held = second.health()["history"].as_u64().unwrap_or(0);
     #[allow(clippy::cast_precision_loss)] // reason: counts far below 2^52
-    let rate = held as f64 / load;
-    println!("start-up: {held} events loaded from the stream in {load:.2} s ({rate:.0} events/s)");
+    let held_f = held as f64;
+    println!(
+        "start-up: {held} events loaded from the stream in {load:.2} s ({:.0} events/s), {load_cpu:.2} s CPU ({:.0} events per CPU-second)",
+        held_f / load,
+        held_f / load_cpu.max(0.01)
+    );
 }

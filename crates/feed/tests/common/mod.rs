@@ -91,6 +91,21 @@ impl Gateway {
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
+
+    /// CPU time the process used so far, seconds (Linux `/proc`; 0 elsewhere).
+    pub fn cpu_s(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the `(comm)`: utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum();
+        ticks as f64 / 100.0
+    }
 }
 
 impl Drop for Gateway {
