@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, startGateway, launchBrowser, openDashboard, until, shot } from './harness.mjs';
@@ -16,27 +16,30 @@ const NATS_BIN = process.env.NATS_SERVER ?? path.join(ROOT, '.tools/bin/nats-ser
 async function startNats() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shoppulse-e2e-nats-'));
   const ports = path.join(dir, 'ports');
+  mkdirSync(ports);
   const child = spawn(
     NATS_BIN,
     ['-js', '-a', '127.0.0.1', '-p', '-1', '--ports_file_dir', ports, '-sd', path.join(dir, 'store')],
     { stdio: 'ignore' },
   );
-  const url = await until(() => {
-    if (!existsSync(ports)) return null;
-    const file = readdirSync(ports)[0];
-    return file && JSON.parse(readFileSync(path.join(ports, file), 'utf8')).nats?.[0];
-  }, 15_000, 'the nats-server ports file');
-  return {
-    url,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGKILL');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
   };
+  try {
+    const url = await until(() => {
+      const file = readdirSync(ports)[0];
+      return file && JSON.parse(readFileSync(path.join(ports, file), 'utf8')).nats?.[0];
+    }, 15_000, 'the nats-server ports file');
+    return { url, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 }
 
 async function ingestShop(base, shop, lines) {
