@@ -282,7 +282,12 @@ async fn run(
     }
 
     // Building a new shop filter's hub replays the window: off the runtime.
-    let picked = match tokio::task::block_in_place(|| pick_hub(hub, router, shops.as_deref())) {
+    let picked = if shops.is_some() && router.is_some() {
+        tokio::task::block_in_place(|| pick_hub(hub, router, shops.as_deref()))
+    } else {
+        pick_hub(hub, router, shops.as_deref())
+    };
+    let picked = match picked {
         Ok(h) => h,
         Err((code, msg)) => {
             hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
