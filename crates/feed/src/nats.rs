@@ -662,6 +662,10 @@ fn check_args(args: &ServeArgs) -> Result<(), String> {
     for s in &args.nats.shops {
         check_shop(s).map_err(|e| format!("--shops: {e}"))?;
     }
+    // Stream names follow the same rule as shop names (no `.`, `*`, `>`,
+    // spaces).
+    check_shop(&args.nats.stream)
+        .map_err(|e| format!("--stream: {}", e.replacen("shop name", "stream name", 1)))?;
     if let Some(d) = &args.dist {
         if !d.join("index.html").is_file() {
             return Err(format!(

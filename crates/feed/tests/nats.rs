@@ -842,3 +842,23 @@ async fn measure_events_per_second_through_one_gateway() {
         held_f / load_cpu.max(0.01)
     );
 }
+
+#[test]
+fn flags_that_do_not_go_with_nats_are_refused_before_connecting() {
+    for (args, says) in [
+        (&["--stream", "a.b"][..], "--stream"),
+        (&["--shops", "north,so uth", "--simulate"][..], "--shops"),
+        (&["--replay", "x.ndjson"][..], "--replay"),
+        (&["--epoch", "e1"][..], "--epoch"),
+        (&["--shopify-secret", "s3cret"][..], "webhooks"),
+    ] {
+        let out = Command::new(common::BIN)
+            .args(["--listen", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"])
+            .args(args)
+            .output()
+            .expect("run shoppulse-feed");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must be refused");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
