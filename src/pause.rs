@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 
-use shoppulse_core::frame::{ResumePoint, ServerFrame};
+use shoppulse_core::frame::{covered_last_seq, event_seq, ResumePoint, ServerFrame};
 
 /// Events held while paused at most.
 pub const MAX_QUEUED_EVENTS: u64 = 200_000;
@@ -56,37 +56,45 @@ impl PauseQueue {
                 first_seq,
                 sent_ms,
                 mut events,
+                seqs,
+                last_seq,
             } => {
+                let covered = covered_last_seq(first_seq, events.len(), seqs.as_deref(), last_seq);
                 let known = self.resume.as_ref().or(applied);
-                let skip = match known {
-                    Some(r) if r.epoch == epoch && first_seq <= r.seq => {
-                        usize::try_from(r.seq - first_seq + 1).unwrap_or(usize::MAX)
-                    }
-                    _ => 0,
+                // Start after what is queued or applied (events numbered
+                // `first_seq + i`, or `seqs[i]` on a filtered stream).
+                let from = match known {
+                    Some(r) if r.epoch == epoch => first_seq.max(r.seq + 1),
+                    _ => first_seq,
                 };
-                if skip >= events.len() {
+                if covered < from || self.overflowed {
                     return;
                 }
-                if self.overflowed {
-                    return;
-                }
+                let skip = (0..events.len())
+                    .take_while(|&i| event_seq(first_seq, seqs.as_deref(), i) < from)
+                    .count();
                 let n = (events.len() - skip) as u64;
                 if self.events + n > MAX_QUEUED_EVENTS {
                     self.overflowed = true;
                     return;
                 }
                 events.drain(..skip);
-                let first_seq = first_seq + skip as u64;
+                let seqs = seqs.map(|mut s| {
+                    s.drain(..skip);
+                    s
+                });
                 self.events += n;
                 self.resume = Some(ResumePoint {
                     epoch: epoch.clone(),
-                    seq: first_seq + n - 1,
+                    seq: covered,
                 });
                 self.frames.push_back(ServerFrame::Events {
                     epoch,
-                    first_seq,
+                    first_seq: from,
                     sent_ms,
                     events,
+                    seqs,
+                    last_seq,
                 });
             }
             ServerFrame::Snapshot { epoch, seq, state } => {
@@ -152,6 +160,30 @@ mod tests {
         );
         assert_eq!(q.events(), 0);
         assert_eq!(q.resume_point(), None);
+    }
+
+    #[test]
+    fn filtered_frames_queue_their_own_seqs_and_coverage() {
+        use shoppulse_core::frame::encode_events_frame_with_seqs;
+        let filtered = |first, last, seqs: &[u64]| {
+            let text =
+                encode_events_frame_with_seqs("e1", first, last, 0, seqs, vec![INV; seqs.len()]);
+            ServerFrame::parse(&text).unwrap()
+        };
+        let mut q = PauseQueue::default();
+        q.push(filtered(11, 20, &[13, 18]), Some(&rp(10)));
+        assert_eq!(q.events(), 2);
+        assert_eq!(q.resume_point(), Some(&rp(20)), "the covered range counts");
+        // A watermark moves the point on; an overlapping frame adds only 25.
+        q.push(filtered(21, 22, &[]), None);
+        q.push(filtered(15, 25, &[18, 25]), None);
+        assert_eq!(q.events(), 3);
+        assert_eq!(q.resume_point(), Some(&rp(25)));
+        let (frames, _) = q.take();
+        assert!(matches!(
+            &frames[2],
+            ServerFrame::Events { first_seq: 23, seqs: Some(s), last_seq: Some(25), .. } if s == &[25]
+        ));
     }
 
     #[test]

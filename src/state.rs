@@ -254,6 +254,7 @@ impl Store {
                 protocol: PROTOCOL_VERSION,
                 resume: Some(r.clone()),
                 encoding: None,
+                shops: self.session.borrow().shops.clone(),
             };
             return serde_json::to_string(&hello).unwrap_or_default();
         }

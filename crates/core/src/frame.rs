@@ -270,9 +270,6 @@ pub fn check_event_seqs(
     seqs: Option<&[u64]>,
     last_seq: Option<u64>,
 ) -> Result<(), String> {
-    if first_seq == 0 {
-        return Err("`events` frame with `first_seq` 0 (sequences start at 1)".into());
-    }
     let last_event = if let Some(s) = seqs {
         if s.len() != n_events {
             return Err(format!(
@@ -280,9 +277,9 @@ pub fn check_event_seqs(
                 s.len()
             ));
         }
-        let mut prev = first_seq - 1;
-        for &q in s {
-            if q <= prev {
+        let mut prev = first_seq.saturating_sub(1);
+        for (i, &q) in s.iter().enumerate() {
+            if q < first_seq || (i > 0 && q <= prev) {
                 return Err(format!(
                     "`events` frame `seqs` not strictly increasing from `first_seq` {first_seq}: {q} after {prev}"
                 ));
@@ -291,7 +288,7 @@ pub fn check_event_seqs(
         }
         prev
     } else {
-        (first_seq - 1).saturating_add(n_events as u64)
+        covered_last_seq(first_seq, n_events, None, None)
     };
     match last_seq {
         Some(l) if l < last_event => Err(format!(
@@ -491,7 +488,6 @@ mod seq_tests {
     #[test]
     fn inconsistent_numbering_is_refused() {
         for (first, n, seqs, last) in [
-            (0, 0, None, None),
             (5, 2, Some(vec![6]), None),
             (5, 2, Some(vec![7, 7]), None),
             (5, 2, Some(vec![4, 7]), None),
@@ -505,6 +501,9 @@ mod seq_tests {
         }
         assert!(check_event_seqs(5, 2, Some(&[5, 9]), Some(9)).is_ok());
         assert!(check_event_seqs(5, 0, None, Some(4)).is_ok());
+        // First sequence 0 (a stream that numbers from 0) stays readable.
+        assert!(check_event_seqs(0, 1, None, Some(0)).is_ok());
+        assert!(check_event_seqs(0, 2, Some(&[0, 3]), Some(3)).is_ok());
         let bad =
             r#"{"type":"events","epoch":"e","first_seq":5,"sent_ms":0,"events":[{}],"seqs":[3]}"#;
         assert!(ServerFrame::parse(bad).is_err());
