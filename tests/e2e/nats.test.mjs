@@ -51,6 +51,10 @@ async function ingestShop(base, shop, lines) {
 }
 
 const present = existsSync(NATS_BIN);
+// scripts/test.sh sets SHOPPULSE_REQUIRE_NATS: there a missing nats-server fails, never skips.
+if (!present && process.env.SHOPPULSE_REQUIRE_NATS) {
+  throw new Error(`nats-server not found at ${NATS_BIN} and SHOPPULSE_REQUIRE_NATS is set (run scripts/setup.sh)`);
+}
 let nats;
 let a;
 let b;

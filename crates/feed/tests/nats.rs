@@ -4,7 +4,8 @@
 //!
 //! The tests need `nats-server` (installed by `scripts/setup.sh` into
 //! `.tools/bin`; `NATS_SERVER` overrides the path). Without it they print why
-//! and pass without running.
+//! and pass without running, unless `SHOPPULSE_REQUIRE_NATS` is set (as
+//! `scripts/test.sh` does): then a missing `nats-server` fails them.
 
 mod common;
 
@@ -54,6 +55,10 @@ impl Nats {
     /// is not installed.
     fn start(test: &str) -> Option<Nats> {
         let Some(bin) = nats_server_bin() else {
+            assert!(
+                std::env::var_os("SHOPPULSE_REQUIRE_NATS").is_none(),
+                "{test}: nats-server not found and SHOPPULSE_REQUIRE_NATS is set (run scripts/setup.sh, or set NATS_SERVER)"
+            );
             eprintln!(
                 "SKIPPED {test}: nats-server not found (run scripts/setup.sh, or set NATS_SERVER)"
             );
