@@ -486,7 +486,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shoppulse_core::frame::encode_events_frame;
+    use shoppulse_core::frame::{encode_events_frame, encode_events_frame_with_seqs};
 
     const INV: &str = r#"{"kind":"inventory","ts":1000,"product":101,"quantity":5}"#;
 
@@ -728,7 +728,8 @@ mod tests {
     }
 
     /// Random frame sequences (snapshots, overlapping, repeated, early and
-    /// late events frames, gaps, heartbeats, errors, garbage) against a
+    /// late events frames, consecutive or with a shop filter's explicit seqs
+    /// and watermarks, gaps, heartbeats, errors, garbage) against a
     /// model of the rules: every event is applied exactly once, in order,
     /// and a frame that would skip one is never applied.
     #[test]
@@ -765,38 +766,47 @@ mod tests {
                     _ => {
                         let first = (model_last + 1).saturating_sub(rng.below(4)).max(1)
                             + u64::from(rng.below(6) == 0);
-                        let n = usize::try_from(rng.below(5)).unwrap();
-                        let events: Vec<&str> = (0..n)
-                            .map(|i| {
-                                if (i as u64 + first).is_multiple_of(7) {
+                        // Half the frames are a shop filter's: explicit seqs,
+                        // some positions of `first..=last` only (or none: a
+                        // watermark); the rest consecutive, as local mode.
+                        let filtered = rng.below(2) == 0;
+                        let (seqs, covered): (Vec<u64>, u64) = if filtered {
+                            let last = first + rng.below(8) - 1;
+                            let seqs = (first..=last).filter(|_| rng.below(3) == 0).collect();
+                            (seqs, last)
+                        } else {
+                            let n = rng.below(5);
+                            ((first..first + n).collect(), first + n - 1)
+                        };
+                        let events: Vec<&str> = seqs
+                            .iter()
+                            .map(|q| {
+                                if q.is_multiple_of(7) {
                                     r#"{"kind":"nope"}"#
                                 } else {
                                     INV
                                 }
                             })
                             .collect();
-                        let f = encode_events_frame(epoch, first, 0, events);
+                        let f = if filtered {
+                            encode_events_frame_with_seqs(epoch, first, covered, 0, &seqs, events)
+                        } else {
+                            encode_events_frame(epoch, first, 0, events)
+                        };
                         let out = s.on_text(&f, 0);
                         let contiguous = first <= model_last + 1;
                         match &model_epoch {
                             Some(e) if e == epoch && contiguous => {
-                                let last = first + n as u64 - 1;
-                                if n > 0 && last > model_last {
-                                    model_applied += last - model_last;
-                                    model_last = last;
-                                }
+                                assert_eq!(out, Outcome::Continue);
+                                model_applied +=
+                                    seqs.iter().filter(|&&q| q > model_last).count() as u64;
+                                model_last = model_last.max(covered);
                             }
-                            Some(e) if e == epoch => assert!(matches!(out, Outcome::Reconnect(_))),
                             Some(_) => assert!(matches!(out, Outcome::Reconnect(_))),
                             None => {
-                                if n > 0 {
-                                    model_epoch = Some(epoch.to_owned());
-                                    model_last = first + n as u64 - 1;
-                                    model_applied = n as u64;
-                                } else {
-                                    model_epoch = Some(epoch.to_owned());
-                                    model_last = first - 1;
-                                }
+                                model_epoch = Some(epoch.to_owned());
+                                model_applied = seqs.len() as u64;
+                                model_last = covered;
                             }
                         }
                     }
@@ -897,7 +907,6 @@ mod tests {
 
     #[test]
     fn filtered_frames_apply_their_own_seqs_and_advance_over_the_rest() {
-        use shoppulse_core::frame::encode_events_frame_with_seqs;
         let mut s = Session::new();
         s.on_text(&snapshot("e1", 10), 0);
         // Positions 11..=20; this dashboard's events are at 13 and 18.
