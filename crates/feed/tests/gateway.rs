@@ -528,11 +528,14 @@ async fn stalled_client_is_dropped_without_blocking_a_fast_one() {
     let gw = Gateway::start(&[
         "--simulate",
         "--rate",
-        "6000",
+        "3000",
+        // Room for a reader slowed by a loaded machine (regression: with 8
+        // frames / 256 KiB the *fast* client was dropped at load 10), still
+        // small enough for the stalled one to overflow within seconds.
         "--client-queue",
-        "8",
+        "64",
         "--client-queue-bytes",
-        "256KiB",
+        "1MiB",
         "--flush-ms",
         "10",
     ]);
