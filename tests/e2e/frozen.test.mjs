@@ -44,7 +44,7 @@ test('a frozen tab is dropped by its own bound, the others stay live, and it rec
   const EVENTS = 70_000;
   const gw = await startGateway([
     '--simulate', '--seed', '11', '--rate', '2000', '--sim-start', '2024-11-29T09:00:00Z',
-    '--sim-events', String(EVENTS), '--history', '16000', '--client-queue', '32',
+    '--sim-events', String(EVENTS), '--history', '16000', '--client-queue', '256',
   ]);
   try {
     const live = await openDashboard(browser, gw.url);
