@@ -1,14 +1,18 @@
 // Scale-out on NATS JetStream in the browser: two gateways on one stream; a
 // dashboard on gateway B that watches one shop shows that shop's events,
 // published through gateway A, and none of the other shop's; a dashboard on
-// gateway A that watches every shop shows both (docs/SCALING.md).
+// gateway A that watches every shop shows both. A dashboard behind a
+// "load balancer" (a TCP proxy) whose gateway is killed resumes on the other
+// gateway with exactly the events it missed (docs/SCALING.md).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, startGateway, launchBrowser, openDashboard, until, shot } from './harness.mjs';
+import { ROOT, startGateway, launchBrowser, openDashboard, until, shot, freePort } from './harness.mjs';
+import { Proxy } from './proxy.mjs';
+import { pageTotals } from './stream.mjs';
 
 const NATS_BIN = process.env.NATS_SERVER ?? path.join(ROOT, '.tools/bin/nats-server');
 
@@ -98,4 +102,70 @@ test('a dashboard watching one shop on gateway B shows exactly that shop, publis
   await shot(north.page, 'nats-one-shop');
   assert.deepEqual(north.errors, []);
   assert.deepEqual(every.errors, []);
+});
+
+async function metric(gw, name) {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+async function headSeq(gw) {
+  return (await (await fetch(`${gw.url}/healthz`)).json()).head_seq;
+}
+
+const stock = (from, n) => Array.from({ length: n }, (_, i) => ({ product_id: 700 + from + i, quantity: 50 + i }));
+
+test('a filtered dashboard whose gateway is killed resumes on the other gateway with exactly the events it missed', { skip: present ? false : `nats-server not found at ${NATS_BIN} (run scripts/setup.sh)` }, async () => {
+  // The balancer sends the dashboard to gateway A first.
+  const lb = new Proxy(a.port);
+  const lbPort = await lb.listen();
+  try {
+    const d = await openDashboard(browser, `${b.url}/?shops=north&feed=ws://127.0.0.1:${lbPort}/ws`);
+    const caughtUp = async (head, applied) => {
+      let last;
+      await until(async () => {
+        last = await pageTotals(d.page);
+        return last.lastSeq === head && (applied === undefined || last.applied === applied);
+      }, 20_000, `the page at seq ${head}${applied === undefined ? '' : `, ${applied} applied`}`).catch((e) => {
+        throw new Error(`${e.message}; page: ${JSON.stringify({ state: last?.state, lastSeq: last?.lastSeq, applied: last?.applied, gaps: last?.gaps })}`);
+      });
+      return last;
+    };
+    const start = await caughtUp(await headSeq(a));
+    const epoch = start.epoch;
+    assert.ok(epoch?.startsWith('nats-E2E-'), `the stream's epoch: ${epoch}`);
+
+    // Live on A: 12 north events among 5 south ones.
+    await ingestShop(a.url, 'north', stock(0, 6));
+    await ingestShop(a.url, 'south', stock(100, 5));
+    await ingestShop(a.url, 'north', stock(6, 6));
+    const onA = await caughtUp(await headSeq(a), start.applied + 12);
+
+    // A dies; the balancer has nowhere to send the page for a while, and
+    // meanwhile 9 north and 7 south events go in through B.
+    lb.targetPort = await freePort();
+    await a.stop(); // SIGKILL
+    const resumesBefore = await metric(b, 'shoppulse_feed_resumes_total');
+    await ingestShop(b.url, 'south', stock(200, 4));
+    await ingestShop(b.url, 'north', stock(12, 9));
+    await ingestShop(b.url, 'south', stock(300, 3));
+    const head = await headSeq(b);
+    assert.equal(head, onA.lastSeq + 16);
+    assert.equal((await pageTotals(d.page)).lastSeq, onA.lastSeq, 'the page missed them');
+
+    // The balancer now sends it to B: it resumes there with exactly the 9.
+    lb.targetPort = b.port;
+    const onB = await caughtUp(head, onA.applied + 9);
+    assert.equal(onB.epoch, epoch, 'same stream, same epoch on the other gateway');
+    assert.equal(onB.gaps, 0, 'a resume, not a gap');
+    assert.ok((await metric(b, 'shoppulse_feed_resumes_total')) > resumesBefore, 'B served a resume');
+    assert.equal(await metric(b, 'shoppulse_feed_gaps_total'), 0);
+    // Still live on B.
+    await ingestShop(b.url, 'north', stock(21, 1));
+    await caughtUp(head + 1, onB.applied + 1);
+    assert.deepEqual(d.errors, []);
+  } finally {
+    await lb.close();
+  }
 });
