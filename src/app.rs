@@ -29,6 +29,8 @@ pub fn App() -> impl IntoView {
     let store = Store::new(feed::feed_url(&settings.feed_url));
     store.apply_settings(&settings, store.url());
     let signals = store.signals;
+    #[cfg(target_arch = "wasm32")]
+    crate::bench::install(&store);
     provide_context(ui);
     provide_context(signals);
     provide_context(Sections::new(signals.view));

@@ -4,12 +4,13 @@
 //! Data flows one way: [`feed`] (socket) -> [`session`] (protocol rules,
 //! engine) via [`state::Store`] -> one view per animation frame ->
 //! [`state::Sections`] memos -> [`views`] (read only) and [`chart`] (canvas).
-//! Alongside: [`alerts`] derived from each published view, [`pause`] (the
+//! Alongside: [`bench`] (the benchmark's read-only aggregates hook), [`alerts`] derived from each published view, [`pause`] (the
 //! queue while the view is paused), [`settings`], [`i18n`] (every label),
 //! [`format`] (numbers, money, dates per language), [`export`] (CSV, PNG).
 
 pub mod alerts;
 pub mod app;
+pub mod bench;
 pub mod chart;
 pub mod dom;
 pub mod export;
