@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything ShopPulse needs to build, run and test, idempotently:
 # the wasm32 target, Trunk 0.21, wasm-bindgen-cli (= Cargo.lock's version),
-# Debian Chromium, npm test tools (playwright-core, binaryen 132 for wasm-opt)
+# Debian Chromium, npm test tools (playwright-core, binaryen 132 for wasm-opt;
+# @finos/perspective for the side-by-side benchmark)
 # and a static nats-server. Fast (seconds) when everything is already there.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$TOOLS/bin"
@@ -33,6 +34,11 @@ fi
 if [ ! -f "$ROOT/tests/e2e/node_modules/.stamp" ] || [ "$ROOT/tests/e2e/package-lock.json" -nt "$ROOT/tests/e2e/node_modules/.stamp" ]; then
   log "npm ci in tests/e2e (playwright-core, binaryen)"
   (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+fi
+
+if [ ! -f "$ROOT/tests/bench/node_modules/.stamp" ] || [ "$ROOT/tests/bench/package-lock.json" -nt "$ROOT/tests/bench/node_modules/.stamp" ]; then
+  log "npm ci in tests/bench (@finos/perspective, for the side-by-side benchmark and its test)"
+  (cd "$ROOT/tests/bench" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
 fi
 
 if [ ! -x "$TOOLS/bin/nats-server" ]; then

@@ -69,10 +69,24 @@ pub fn aggregates_json(engine: &Engine, products_json: &str) -> String {
     serde_json::to_string(&aggregates(engine, &products)).unwrap_or_default()
 }
 
-/// Installs `window.__shoppulse_aggregates` for this page's store.
+/// Installs `window.__shoppulse_aggregates` for this page's store. With
+/// `?bench_resume_epoch=EPOCH` the first `hello` asks for the whole history
+/// of that epoch (resume from sequence 0) instead of a snapshot, so the
+/// benchmark can feed a fresh page every event the gateway holds as fast as
+/// the page takes them (the same path a dashboard takes after an unreadable
+/// snapshot).
 #[cfg(target_arch = "wasm32")]
 pub fn install(store: &std::rc::Rc<crate::state::Store>) {
     use wasm_bindgen::prelude::*;
+    let epoch = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|s| web_sys::UrlSearchParams::new_with_str(&s).ok())
+        .and_then(|p| p.get("bench_resume_epoch"));
+    if let Some(epoch) = epoch.filter(|e| !e.is_empty()) {
+        let mut s = store.session.borrow_mut();
+        s.epoch = Some(epoch);
+        s.last_seq = 0;
+    }
     let store = std::rc::Rc::clone(store);
     let hook = Closure::<dyn Fn(String) -> String>::new(move |products: String| {
         store

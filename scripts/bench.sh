@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one benchmark command (not part of scripts/test.sh: it takes about
+# 15-20 minutes). Builds the release builds, runs the native benchmarks (core
+# decode + operators; gateway fan-out) and the browser benchmarks (ShopPulse
+# side by side with FINOS Perspective and plain JavaScript, latency, start-up,
+# an accelerated hour of memory), and prints one report with the machine and
+# the browser version. Figures also land in target/bench/.
+#
+#   scripts/bench.sh            # everything
+#   scripts/bench.sh --quick    # short browser runs (3 min of "hour"), for a smoke test
+#
+# Any arguments go to tests/bench/browser.mjs (see its header).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/build.sh"
+OUT="$ROOT/target/bench"
+mkdir -p "$OUT"
+
+cpu="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+browser="$("$CHROMIUM" --version 2>/dev/null | head -1)"
+
+log "native core: decode + operators (crates/core/examples/throughput.rs)"
+nice cargo run --quiet --profile bench -p shoppulse-core --example throughput | tee "$OUT/native-core.txt"
+
+log "gateway fan-out: 50 dashboards on one gateway (crates/feed/examples/fanout.rs)"
+CARGO_PROFILE_RELEASE_OPT_LEVEL=3 cargo build --quiet --release -p shoppulse-feed --example fanout
+gw_log="$(mktemp)"
+target/release/shoppulse-feed --listen 127.0.0.1:0 --simulate --rate 20000 >"$gw_log" 2>/dev/null &
+gw_pid=$!
+trap 'kill $gw_pid 2>/dev/null || true; rm -f "$gw_log"' EXIT
+for _ in $(seq 100); do grep -q 'listening on' "$gw_log" && break; sleep 0.1; done
+gw_addr="$(sed -n 's/.*listening on http:\/\/\([^ /]*\).*/\1/p' "$gw_log" | head -1)"
+target/release/examples/fanout "ws://$gw_addr/ws" 50 10 | tee "$OUT/fanout.txt"
+kill $gw_pid 2>/dev/null || true
+
+log "browser benchmarks (tests/bench/browser.mjs, headless Chromium over CDP)"
+node --experimental-websocket tests/bench/browser.mjs --json "$OUT/browser.json" "$@" | tee "$OUT/browser.md"
+
+{
+  echo
+  echo "# ShopPulse benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD)"
+  echo "Machine: $cpu, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $browser (headless)"
+  echo
+  echo "## Native core (one core)"
+  cat "$OUT/native-core.txt"
+  echo
+  echo "## Gateway fan-out (50 dashboards, simulator at 20,000 ev/s)"
+  cat "$OUT/fanout.txt"
+  echo
+  echo "## Browser"
+  cat "$OUT/browser.md"
+} | tee "$OUT/report.md"

@@ -1,0 +1,386 @@
+#!/usr/bin/env node
+// The browser benchmarks, in one run of one headless Chromium, fed by the
+// real gateway (`shoppulse-feed`, ingest-only, release build) over real
+// WebSockets with the simulator's stream (seed 7, fixed start) pushed to its
+// /ingest:
+//
+//  1. side by side: (a) ShopPulse, (b) FINOS Perspective, (c) plain
+//     JavaScript (JSON.parse + Maps), each on its own fresh gateway:
+//     - a rate sweep (open loop, 4 s per step): the highest rate each keeps
+//       up with while p99 frame time stays <= 16.7 ms ("at the frame-time
+//       bound"), with long tasks counted;
+//     - the maximum (closed loop: backlog kept at most 100k events), with
+//       p99 frame time and memory recorded;
+//  2. the same stream to all three at once and their aggregates compared;
+//  3. ShopPulse only: event-to-pixel latency at 10,000 ev/s, start-up (wasm
+//     size gzipped, first live data after navigation), memory over an
+//     accelerated hour of feed at 10,000 ev/s of event time.
+//
+// Chromium is driven over a minimal CDP client (cdp.mjs) that never enables
+// the Network domain. Measurements are taken in the page (instrument.js).
+//
+// Usage: node --experimental-websocket tests/bench/browser.mjs
+//          [--quick] [--json FILE] [--hour-minutes N] [--encoding json]
+// Prints a table; --json writes every figure.
+import { execFileSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { launchChromium, newPage } from './cdp.mjs';
+import { compareExact, compareShopPulse, productsJson } from './compare.mjs';
+import {
+  FEED_BIN, INSTRUMENT, ROOT, SIM_START, post, pushClosed, pushPaced, quantile, simSource, startGateway, until,
+} from './lib.mjs';
+import { startStatic } from './server.mjs';
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const QUICK = flag('--quick');
+const HOUR_MINUTES = Number(opt('--hour-minutes', QUICK ? 3 : 60));
+const DIST = process.env.SHOPPULSE_DIST ?? path.join(ROOT, 'dist');
+const FRAME_BOUND_MS = 16.7;
+const STEP_S = QUICK ? 3 : 4;
+const RATES = QUICK ? [10_000, 50_000] : [10_000, 25_000, 50_000, 75_000];
+const MAX_EVENTS = QUICK ? 300_000 : 2_000_000;
+const MAX_S = QUICK ? 10 : 30;
+const CLIENTS = opt('--clients', 'shoppulse,perspective,plain').split(',');
+const ONLY_SIDE = flag('--side-only');
+const GATEWAY_ARGS = ['--client-queue', '100000', '--client-queue-bytes', '2GiB', '--history', '200000'];
+const log = (...a) => console.error('[bench]', ...a);
+const MB = (b) => (b == null ? null : Math.round((b / 1048576) * 10) / 10);
+
+const chrome = await launchChromium();
+const stat = await startStatic();
+const results = {
+  machine: `${os.cpus()[0]?.model ?? '?'} (${os.cpus().length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  browser: chrome.version,
+  node: process.version,
+  date: new Date().toISOString(),
+};
+log(results.machine, '·', results.browser);
+
+async function openClient(name, gw, { latency = false } = {}) {
+  const page = await newPage(chrome.port);
+  await page.send('Page.addScriptToEvaluateOnNewDocument', { source: INSTRUMENT });
+  const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
+  const url = name === 'shoppulse'
+    ? `${gw.url}/?feed=${feed}${latency ? '&latency=1' : ''}`
+    : `${stat.url}/${name}.html?feed=${feed}`;
+  await page.goto(url);
+  const ready = name === 'shoppulse'
+    ? `document.querySelector('[data-state]')?.getAttribute('data-state') === 'live'`
+    : `!!(window.__bench && __bench.state.open && __bench.state.errors.length === 0)`;
+  await until(() => page.eval(ready), 30_000, `${name} connected`);
+  await new Promise((r) => setTimeout(r, 500));
+  return page;
+}
+
+async function errorsOf(page) {
+  return page.eval(`window.__bench ? __bench.state.errors.concat(__bench.state.closed ? [__bench.state.closed] : []) : []`);
+}
+
+/**
+ * Rate sweep for one client on its own ingest-only gateway: open loop
+ * through /ingest, STEP_S seconds per rate, until the client no longer keeps
+ * up. (The gateway's ingest, which decodes, sequences and applies every
+ * event to its own engine, tops out near 100k events/s on this machine: the
+ * sweep cannot offer more.)
+ */
+async function sweep(name) {
+  const gw = await startGateway(GATEWAY_ARGS);
+  const src = simSource({ rate: 2000, events: 30_000_000 });
+  const out = { sweep: [] };
+  try {
+    const page = await openClient(name, gw);
+    await page.eval('__perf.start()');
+    await new Promise((r) => setTimeout(r, 2000));
+    out.idle = await page.eval('__perf.stop()');
+    for (const rate of RATES) {
+      const a0 = await page.eval('__perf.applied()');
+      await page.eval('__perf.start()');
+      const pushed = await pushPaced(gw, src, rate, STEP_S);
+      const applied = (await page.eval('__perf.applied()')) - a0;
+      const f = await page.eval('__perf.stop()');
+      const keptUp = pushed >= rate * STEP_S * 0.9 && pushed - applied <= rate * 0.25;
+      const step = { rate, pushed, applied, appliedPerS: Math.round(applied / STEP_S), keptUp, ...f };
+      out.sweep.push(step);
+      log(name, 'rate', rate, 'pushed', pushed, 'applied/s', step.appliedPerS, 'kept up', keptUp, 'p99 frame', f.frameP99Ms?.toFixed(1), 'long tasks', f.longTasks);
+      if (!keptUp) break;
+      // Let the step's tail drain before the next.
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const passing = out.sweep.filter((x) => x.keptUp && x.frameP99Ms <= FRAME_BOUND_MS && x.longTasks === 0);
+    out.atBound = passing.length ? Math.max(...passing.map((x) => x.rate)) : 0;
+    out.boundIsFeedLimit = out.sweep.every((x) => x.keptUp) && passing.length === out.sweep.length;
+    out.errors = await errorsOf(page);
+    await page.close();
+  } finally {
+    src.close();
+    await gw.stop();
+  }
+  return out;
+}
+
+/**
+ * The stream for the maximum: MAX_EVENTS simulator events replayed into one
+ * gateway's history (--replay --speed max), waited for.
+ */
+async function prefilled() {
+  const file = path.join(os.tmpdir(), `shoppulse-bench-seed7-2000-${MAX_EVENTS}.ndjson`);
+  if (!existsSync(file)) {
+    execFileSync(FEED_BIN, ['simulate', '--seed', '7', '--rate', '2000', '--sim-start', SIM_START,
+      '--events', String(MAX_EVENTS), '-o', file], { stdio: 'ignore' });
+  }
+  const gw = await startGateway([...GATEWAY_ARGS.slice(0, 4), '--history', String(MAX_EVENTS + 1000),
+    '--replay', file, '--speed', 'max']);
+  const t0 = performance.now();
+  const h = await until(async () => {
+    const j = await (await fetch(`${gw.url}/healthz`)).json();
+    return j.head_seq >= MAX_EVENTS ? j : null;
+  }, 300_000, 'the replay to fill the history');
+  log(`history holds ${h.head_seq} events (replayed in ${((performance.now() - t0) / 1000).toFixed(1)} s), epoch ${h.epoch}`);
+  return { gw, epoch: h.epoch };
+}
+
+/**
+ * The maximum for one client: a fresh page resumes from sequence 0 of the
+ * prefilled gateway and takes the whole history as fast as it can (the
+ * gateway sends pre-encoded frames, held back only by the socket), while
+ * frame times, long tasks and applied events are recorded. Rate: applied
+ * events over the time from the first to the last sample while events were
+ * still arriving (at most MAX_S seconds).
+ */
+async function maximum(name, { gw, epoch }) {
+  const page = await newPage(chrome.port);
+  await page.send('Page.addScriptToEvaluateOnNewDocument', { source: INSTRUMENT });
+  const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
+  const e = encodeURIComponent(epoch);
+  const url = name === 'shoppulse'
+    ? `${gw.url}/?feed=${feed}&bench_resume_epoch=${e}`
+    : `${stat.url}/${name}.html?feed=${feed}&epoch=${e}`;
+  await page.goto(url);
+  await page.eval('__perf.start()');
+  const samples = [];
+  const t0 = performance.now();
+  for (;;) {
+    const a = await page.eval('__perf.applied()');
+    const t = (performance.now() - t0) / 1000;
+    samples.push([t, a]);
+    if (a >= MAX_EVENTS || t > MAX_S) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const f = await page.eval('__perf.stop()');
+  const first = samples.find(([, a]) => a > 0) ?? samples[0];
+  const last = samples.at(-1);
+  const perS = last[0] > first[0] ? Math.round((last[1] - first[1]) / (last[0] - first[0])) : 0;
+  const memory = await page.eval('__perf.memory()');
+  const errors = await errorsOf(page);
+  await page.close();
+  log(name, 'max applied/s', perS, `(${last[1]} events in ${(last[0] - first[0]).toFixed(1)} s)`, 'p99 frame', f.frameP99Ms?.toFixed(1), 'long tasks', f.longTasks, 'max long', f.longMaxMs?.toFixed(0));
+  return { perS, applied: last[1], seconds: last[0] - first[0], ...f, memory, errors };
+}
+
+/** One stream to all three at once; their aggregates compared. */
+async function sameStream(events) {
+  const gw = await startGateway(GATEWAY_ARGS);
+  const src = simSource({ rate: 2000, events });
+  try {
+    const pages = {};
+    for (const c of CLIENTS) pages[c] = await openClient(c, gw);
+    let pushed = 0;
+    for (;;) {
+      const { buf, n } = await src.take(20_000);
+      if (!n) break;
+      await post(gw, buf);
+      pushed += n;
+      // Pace to the slowest so no client is dropped as a slow consumer.
+      await until(async () => {
+        const a = await Promise.all(CLIENTS.map((c) => pages[c].eval('__perf.applied()')));
+        return Math.min(...a) >= pushed - 40_000 || null;
+      }, 120_000, 'clients to keep within 40k events');
+    }
+    for (const c of CLIENTS) {
+      await until(async () => (await pages[c].eval('__perf.applied()')) >= pushed || null, 120_000, `${c} to apply ${pushed}`);
+    }
+    const plain = await pages.plain.eval('__bench.aggregates()');
+    const persp = await pages.perspective.eval('__bench.aggregates()');
+    const sp = JSON.parse(await pages.shoppulse.eval(`__shoppulse_aggregates(${JSON.stringify(productsJson(plain))})`));
+    const diffs = [
+      ...compareExact(persp, plain, ['perspective', 'plain']),
+      ...compareShopPulse(sp, plain, 'plain'),
+      ...compareShopPulse(sp, persp, 'perspective'),
+    ];
+    for (const c of CLIENTS) await pages[c].close();
+    return { events: pushed, agree: diffs.length === 0, diffs: diffs.slice(0, 20) };
+  } finally {
+    src.close();
+    await gw.stop();
+  }
+}
+
+/** Event-to-pixel latency at 10,000 ev/s (ShopPulse). */
+async function latency() {
+  const gw = await startGateway(GATEWAY_ARGS);
+  const src = simSource({ rate: 10_000, events: 1_000_000 });
+  try {
+    const page = await openClient('shoppulse', gw, { latency: true });
+    await page.eval('__perf.start()');
+    const seconds = QUICK ? 5 : 15;
+    const pushed = await pushPaced(gw, src, 10_000, seconds);
+    await new Promise((r) => setTimeout(r, 500));
+    const f = await page.eval('__perf.stop()');
+    await page.close();
+    return { rate: 10_000, seconds, pushed, ...f };
+  } finally {
+    src.close();
+    await gw.stop();
+  }
+}
+
+/** Start-up: gzipped wasm, first live data on screen after navigation. */
+async function startup() {
+  const wasm = readdirSync(DIST).find((f) => f.endsWith('.wasm'));
+  const raw = readFileSync(path.join(DIST, wasm));
+  const gw = await startGateway(GATEWAY_ARGS);
+  const src = simSource({ rate: 2000, events: 10_000 });
+  try {
+    await post(gw, (await src.take(10_000)).buf);
+    const firsts = [];
+    for (let i = 0; i < (QUICK ? 3 : 7); i++) {
+      const page = await newPage(chrome.port);
+      await page.send('Page.addScriptToEvaluateOnNewDocument', { source: INSTRUMENT });
+      await page.send('Page.navigate', { url: `${gw.url}/` });
+      firsts.push(await until(() => page.eval('__perf.firstDataMs'), 20_000, 'first data'));
+      await page.close();
+    }
+    return {
+      wasmBytes: raw.length,
+      wasmGzipBytes: gzipSync(raw, { level: 9 }).length,
+      firstDataMs: firsts.map((x) => Math.round(x)),
+      firstDataMedianMs: Math.round(quantile(firsts, 0.5)),
+      firstDataMaxMs: Math.round(Math.max(...firsts)),
+    };
+  } finally {
+    src.close();
+    await gw.stop();
+  }
+}
+
+/** An accelerated hour (HOUR_MINUTES minutes of event time) at 10,000 ev/s. */
+async function memoryHour() {
+  const perMinute = 600_000;
+  const gw = await startGateway(GATEWAY_ARGS);
+  const src = simSource({ rate: 10_000, events: perMinute * HOUR_MINUTES });
+  try {
+    const page = await openClient('shoppulse', gw);
+    const samples = [];
+    const sample = async (minute) => {
+      await page.send('HeapProfiler.collectGarbage');
+      const m = await page.eval('__perf.memory()');
+      samples.push({ minute, totalBytes: (m.jsHeapBytes ?? 0) + (m.wasmBytes ?? 0), ...m });
+    };
+    const half = Math.floor(HOUR_MINUTES / 2);
+    let next = 1;
+    const t0 = performance.now();
+    const r = await pushClosed(gw, src, page, {
+      backlog: 100_000,
+      chunk: 20_000,
+      onSample: async (applied) => {
+        if (applied >= next * perMinute) {
+          await sample(Math.floor(applied / perMinute));
+          next = Math.floor(applied / perMinute) + 1;
+        }
+      },
+    });
+    await sample(HOUR_MINUTES);
+    await page.close();
+    const at = (min) => samples.filter((s) => s.minute <= min).at(-1) ?? samples[0];
+    const m30 = at(half);
+    const m60 = at(HOUR_MINUTES);
+    return {
+      minutes: HOUR_MINUTES,
+      events: r.applied,
+      wallSeconds: Math.round((performance.now() - t0) / 1000),
+      atHalfMB: MB(m30.totalBytes),
+      atEndMB: MB(m60.totalBytes),
+      peakMB: MB(Math.max(...samples.map((s) => s.totalBytes))),
+      growthPct: Math.round(((m60.totalBytes - m30.totalBytes) / m30.totalBytes) * 1000) / 10,
+      wasmEndMB: MB(m60.wasmBytes),
+      jsHeapEndMB: MB(m60.jsHeapBytes),
+      samples,
+    };
+  } finally {
+    src.close();
+    await gw.stop();
+  }
+}
+
+try {
+  results.side = {};
+  for (const c of CLIENTS) {
+    log('rate sweep', c);
+    results.side[c] = await sweep(c);
+  }
+  log(`maximum: ${MAX_EVENTS} events from the gateway's history`);
+  const pre = await prefilled();
+  try {
+    for (const c of CLIENTS) results.side[c].max = await maximum(c, pre);
+  } finally {
+    await pre.gw.stop();
+  }
+  if (ONLY_SIDE) throw new Error('--side-only: stopping after the side-by-side figures');
+  log('same stream, three clients');
+  results.sameStream = await sameStream(QUICK ? 50_000 : 300_000);
+  log('same stream agree:', results.sameStream.agree, results.sameStream.diffs.join('; '));
+  log('latency at 10k ev/s');
+  results.latency = await latency();
+  log('start-up');
+  results.startup = await startup();
+  log(`memory over ${HOUR_MINUTES} minutes of event time at 10k ev/s`);
+  results.memoryHour = await memoryHour();
+} finally {
+  await stat.close();
+  await chrome.close();
+}
+
+const jsonOut = opt('--json');
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+
+// The table.
+const f1 = (x) => (x == null ? '—' : Number(x).toFixed(1));
+const k = (x) => (x == null ? '—' : Math.round(x).toLocaleString('en-US'));
+const lines = [];
+lines.push(`Browser: ${results.browser} (headless) · machine: ${results.machine} · ${results.date}`);
+lines.push('');
+lines.push('| client | kept up at p99 frame <= 16.7 ms, no long task (ev/s, open loop via /ingest) | max events/s (whole history, closed loop) | p99 / max frame at max (ms) | long tasks > 50 ms at max | memory after max (MB) |');
+lines.push('|---|---:|---:|---:|---:|---:|');
+for (const c of CLIENTS) {
+  const s = results.side[c];
+  const mem = s.max.memory;
+  const memText = c === 'shoppulse'
+    ? `${f1(MB((mem.jsHeapBytes ?? 0) + (mem.wasmBytes ?? 0)))} (JS heap ${f1(MB(mem.jsHeapBytes))} + wasm ${f1(MB(mem.wasmBytes))})`
+    : `${f1(MB(mem.pageBytes))} page incl. workers (main JS heap ${f1(MB(mem.jsHeapBytes))})`;
+  const label = { shoppulse: '(a) ShopPulse (JSON)', perspective: '(b) Perspective 3.8.0', plain: '(c) plain JS + Maps' }[c];
+  lines.push(`| ${label} | ${s.boundIsFeedLimit ? '>= ' : ''}${k(s.atBound)} | ${k(s.max.perS)} | ${f1(s.max.frameP99Ms)} / ${f1(s.max.frameMaxMs)} | ${s.max.longTasks} (max ${f1(s.max.longMaxMs)} ms) | ${memText} |`);
+}
+lines.push('');
+lines.push(`Idle p99 frame (no events): ${CLIENTS.map((c) => `${c} ${f1(results.side[c].idle.frameP99Ms)} ms`).join(', ')}.`);
+lines.push(`Same stream, same aggregates (${k(results.sameStream.events)} events to all three at once): ${results.sameStream.agree ? 'agree' : `DIFFER: ${results.sameStream.diffs.join('; ')}`}.`);
+const L = results.latency;
+lines.push(`ShopPulse event-to-pixel latency at 10,000 ev/s (${L.seconds} s, ${k(L.latencyN)} frames): p50 ${f1(L.latencyP50Ms)} ms, p99 ${f1(L.latencyP99Ms)} ms; p99 frame ${f1(L.frameP99Ms)} ms, long tasks ${L.longTasks}.`);
+const S = results.startup;
+lines.push(`ShopPulse start-up: wasm ${k(S.wasmBytes / 1024)} KiB, ${k(S.wasmGzipBytes / 1024)} KiB gzipped (gzip -9); first live data on screen ${S.firstDataMedianMs} ms median, ${S.firstDataMaxMs} ms max after navigation (${S.firstDataMs.join(', ')}).`);
+const H = results.memoryHour;
+lines.push(`ShopPulse memory, ${H.minutes} min of event time at 10,000 ev/s (${k(H.events)} events in ${H.wallSeconds} s): ${f1(H.atHalfMB)} MB at minute ${Math.floor(H.minutes / 2)}, ${f1(H.atEndMB)} MB at minute ${H.minutes} (growth ${f1(H.growthPct)} %), peak ${f1(H.peakMB)} MB (wasm ${f1(H.wasmEndMB)} + JS heap ${f1(H.jsHeapEndMB)} at the end, after GC).`);
+console.log(lines.join('\n'));
+for (const c of CLIENTS) {
+  const errs = [...(results.side[c].errors ?? []), ...(results.side[c].max.errors ?? [])];
+  if (errs.length) console.log(`${c} errors: ${errs.join('; ')}`);
+}
+if (!results.sameStream.agree) process.exitCode = 1;

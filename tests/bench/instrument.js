@@ -1,0 +1,98 @@
+// Injected into every benchmarked page before its own scripts (CDP
+// Page.addScriptToEvaluateOnNewDocument): frame times from
+// requestAnimationFrame deltas, long tasks (PerformanceObserver 'longtask'),
+// memory (JS heap; wasm linear memory for ShopPulse from Trunk's start
+// event), an applied-events read-out for every client, and optionally the
+// event-to-pixel latency (see `latency`).
+(() => {
+  const P = (window.__perf = {
+    recording: false, deltas: [], long: [], last: 0, wasmMemory: null, lat: [], pending: [],
+  });
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (P.recording) P.long.push(e.duration);
+    }).observe({ type: 'longtask' });
+  } catch (e) { P.noLongtask = String(e); }
+  addEventListener('TrunkApplicationStarted', (e) => { P.wasmMemory = e.detail?.wasm?.memory ?? null; });
+
+  const shownSeq = () => {
+    const el = document.querySelector('[data-last-seq]');
+    return el ? Number(el.getAttribute('data-last-seq')) : (window.__bench?.state?.lastSeq ?? 0);
+  };
+  const loop = (t) => {
+    if (P.recording && P.last) P.deltas.push(t - P.last);
+    // First live data on screen: ms from navigation start (rAF time) to the
+    // first frame whose view shows applied events.
+    if (P.firstDataMs === undefined && P.applied() > 0) P.firstDataMs = t;
+    P.last = t;
+    if (P.pending.length) {
+      // Frames whose events are on screen by this animation frame: their
+      // latency is now minus the gateway's send time (same machine clock).
+      const seq = shownSeq();
+      const now = Date.now();
+      while (P.pending.length && P.pending[0][0] <= seq) P.lat.push(now - P.pending.shift()[1]);
+    }
+    requestAnimationFrame(loop);
+  };
+  requestAnimationFrame(loop);
+
+  P.start = () => { P.deltas = []; P.long = []; P.last = 0; P.lat = []; P.recording = true; };
+  const q = (xs, f) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] : null);
+  P.stop = () => {
+    P.recording = false;
+    const d = P.deltas.slice().sort((a, b) => a - b);
+    const l = P.lat.slice().sort((a, b) => a - b);
+    return {
+      frames: d.length,
+      frameP50Ms: q(d, 0.5),
+      frameP99Ms: q(d, 0.99),
+      frameMaxMs: d.length ? d[d.length - 1] : null,
+      longTasks: P.long.length,
+      longMaxMs: P.long.length ? Math.max(...P.long) : 0,
+      latencyN: l.length,
+      latencyP50Ms: q(l, 0.5),
+      latencyP99Ms: q(l, 0.99),
+    };
+  };
+  // Main-thread JS heap and ShopPulse's wasm linear memory; on the
+  // cross-origin-isolated comparison pages also the whole page's memory as
+  // the browser measures it (workers and their wasm included: Perspective's
+  // engine lives in a Web Worker).
+  P.memory = async () => ({
+    jsHeapBytes: performance.memory ? performance.memory.usedJSHeapSize : null,
+    wasmBytes: P.wasmMemory ? P.wasmMemory.buffer.byteLength : null,
+    pageBytes: window.crossOriginIsolated && performance.measureUserAgentSpecificMemory
+      ? (await performance.measureUserAgentSpecificMemory()).bytes : null,
+  });
+  // Events applied so far: ShopPulse's health strip, or the client's counter.
+  P.applied = () => {
+    if (window.__bench) return window.__bench.applied();
+    const el = document.querySelector('[data-applied]');
+    return el ? Number(el.getAttribute('data-applied')) : 0;
+  };
+
+  // Event-to-pixel latency: with `?latency=1` every socket's `events`
+  // frames are noted (last seq, gateway send time) from the frame's head
+  // only (no JSON parse), and matched against the sequence shown on screen.
+  if (new URLSearchParams(location.search).has('latency')) {
+    const Native = window.WebSocket;
+    window.WebSocket = function (...args) {
+      const ws = new Native(...args);
+      ws.addEventListener('message', (m) => {
+        if (typeof m.data !== 'string' || !m.data.startsWith('{"type":"events"')) return;
+        const head = m.data.slice(0, 200);
+        const first = /"first_seq":(\d+)/.exec(head);
+        const sent = /"sent_ms":(\d+)/.exec(head);
+        if (!first || !sent) return;
+        // The frame's last seq: first_seq + events - 1; counting the events
+        // needs the body, so the first seq is used (the frame is on screen
+        // when the shown seq reaches it; its later events come in the same
+        // apply).
+        if (P.recording) P.pending.push([Number(first[1]), Number(sent[1])]);
+      });
+      return ws;
+    };
+    window.WebSocket.prototype = Native.prototype;
+    Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  }
+})();
