@@ -3,8 +3,9 @@
 //!
 //! Data flows one way: [`crate::feed`] hands each text frame to
 //! [`Store::on_text`], which applies it to the [`Session`] (engine included)
-//! at once and schedules one publish on the next animation frame. The publish
-//! builds ONE [`View`] (only when something changed) and sets it into
+//! at once and schedules one publish on the next animation frame (paced so
+//! that publishing takes at most [`PUBLISH_DUTY`] of the main thread). The
+//! publish builds ONE [`View`] (only when something changed) and sets it into
 //! [`Signals::view`]; [`Sections`] splits it with memos so a section that did
 //! not change does not re-render. Views only read.
 
@@ -169,6 +170,17 @@ pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, va
 /// Wall-clock samples kept for the events/s figure (one per second).
 const RATE_SAMPLES: usize = 6;
 
+/// Largest share of the main thread that publishing (building the view and
+/// re-rendering the sections) may take while events stream in: after a
+/// publish that cost `c` ms, the next one waits `c * (1 - d) / d` ms, so the
+/// rest goes to applying events. Cheap publishes (idle or light feeds) still
+/// happen every animation frame. Profiled: at high rates the re-render, not
+/// the operators, is what limits the events applied per second.
+const PUBLISH_DUTY: f64 = 0.3;
+/// Longest pause between publishes however costly they are, ms (the view is
+/// never older than about this).
+const PUBLISH_MAX_GAP_MS: f64 = 1_000.0;
+
 /// The engine and its bookkeeping (non-reactive), plus the signals it feeds.
 #[derive(Debug)]
 pub struct Store {
@@ -177,6 +189,8 @@ pub struct Store {
     /// The reactive outputs.
     pub signals: Signals,
     publish_scheduled: Cell<bool>,
+    /// Earliest time of the next publish (`performance.now()` ms).
+    next_publish_ms: Cell<f64>,
     rate_samples: RefCell<VecDeque<(f64, u64)>>,
     paused: Cell<bool>,
     queue: RefCell<PauseQueue>,
@@ -208,6 +222,7 @@ impl Store {
             session: RefCell::new(Session::new()),
             signals,
             publish_scheduled: Cell::new(false),
+            next_publish_ms: Cell::new(0.0),
             rate_samples: RefCell::new(VecDeque::with_capacity(RATE_SAMPLES + 1)),
             paused: Cell::new(false),
             queue: RefCell::new(PauseQueue::default()),
@@ -398,18 +413,43 @@ impl Store {
         });
     }
 
-    /// Schedules one publish on the next animation frame (coalesced).
+    /// Schedules one publish on an animation frame (coalesced), no sooner
+    /// than the render budget allows (see [`PUBLISH_DUTY`]).
     fn schedule_publish(self: &Rc<Self>) {
         if self.publish_scheduled.replace(true) {
             return;
         }
         let store = Rc::clone(self);
-        request_animation_frame(move || store.publish());
+        let wait_ms = self.next_publish_ms.get() - now_f64();
+        if wait_ms > 1.0 {
+            // reason: wait_ms is in (1, PUBLISH_MAX_GAP_MS]
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let wait = std::time::Duration::from_millis(wait_ms as u64);
+            set_timeout(
+                move || request_animation_frame(move || store.publish()),
+                wait,
+            );
+        } else {
+            request_animation_frame(move || store.publish());
+        }
     }
 
     /// Builds the view (only if something changed) and sets the signals.
-    fn publish(&self) {
+    fn publish(self: &Rc<Self>) {
         self.publish_scheduled.set(false);
+        // The render cost: from here to the first task after this one (the
+        // views update in microtasks of this task), which sets the earliest
+        // next publish.
+        let started = now_f64();
+        let store = Rc::clone(self);
+        set_timeout(
+            move || {
+                let cost = now_f64() - started;
+                let gap = (cost * (1.0 - PUBLISH_DUTY) / PUBLISH_DUTY).min(PUBLISH_MAX_GAP_MS);
+                store.next_publish_ms.set(started + cost + gap);
+            },
+            std::time::Duration::ZERO,
+        );
         let (view, progress, conn_facts) = {
             let mut s = self.session.borrow_mut();
             if !s.take_changed() {
@@ -471,6 +511,20 @@ impl Store {
             _ => 0.0,
         };
         set_if_changed(self.signals.rate, rate);
+    }
+}
+
+/// Monotonic clock for scheduling, ms (`performance.now()` in the browser).
+fn now_f64() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()
+            .and_then(|w| w.performance())
+            .map_or_else(js_sys::Date::now, |p| p.now())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        now_ms() as f64
     }
 }
 

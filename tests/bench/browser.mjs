@@ -20,7 +20,7 @@
 // the Network domain. Measurements are taken in the page (instrument.js).
 //
 // Usage: node --experimental-websocket tests/bench/browser.mjs
-//          [--quick] [--json FILE] [--hour-minutes N] [--encoding json]
+//          [--quick] [--json FILE] [--hour-minutes N] [--clients a,b] [--side-only] [--profile DIR]
 // Prints a table; --json writes every figure.
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
@@ -51,6 +51,8 @@ const MAX_EVENTS = QUICK ? 300_000 : 2_000_000;
 const MAX_S = QUICK ? 10 : 30;
 const CLIENTS = opt('--clients', 'shoppulse,perspective,plain').split(',');
 const ONLY_SIDE = flag('--side-only');
+// --profile DIR: CPU profiles (CDP Profiler) of each client's maximum run, saved as DIR/NAME.cpuprofile.
+const PROFILE = opt('--profile');
 const GATEWAY_ARGS = ['--client-queue', '100000', '--client-queue-bytes', '2GiB', '--history', '200000'];
 const log = (...a) => console.error('[bench]', ...a);
 const MB = (b) => (b == null ? null : Math.round((b / 1048576) * 10) / 10);
@@ -83,6 +85,21 @@ async function openClient(name, gw, { latency = false } = {}) {
 
 async function errorsOf(page) {
   return page.eval(`window.__bench ? __bench.state.errors.concat(__bench.state.closed ? [__bench.state.closed] : []) : []`);
+}
+
+/** Self time per function of a CDP CPU profile, top 25, as % of samples. */
+function selfTimes(p) {
+  const hits = new Map();
+  let total = 0;
+  for (const n of p.nodes) {
+    const cf = n.callFrame;
+    const where = cf.url ? cf.url.split('/').pop() : '';
+    const k = `${cf.functionName || '(anonymous)'} ${where}`.trim();
+    hits.set(k, (hits.get(k) ?? 0) + (n.hitCount ?? 0));
+    total += n.hitCount ?? 0;
+  }
+  return [...hits].sort((a, b) => b[1] - a[1]).slice(0, 25)
+    .map(([k, h]) => `${((100 * h) / total).toFixed(1)}% ${k}`);
 }
 
 /**
@@ -164,6 +181,11 @@ async function maximum(name, { gw, epoch }) {
   const url = name === 'shoppulse'
     ? `${gw.url}/?feed=${feed}&bench_resume_epoch=${e}`
     : `${stat.url}/${name}.html?feed=${feed}&epoch=${e}`;
+  if (PROFILE) {
+    await page.send('Profiler.enable');
+    await page.send('Profiler.setSamplingInterval', { interval: 500 });
+    await page.send('Profiler.start');
+  }
   await page.goto(url);
   await page.eval('__perf.start()');
   const samples = [];
@@ -176,14 +198,21 @@ async function maximum(name, { gw, epoch }) {
     await new Promise((r) => setTimeout(r, 250));
   }
   const f = await page.eval('__perf.stop()');
+  let profile;
+  if (PROFILE) {
+    const { profile: p } = await page.send('Profiler.stop');
+    profile = selfTimes(p);
+    writeFileSync(path.join(PROFILE, `${name}.cpuprofile`), JSON.stringify(p));
+  }
   const first = samples.find(([, a]) => a > 0) ?? samples[0];
   const last = samples.at(-1);
   const perS = last[0] > first[0] ? Math.round((last[1] - first[1]) / (last[0] - first[0])) : 0;
   const memory = await page.eval('__perf.memory()');
   const errors = await errorsOf(page);
   await page.close();
+  if (profile) log(name, 'profile (self time):\n  ' + profile.slice(0, 15).join('\n  '));
   log(name, 'max applied/s', perS, `(${last[1]} events in ${(last[0] - first[0]).toFixed(1)} s)`, 'p99 frame', f.frameP99Ms?.toFixed(1), 'long tasks', f.longTasks, 'max long', f.longMaxMs?.toFixed(0));
-  return { perS, applied: last[1], seconds: last[0] - first[0], ...f, memory, errors };
+  return { perS, applied: last[1], seconds: last[0] - first[0], ...f, memory, errors, profile };
 }
 
 /** One stream to all three at once; their aggregates compared. */
