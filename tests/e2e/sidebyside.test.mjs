@@ -21,7 +21,7 @@ test('ShopPulse, Perspective and plain JavaScript compute the same aggregates fr
   const gw = await startGateway([]);
   const stat = await startStatic();
   const browser = await launchBrowser();
-  const src = simSource({ rate: 500, events: 30_000 });
+  const src = simSource({ rate: 200, events: 30_000 }); // 150 s of event time: 3 minutes
   try {
     const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
     const pages = {};
