@@ -13,6 +13,7 @@
 // struct; folding JSON `null` into "missing" is exactly that adapter.
 #![allow(clippy::ref_option)]
 
+use std::sync::Arc;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -404,7 +405,7 @@ fn opt_str<'s>(
     present(v).map(|s| str_of(s, field, max)).transpose()
 }
 
-fn name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Box<str>, DecodeError> {
+fn name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Arc<str>, DecodeError> {
     let s = req_str(v, field, MAX_NAME_LEN)?;
     if s.is_empty() {
         return Err(DecodeError::bad(field, "must not be empty"));
@@ -412,7 +413,7 @@ fn name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Box<str>, DecodeE
     Ok(s.into())
 }
 
-fn opt_name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Option<Box<str>>, DecodeError> {
+fn opt_name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Option<Arc<str>>, DecodeError> {
     Ok(opt_str(v, field, MAX_NAME_LEN)?
         .filter(|s| !s.is_empty())
         .map(Into::into))

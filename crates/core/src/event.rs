@@ -4,6 +4,8 @@
 //! seed shapes and error reporting) lives in [`crate::decode`]; the canonical
 //! JSON written by [`Event::to_json`] is what the gateway forwards.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::id::Id;
@@ -153,7 +155,7 @@ pub struct Behavior {
     /// On which product.
     pub product: Id,
     /// Sales channel (web, app, a marketplace...), when known.
-    pub channel: Option<Box<str>>,
+    pub channel: Option<Arc<str>>,
     /// Unit price seen, in minor units, when known.
     pub price_cents: Option<Cents>,
 }
@@ -172,7 +174,7 @@ pub enum Action {
     /// Bought the product.
     Purchase,
     /// Any other action name, kept verbatim.
-    Other(Box<str>),
+    Other(Arc<str>),
 }
 
 impl Action {
@@ -231,7 +233,7 @@ pub struct Inventory {
     /// Quantity on hand after the change.
     pub quantity: i64,
     /// Warehouse, when stock is tracked per warehouse.
-    pub warehouse: Option<Box<str>>,
+    pub warehouse: Option<Arc<str>>,
 }
 
 /// Order status. Unknown statuses are kept verbatim.
@@ -248,7 +250,7 @@ pub enum OrderStatus {
     /// Money returned.
     Refunded,
     /// Any other status name.
-    Other(Box<str>),
+    Other(Arc<str>),
 }
 
 impl OrderStatus {
@@ -283,7 +285,7 @@ pub struct Order {
     /// Order id.
     pub order: Id,
     /// Sales channel.
-    pub channel: Box<str>,
+    pub channel: Arc<str>,
     /// Status after this event.
     pub status: OrderStatus,
     /// Order total in minor units of `currency`.
@@ -413,7 +415,7 @@ pub struct Sync {
     /// Which order.
     pub order: Id,
     /// The order's sales channel.
-    pub channel: Box<str>,
+    pub channel: Arc<str>,
     /// Which system.
     pub target: Target,
     /// New status.
@@ -423,33 +425,33 @@ pub struct Sync {
     /// Time the target took to answer, when known.
     pub latency_ms: Option<u64>,
     /// The target's error text on failure.
-    pub error: Option<Box<str>>,
+    pub error: Option<Arc<str>>,
 }
 
 /// A pre-aggregated business figure: `{"date": "2021-09-01", "sales": 1000}`.
 #[derive(Clone, PartialEq, Debug)]
 pub struct SalesFigure {
     /// The bucket label as given (a date or a time bucket).
-    pub bucket: Box<str>,
+    pub bucket: Arc<str>,
     /// The figure exactly as it was written on the wire (`1000`, `12.5`).
-    pub sales_text: Box<str>,
+    pub sales_text: Arc<str>,
     /// The figure as a number, for charts.
     pub sales: f64,
     /// Channel, when the source gives one.
-    pub channel: Option<Box<str>>,
+    pub channel: Option<Arc<str>>,
 }
 
 /// A refused input line, as the gateway sequences it into the feed.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Rejected {
     /// Where the line came from (`ingest`, `replay`, `webhook:shopify`...).
-    pub source: Box<str>,
+    pub source: Arc<str>,
     /// 1-based line number within its request or file, when known.
     pub line: Option<u64>,
     /// Error class (see [`crate::decode::ErrorClass`]), as its wire name.
-    pub class: Box<str>,
+    pub class: Arc<str>,
     /// The readable reason.
-    pub reason: Box<str>,
+    pub reason: Arc<str>,
     /// The start of the offending input (at most [`crate::decode::EXCERPT_LEN`] bytes).
-    pub excerpt: Box<str>,
+    pub excerpt: Arc<str>,
 }

@@ -8,6 +8,7 @@
 //! strings) and round-trip through snapshots unchanged.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -21,7 +22,7 @@ pub enum Id {
     /// A numeric id, exact over the whole `u64` range.
     Num(u64),
     /// Any other id (SKU, UUID, ...), never the canonical decimal of a `u64`.
-    Str(Box<str>),
+    Str(Arc<str>),
 }
 
 impl Id {

@@ -21,6 +21,7 @@
 //! watermark trails it by the allowed lateness. Every container is bounded;
 //! the bounds are in [`engine::Config`] and on the operator types.
 
+pub mod binary;
 pub mod decode;
 pub mod engine;
 pub mod event;

@@ -186,7 +186,7 @@ impl BehaviorOp {
                     product: b.product.clone(),
                     slot: slot as u8,
                     other: match &b.action {
-                        Action::Other(s) => Some(s.clone()),
+                        Action::Other(s) => Some(Box::from(&**s)),
                         _ => None,
                     },
                 },

@@ -302,7 +302,8 @@ impl SyncOp {
             None
         } else {
             s.error
-                .clone()
+                .as_deref()
+                .map(Box::from)
                 .or_else(|| prev.as_ref().and_then(|p| p.error.clone()))
         };
         o.t[ti] = Some(TState {
