@@ -7,8 +7,9 @@
 //! the browser says it is offline or [`OFFLINE_AFTER`] attempts in a row
 //! failed (still retrying) -> `Connecting` again.
 //!
-//! Frames are handed to [`Store::on_text`] as they arrive; nothing here
-//! touches the engine directly.
+//! Frames are handed to [`Store::on_text`] (JSON) and [`Store::on_binary`]
+//! (`bin1` events frames, asked for unless the page has `?encoding=json`)
+//! as they arrive; nothing here touches the engine directly.
 
 use crate::state::{ConnState, Store};
 
@@ -80,8 +81,20 @@ pub fn shops_for(search_shops: Option<String>) -> Option<Vec<String>> {
     (!list.is_empty()).then_some(list)
 }
 
+/// Whether to ask for `bin1` binary events frames: yes unless the page's
+/// `?encoding=` says `json`.
+pub fn bin1_for(query_encoding: Option<&str>) -> bool {
+    !query_encoding.is_some_and(|e| e.trim().eq_ignore_ascii_case("json"))
+}
+
 #[cfg(target_arch = "wasm32")]
-pub use browser::{feed_url, run};
+pub use browser::{feed_url, run, wants_bin1};
+
+/// Native builds: binary, as in the browser by default.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn wants_bin1() -> bool {
+    bin1_for(None)
+}
 
 /// Native builds have no socket; the dashboard only runs in the browser.
 #[cfg(not(target_arch = "wasm32"))]
@@ -144,6 +157,15 @@ mod browser {
                 .ok()?
                 .get("shops"),
         )
+    }
+
+    /// Whether this page asks for `bin1` (see [`super::bin1_for`]).
+    pub fn wants_bin1() -> bool {
+        let encoding = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .and_then(|s| web_sys::UrlSearchParams::new_with_str(&s).ok())
+            .and_then(|p| p.get("encoding"));
+        super::bin1_for(encoding.as_deref())
     }
 
     fn browser_offline() -> bool {
@@ -290,12 +312,13 @@ mod browser {
                 Some(Err(e)) => {
                     return ended.because(describe(&e));
                 }
-                Some(Ok(Message::Bytes(_))) => {
+                Some(Ok(msg)) => {
                     last_rx = now_ms();
-                }
-                Some(Ok(Message::Text(text))) => {
-                    last_rx = now_ms();
-                    match store.on_text(&text) {
+                    let outcome = match msg {
+                        Message::Text(text) => store.on_text(&text),
+                        Message::Bytes(bytes) => store.on_binary(&bytes),
+                    };
+                    match outcome {
                         Outcome::Continue | Outcome::Gap => {}
                         Outcome::Hello => {
                             ended.was_live = true;
@@ -319,6 +342,14 @@ mod browser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_unless_the_page_asks_for_json() {
+        assert!(bin1_for(None));
+        assert!(bin1_for(Some("bin1")));
+        assert!(!bin1_for(Some("json")));
+        assert!(!bin1_for(Some(" JSON ")));
+    }
 
     #[test]
     fn backoff_grows_and_caps() {

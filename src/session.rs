@@ -26,10 +26,18 @@
 //!   followed by a mid-stream start: the dashboard asks once for the whole
 //!   history from seq 0, and otherwise applies nothing and shows the error.
 //! - `error` with code `slow_consumer`: reconnect and resume.
+//! - With `bin1` negotiated (the default; `?encoding=json` turns it off),
+//!   `events` frames arrive as binary messages ([`Session::on_binary`]) and
+//!   follow the same rules. A binary frame that cannot be read is counted
+//!   (a rejection with source `dashboard`, and a protocol error); the
+//!   events before the bad byte are applied, and the dashboard reconnects
+//!   and resumes after the last one it applied.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 
-use shoppulse_core::decode::decode_event;
+use shoppulse_core::binary::{self, Frame, Scratch, BIN1};
+use shoppulse_core::decode::{decode_event, DecodeError, ErrorClass};
 use shoppulse_core::engine::Config;
 use shoppulse_core::event::{Body, Event, SyncStatus, Target};
 use shoppulse_core::frame::{
@@ -135,6 +143,16 @@ pub enum Outcome {
     Reconnect(String),
 }
 
+/// The encoding of `events` frames a dashboard asks for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Encoding {
+    /// JSON text frames.
+    #[default]
+    Json,
+    /// `bin1` binary messages (JSON still accepted).
+    Bin1,
+}
+
 /// One dashboard's protocol state and its engine.
 #[derive(Default)]
 pub struct Session {
@@ -180,6 +198,10 @@ pub struct Session {
     snapshot_failures: u32,
     /// Something the views show changed since the last [`Session::take_changed`].
     changed: bool,
+    /// The encoding of `events` frames to ask the gateway for.
+    pub encoding: Encoding,
+    /// Reused decoding state for binary frames.
+    scratch: Scratch,
 }
 
 impl std::fmt::Debug for Session {
@@ -219,9 +241,31 @@ impl Session {
             .collect()
     }
 
-    /// A session with a fresh engine.
+    /// A session with a fresh engine (JSON events frames; set
+    /// [`Session::encoding`] to ask for binary ones).
     pub fn new() -> Self {
         Session::default()
+    }
+
+    /// A session with a fresh engine that asks for `encoding`.
+    pub fn with_encoding(encoding: Encoding) -> Self {
+        Session {
+            encoding,
+            ..Session::default()
+        }
+    }
+
+    /// The `hello` to send on a new connection, resuming at `resume`.
+    pub fn hello_at(&self, resume: Option<ResumePoint>) -> String {
+        let hello = ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            resume,
+            encoding: None,
+            shops: self.shops.clone(),
+            encodings: (self.encoding == Encoding::Bin1)
+                .then(|| vec![BIN1.to_owned(), "json".to_owned()]),
+        };
+        serde_json::to_string(&hello).unwrap_or_default()
     }
 
     /// Where to resume, once something has been applied; with nothing
@@ -243,13 +287,7 @@ impl Session {
 
     /// The `hello` to send on a new connection.
     pub fn hello_frame(&self) -> String {
-        let hello = ClientFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            resume: self.resume_point(),
-            encoding: None,
-            shops: self.shops.clone(),
-        };
-        serde_json::to_string(&hello).unwrap_or_default()
+        self.hello_at(self.resume_point())
     }
 
     /// The keep-alive to send every ~2 s.
@@ -282,6 +320,64 @@ impl Session {
                 self.problem(format!("unreadable frame: {e}"));
                 Outcome::Continue
             }
+        }
+    }
+
+    /// Applies one binary message from the gateway (a `bin1` events frame).
+    pub fn on_binary(&mut self, bytes: &[u8], now_ms: i64) -> Outcome {
+        let frame = match Frame::parse(bytes) {
+            Ok(f) => f,
+            Err(e) => return self.bad_binary(&e, bytes, now_ms),
+        };
+        if let Some(out) = self.events_start(frame.epoch, frame.first_seq, frame.sent_ms) {
+            return out;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let res = frame.for_each(&mut scratch, |seq, ev| {
+            if seq > self.last_seq {
+                self.apply_event(ev);
+                self.last_seq = seq;
+                self.applied_here += 1;
+                self.changed = true;
+            }
+        });
+        self.scratch = scratch;
+        if res.is_ok() {
+            self.last_seq = self.last_seq.max(frame.covered_to());
+        }
+        self.head_seq = self.head_seq.max(self.last_seq);
+        match res {
+            Ok(()) => Outcome::Continue,
+            Err(e) => self.bad_binary(&e, bytes, now_ms),
+        }
+    }
+
+    /// Counts an unreadable binary frame and asks to resume after what was
+    /// applied.
+    fn bad_binary(&mut self, e: &binary::BinaryError, bytes: &[u8], now_ms: i64) -> Outcome {
+        let msg = e.to_string();
+        let err = DecodeError::new(ErrorClass::Malformed, None, msg.clone());
+        let mut head = String::with_capacity(64);
+        for b in bytes.iter().take(32) {
+            let _ = write!(head, "{b:02x}");
+        }
+        self.engine
+            .record_rejection(now_ms, REJECT_SOURCE, None, &err, &head);
+        self.problem(msg.clone());
+        Outcome::Reconnect(msg)
+    }
+
+    /// Applies one decoded event (and remembers order notes).
+    fn apply_event(&mut self, ev: &Event) {
+        self.engine.apply(ev);
+        if std::mem::take(&mut self.mark_after_next_event) {
+            self.engine.mark_gap();
+        }
+        if let Some(note) = OrderNote::of(ev) {
+            if self.order_log.len() == ORDER_LOG_LEN {
+                self.order_log.pop_front();
+            }
+            self.order_log.push_back(note);
         }
     }
 
@@ -326,9 +422,12 @@ impl Session {
             } => {
                 let seqs = seqs.as_deref();
                 let last = covered_last_seq(first_seq, events.len(), seqs, last_seq);
+                if let Some(out) = self.events_start(&epoch, first_seq, sent_ms) {
+                    return out;
+                }
                 let numbered =
                     (0..events.len()).map(|i| (event_seq(first_seq, seqs, i), &*events[i]));
-                self.on_events(epoch, (first_seq, last), sent_ms, numbered, now_ms)
+                self.on_events(last, numbered, now_ms)
             }
             ServerFrame::Heartbeat { sent_ms, head_seq } => {
                 self.server_sent_ms = sent_ms;
@@ -407,32 +506,28 @@ impl Session {
         }
     }
 
-    /// Applies an `events` frame covering the positions `first_seq..=covered`.
-    fn on_events<'a>(
-        &mut self,
-        epoch: String,
-        (first_seq, covered): (u64, u64),
-        sent_ms: i64,
-        events: impl Iterator<Item = (u64, &'a serde_json::value::RawValue)>,
-        now_ms: i64,
-    ) -> Outcome {
+    /// The checks before an `events` frame applies (either encoding):
+    /// `Some(outcome)` when it must not.
+    fn events_start(&mut self, epoch: &str, first_seq: u64, sent_ms: i64) -> Option<Outcome> {
         if sent_ms != 0 {
             self.server_sent_ms = sent_ms;
         }
         match &self.epoch {
-            Some(ours) if *ours != epoch => {
-                return Outcome::Reconnect(format!("stream epoch changed to {epoch}"));
+            Some(ours) if ours != epoch => {
+                return Some(Outcome::Reconnect(format!(
+                    "stream epoch changed to {epoch}"
+                )));
             }
             Some(_) => {}
             None if self.snapshot_failures > 0 && first_seq > 1 => {
                 // No state to apply these to: wait (the error is shown).
-                return Outcome::Continue;
+                return Some(Outcome::Continue);
             }
             None => {
                 // Nothing applied yet and no snapshot came first: start here
                 // (from seq 1 after an unreadable snapshot: the whole history).
                 self.snapshot_failures = 0;
-                self.epoch = Some(epoch);
+                self.epoch = Some(epoch.to_owned());
                 self.last_seq = first_seq.saturating_sub(1);
                 if first_seq > 1 {
                     self.engine.mark_gap();
@@ -443,31 +538,31 @@ impl Session {
             if self.snapshot_failures > 1 {
                 // The snapshot that should bridge this was unreadable again:
                 // hold what we have and show the error, no reconnect loop.
-                return Outcome::Continue;
+                return Some(Outcome::Continue);
             }
             let missed = format!("missed seq {}..{}", self.last_seq + 1, first_seq - 1);
             self.last_gap = Some(missed.clone());
             self.changed = true;
-            return Outcome::Reconnect(missed);
+            return Some(Outcome::Reconnect(missed));
         }
+        None
+    }
+
+    /// Applies the events of a JSON `events` frame covering the positions
+    /// up to `covered`.
+    fn on_events<'a>(
+        &mut self,
+        covered: u64,
+        events: impl Iterator<Item = (u64, &'a serde_json::value::RawValue)>,
+        now_ms: i64,
+    ) -> Outcome {
         for (seq, raw) in events {
             if seq <= self.last_seq {
                 continue;
             }
             let json = raw.get();
             match decode_event(json, now_ms) {
-                Ok(ev) => {
-                    self.engine.apply(&ev);
-                    if std::mem::take(&mut self.mark_after_next_event) {
-                        self.engine.mark_gap();
-                    }
-                    if let Some(note) = OrderNote::of(&ev) {
-                        if self.order_log.len() == ORDER_LOG_LEN {
-                            self.order_log.pop_front();
-                        }
-                        self.order_log.push_back(note);
-                    }
-                }
+                Ok(ev) => self.apply_event(&ev),
                 Err(err) => {
                     self.engine
                         .record_rejection(now_ms, REJECT_SOURCE, None, &err, json);
@@ -487,6 +582,81 @@ impl Session {
 mod tests {
     use super::*;
     use shoppulse_core::frame::{encode_events_frame, encode_events_frame_with_seqs};
+
+    /// A mix of every kind, with string ids, a hostile string, a bad line.
+    fn mixed_lines() -> Vec<String> {
+        let mut out = Vec::new();
+        for i in 1..=300u64 {
+            out.push(match i % 6 {
+                0 => format!(r#"{{"kind":"behavior","ts":{i}000,"user":{u},"session":"s{u}","action":"{a}","product":{p},"channel":"web","price_cents":250}}"#,
+                    u = i % 17, p = 100 + i % 23, a = ["browse", "add_to_cart", "purchase", "wishlist"][(i % 4) as usize]),
+                1 => format!(r#"{{"kind":"inventory","ts":{i}000,"product":{p},"quantity":{q}}}"#, p = 100 + i % 23, q = i % 13),
+                2 => format!(r#"{{"kind":"order","ts":{i}000,"order":{i},"channel":"app","status":"created","total_cents":500,"currency":"GBP","user":{u},"lines":[{{"product":{p},"quantity":1,"unit_price_cents":500}},{{"product":"SKU-{p}","quantity":1,"unit_price_cents":0}}]}}"#, u = i % 17, p = 100 + i % 23),
+                3 => format!(r#"{{"kind":"sync","ts":{i}000,"order":{o},"channel":"app","target":"payment","status":"{s}","latency_ms":{i},"error":"<img onerror=x>"}}"#, o = i - 1, s = ["pending", "synced", "failed", "retrying"][(i % 4) as usize]),
+                4 => format!(r#"{{"date":"2021-09-0{d}","sales":{i}.5}}"#, d = 1 + i % 9),
+                _ => format!(r#"{{"kind":"behavior","user":{i},"action":"browse","product":9007199254740993}}"#),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn a_binary_frame_and_its_json_frame_give_identical_engine_state() {
+        let lines = mixed_lines();
+        let events: Vec<Event> = lines.iter().map(|l| decode_event(l, 0).unwrap()).collect();
+        let mut json = Session::new();
+        let mut bin = Session::with_encoding(Encoding::Bin1);
+        for s in [&mut json, &mut bin] {
+            s.on_text(&hello(), 0);
+            s.on_text(&snapshot("e1", 0), 0);
+        }
+        for (k, chunk) in lines.chunks(64).enumerate() {
+            let first = 1 + (k * 64) as u64;
+            let text = encode_events_frame("e1", first, 0, chunk.iter().map(String::as_str));
+            assert_eq!(json.on_text(&text, 0), Outcome::Continue);
+            let pos = binary::Positions {
+                first_seq: first,
+                ..binary::Positions::default()
+            };
+            let bytes = binary::encode_events("e1", pos, 0, &events[k * 64..k * 64 + chunk.len()]);
+            assert_eq!(bin.on_binary(&bytes, 0), Outcome::Continue);
+        }
+        assert_eq!((json.last_seq, bin.last_seq), (300, 300));
+        assert_eq!(
+            serde_json::to_string(&json.engine).unwrap(),
+            serde_json::to_string(&bin.engine).unwrap(),
+            "the same operator state"
+        );
+        assert_eq!(json.engine.view(), bin.engine.view());
+        assert_eq!(json.order_log, bin.order_log);
+        assert!(bin.hello_frame().contains(r#""encodings":["bin1","json"]"#));
+        assert!(!json.hello_frame().contains("bin1"));
+    }
+
+    #[test]
+    fn an_unreadable_binary_frame_is_counted_and_resumes_after_the_good_events() {
+        let lines = mixed_lines();
+        let events: Vec<Event> = lines[..3]
+            .iter()
+            .map(|l| decode_event(l, 0).unwrap())
+            .collect();
+        let mut s = Session::with_encoding(Encoding::Bin1);
+        s.on_text(&hello(), 0);
+        s.on_text(&snapshot("e1", 0), 0);
+        let pos = binary::Positions {
+            first_seq: 1,
+            ..binary::Positions::default()
+        };
+        let mut bytes = binary::encode_events("e1", pos, 0, &events);
+        bytes.truncate(bytes.len() - 2);
+        assert!(matches!(s.on_binary(&bytes, 0), Outcome::Reconnect(_)));
+        assert_eq!(s.last_seq, 2, "the two whole events applied");
+        assert_eq!(s.protocol_errors, 1);
+        assert_eq!(s.engine.view().health.rejected, 1, "counted and shown");
+        assert_eq!(s.resume_point().map(|r| r.seq), Some(2));
+        assert!(matches!(s.on_binary(b"SPB1\x07", 0), Outcome::Reconnect(_)));
+        assert_eq!(s.protocol_errors, 2);
+    }
 
     const INV: &str = r#"{"kind":"inventory","ts":1000,"product":101,"quantity":5}"#;
 

@@ -14,14 +14,14 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use shoppulse_core::frame::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use shoppulse_core::frame::ServerFrame;
 use shoppulse_core::view::{
     BehaviorView, HealthView, InventoryView, RecsView, SalesView, SyncView, View,
 };
 
 use crate::alerts::{AlertRow, Alerts, AlertsView, Rules};
 use crate::pause::PauseQueue;
-use crate::session::{Outcome, ServerInfo, Session};
+use crate::session::{Encoding, Outcome, ServerInfo, Session};
 use crate::settings::Settings;
 
 /// Connection state shown in the feed-health strip.
@@ -219,7 +219,11 @@ impl Store {
             alerts: RwSignal::new(AlertsView::default()),
         };
         Rc::new(Store {
-            session: RefCell::new(Session::new()),
+            session: RefCell::new(Session::with_encoding(if crate::feed::wants_bin1() {
+                Encoding::Bin1
+            } else {
+                Encoding::Json
+            })),
             signals,
             publish_scheduled: Cell::new(false),
             next_publish_ms: Cell::new(0.0),
@@ -261,17 +265,28 @@ impl Store {
         outcome
     }
 
+    /// Applies one binary message (a `bin1` events frame) now, or queues
+    /// its events as an `events` frame while paused.
+    pub fn on_binary(self: &Rc<Self>, bytes: &[u8]) -> Outcome {
+        if self.paused.get() {
+            if let Some(frame) = bin1_as_json_frame(bytes) {
+                let applied = self.session.borrow().resume_point();
+                let mut q = self.queue.borrow_mut();
+                q.push(frame, applied.as_ref());
+                set_if_changed(self.signals.queued, q.events());
+                return Outcome::Continue;
+            }
+        }
+        let outcome = self.session.borrow_mut().on_binary(bytes, now_ms());
+        self.schedule_publish();
+        outcome
+    }
+
     /// The `hello` for a new connection (with the resume point, if any;
     /// while paused, after what is queued).
     pub fn hello_frame(&self) -> String {
         if let Some(r) = self.queue.borrow().resume_point() {
-            let hello = ClientFrame::Hello {
-                protocol: PROTOCOL_VERSION,
-                resume: Some(r.clone()),
-                encoding: None,
-                shops: self.session.borrow().shops.clone(),
-            };
-            return serde_json::to_string(&hello).unwrap_or_default();
+            return self.session.borrow().hello_at(Some(r.clone()));
         }
         self.session.borrow().hello_frame()
     }
@@ -593,4 +608,23 @@ impl StoreHandle {
             s.clear_resolved_alerts();
         }
     }
+}
+
+/// A readable `bin1` frame as the equivalent JSON `events` frame (for the
+/// pause queue, which holds parsed frames); `None` when unreadable (the
+/// session then counts it).
+fn bin1_as_json_frame(bytes: &[u8]) -> Option<ServerFrame> {
+    let f = shoppulse_core::binary::Frame::parse(bytes).ok()?;
+    let mut events = Vec::with_capacity(f.count);
+    f.for_each(&mut shoppulse_core::binary::Scratch::default(), |_, ev| {
+        events.push(ev.to_json());
+    })
+    .ok()?;
+    let text = shoppulse_core::frame::encode_events_frame(
+        f.epoch,
+        f.first_seq,
+        f.sent_ms,
+        events.iter().map(String::as_str),
+    );
+    ServerFrame::parse(&text).ok()
 }

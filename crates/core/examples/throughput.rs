@@ -2,6 +2,9 @@
 //! the operators alone and decode + all operators over a realistic
 //! generated stream, plus the cost of a `view()` and the snapshot size.
 //!
+//! JSON (one event per line, as the gateway's canonical JSON) and `bin1`
+//! (frames of 1,000 events, as the gateway batches them) are both measured.
+//!
 //! `cargo run --release -p shoppulse-core --example throughput`
 //! (the workspace's release profile optimizes for size, for wasm; for the
 //! native speed figure use `--profile bench`, which is opt-level 3).
@@ -19,13 +22,35 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use shoppulse_core::binary::{encode_events, Frame, Positions, Scratch};
 use shoppulse_core::decode::decode_event;
-use shoppulse_core::{Config, Engine};
+use shoppulse_core::{Config, Engine, Event};
 
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
 const CHUNK: usize = 100_000;
+/// Events per binary frame (the gateway's default batch).
+const FRAME: usize = 1_000;
+
+/// `lines` as `bin1` frames of [`FRAME`] events (untimed preparation).
+fn frames_of(lines: &[String]) -> Vec<Vec<u8>> {
+    let events: Vec<Event> = lines
+        .iter()
+        .filter_map(|l| decode_event(l, 0).ok())
+        .collect();
+    events
+        .chunks(FRAME)
+        .enumerate()
+        .map(|(i, c)| {
+            let pos = Positions {
+                first_seq: 1 + (i * FRAME) as u64,
+                ..Positions::default()
+            };
+            encode_events("bench", pos, 0, c)
+        })
+        .collect()
+}
 
 /// On-CPU time of this process (Linux `schedstat`, ns), robust to other
 /// processes sharing the cores; wall time elsewhere.
@@ -59,6 +84,7 @@ impl Meter {
     }
 }
 
+#[allow(clippy::too_many_lines)] // reason: the phases run one after another, each a short block
 fn main() {
     let secs: f64 = std::env::args()
         .nth(1)
@@ -94,6 +120,29 @@ fn main() {
         }
         println!("decode only:            {:>12.0} events/s", m.rate());
     }
+    let frames = frames_of(&lines);
+    let frame_bytes: usize = frames.iter().map(Vec::len).sum();
+    println!(
+        "bin1: {:.1} bytes/event in frames of {FRAME} ({:.1}x smaller than JSON)",
+        frame_bytes as f64 / CHUNK as f64,
+        bytes as f64 / frame_bytes as f64
+    );
+    if run("decode") {
+        let mut m = Meter::default();
+        let mut scratch = Scratch::default();
+        while m.busy < budget {
+            m.time(CHUNK, || {
+                for f in &frames {
+                    let frame = Frame::parse(f).expect("own frame");
+                    let r = frame.for_each(&mut scratch, |seq, ev| {
+                        std::hint::black_box((seq, ev));
+                    });
+                    std::hint::black_box(r.is_ok());
+                }
+            });
+        }
+        println!("bin1 decode only:       {:>12.0} events/s", m.rate());
+    }
     if run("ops") {
         let mut e = engine.clone();
         let mut g = gen::Gen::new(42);
@@ -127,6 +176,21 @@ fn main() {
             });
         }
         println!("decode + all operators: {:>12.0} events/s", m.rate());
+    }
+    if run("all") {
+        let mut m = Meter::default();
+        let mut scratch = Scratch::default();
+        while m.busy < budget {
+            let chunk = frames_of(&g.lines(CHUNK));
+            m.time(CHUNK, || {
+                for f in &chunk {
+                    if let Ok(frame) = Frame::parse(f) {
+                        let _ = frame.for_each(&mut scratch, |_, ev| engine.apply(ev));
+                    }
+                }
+            });
+        }
+        println!("bin1 decode + all ops:  {:>12.0} events/s", m.rate());
     }
     if only == "show" {
         show(&engine);

@@ -75,9 +75,9 @@ impl std::error::Error for BinaryError {}
 
 // ---------------------------------------------------------------- encoding
 
+#[allow(clippy::cast_possible_truncation)] // reason: LEB128 takes seven bits at a time
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
-        // Truncation intended: the low seven bits with the continuation bit.
         out.push((v as u8) | 0x80);
         v >>= 7;
     }
@@ -285,8 +285,11 @@ pub fn encode_events<'a>(
     let dict_bytes: usize = dict.strings.iter().map(|s| s.len() + 2).sum();
     let mut out = Vec::with_capacity(body.len() + dict_bytes + 64);
     out.extend_from_slice(&MAGIC);
-    let flags = if pos.last_seq.is_some() { HAS_LAST_SEQ } else { 0 }
-        | if pos.seqs.is_some() { HAS_SEQS } else { 0 };
+    let flags = if pos.last_seq.is_some() {
+        HAS_LAST_SEQ
+    } else {
+        0
+    } | if pos.seqs.is_some() { HAS_SEQS } else { 0 };
     put_varint(&mut out, flags);
     put_str(&mut out, epoch);
     put_varint(&mut out, pos.first_seq);
@@ -313,6 +316,22 @@ pub fn encode_events<'a>(
     }
     out.extend_from_slice(&body);
     out
+}
+
+/// Encodes a `bin1` frame from events held as canonical JSON (the
+/// gateway's history). `None` when one of them does not decode (never for
+/// what [`Event::to_json`] wrote); the caller then sends JSON.
+pub fn encode_events_from_json<'a>(
+    epoch: &str,
+    pos: Positions<'_>,
+    sent_ms: i64,
+    events: impl IntoIterator<Item = &'a str>,
+) -> Option<Vec<u8>> {
+    let events = events
+        .into_iter()
+        .map(|j| crate::decode::decode_event(j, 0).ok())
+        .collect::<Option<Vec<Event>>>()?;
+    Some(encode_events(epoch, pos, sent_ms, &events))
 }
 
 // ---------------------------------------------------------------- decoding
@@ -348,7 +367,10 @@ impl<'a> Reader<'a> {
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], BinaryError> {
         if n > self.left() {
-            return Err(self.err(format!("truncated: {n} bytes announced, {} left", self.left())));
+            return Err(self.err(format!(
+                "truncated: {n} bytes announced, {} left",
+                self.left()
+            )));
         }
         let s = &self.bytes[self.pos..self.pos + n];
         self.pos += n;
@@ -1020,10 +1042,7 @@ mod tests {
         }
         let mut bad = bytes.clone();
         bad[0] = b'X';
-        assert!(Frame::parse(&bad)
-            .unwrap_err()
-            .reason
-            .contains("magic"));
+        assert!(Frame::parse(&bad).unwrap_err().reason.contains("magic"));
     }
 
     #[test]
@@ -1036,7 +1055,9 @@ mod tests {
         bytes[n - 5] = 7;
         let f = Frame::parse(&bytes).unwrap();
         let mut seen = 0;
-        let err = f.for_each(&mut Scratch::default(), |_, _| seen += 1).unwrap_err();
+        let err = f
+            .for_each(&mut Scratch::default(), |_, _| seen += 1)
+            .unwrap_err();
         assert_eq!((seen, err.delivered), (1, 1));
         assert!(err.reason.contains("unknown event kind"), "{err}");
     }

@@ -13,9 +13,9 @@
 // struct; folding JSON `null` into "missing" is exactly that adapter.
 #![allow(clippy::ref_option)]
 
-use std::sync::Arc;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,8 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    fn new(class: ErrorClass, field: Option<&'static str>, detail: impl Into<String>) -> Self {
+    /// An error of `class` about `field`, saying `detail`.
+    pub fn new(class: ErrorClass, field: Option<&'static str>, detail: impl Into<String>) -> Self {
         DecodeError {
             class,
             field,

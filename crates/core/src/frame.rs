@@ -52,6 +52,11 @@ pub enum ServerFrame {
         replay_speed: Option<f64>,
         /// Encodings the gateway can send; `"json"` always.
         encodings: Vec<String>,
+        /// The encoding of this connection's `events` frames, when the
+        /// dashboard asked for one (`"bin1"`: binary messages; see
+        /// [`crate::binary`]); absent means JSON.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encoding: Option<String>,
     },
     /// The full operator state after applying every event up to `seq`.
     Snapshot {
@@ -129,6 +134,7 @@ struct AnyServerFrame {
     source: Option<String>,
     replay_speed: Option<f64>,
     encodings: Option<Vec<String>>,
+    encoding: Option<String>,
     seq: Option<u64>,
     state: Option<Box<RawValue>>,
     first_seq: Option<u64>,
@@ -163,6 +169,7 @@ impl ServerFrame {
                 source: f.source.unwrap_or_default(),
                 replay_speed: f.replay_speed,
                 encodings: f.encodings.unwrap_or_default(),
+                encoding: f.encoding,
             },
             "snapshot" => ServerFrame::Snapshot {
                 epoch: need(f.epoch, ty, "epoch")?,
@@ -317,6 +324,10 @@ pub enum ClientFrame {
         /// `events` frames carry `seqs`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shops: Option<Vec<String>>,
+        /// Encodings the dashboard accepts for `events` frames, best first
+        /// (`["bin1", "json"]`); absent: JSON only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encodings: Option<Vec<String>>,
     },
     /// Keep-alive from the dashboard.
     Heartbeat {
@@ -349,6 +360,24 @@ pub fn encode_events_frame_with_seqs<'a>(
     }
     let _ = write!(out, r#"],"last_seq":{last_seq}}}"#);
     out
+}
+
+impl ClientFrame {
+    /// True when this `hello` accepts `bin1` events frames (listed in
+    /// `encodings`, or named as the preferred `encoding`).
+    pub fn accepts_bin1(&self) -> bool {
+        match self {
+            ClientFrame::Hello {
+                encoding,
+                encodings,
+                ..
+            } => {
+                encoding.as_deref() == Some(crate::binary::BIN1)
+                    || encodings.iter().flatten().any(|e| e == crate::binary::BIN1)
+            }
+            ClientFrame::Heartbeat { .. } => false,
+        }
+    }
 }
 
 /// Writes an `events` frame from already-encoded canonical event JSON without
@@ -423,6 +452,7 @@ mod tests {
             }),
             encoding: None,
             shops: None,
+            encodings: None,
         };
         let text = serde_json::to_string(&hello).unwrap();
         assert_eq!(
@@ -430,6 +460,18 @@ mod tests {
             r#"{"type":"hello","protocol":1,"resume":{"epoch":"abc","seq":42}}"#
         );
         assert_eq!(serde_json::from_str::<ClientFrame>(&text).unwrap(), hello);
+        assert!(!hello.accepts_bin1(), "JSON unless asked");
+    }
+
+    #[test]
+    fn a_hello_listing_bin1_accepts_it() {
+        let hello: ClientFrame =
+            serde_json::from_str(r#"{"type":"hello","protocol":1,"encodings":["bin1","json"]}"#)
+                .unwrap();
+        assert!(hello.accepts_bin1());
+        let json_only: ClientFrame =
+            serde_json::from_str(r#"{"type":"hello","protocol":1,"encodings":["json"]}"#).unwrap();
+        assert!(!json_only.accepts_bin1());
     }
 }
 

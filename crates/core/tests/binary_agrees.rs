@@ -65,8 +65,9 @@ fn arb_status() -> impl Strategy<Value = OrderStatus> {
     ]
 }
 
+#[allow(clippy::too_many_lines)] // reason: one strategy per event kind, side by side
 fn arb_body() -> impl Strategy<Value = Body> {
-    let name = || arb_text(64).prop_map(|s| s.into());
+    let name = || arb_text(64).prop_map(std::sync::Arc::<str>::from);
     prop_oneof![
         (
             arb_id(),
@@ -111,17 +112,19 @@ fn arb_body() -> impl Strategy<Value = Body> {
             ),
             prop::option::of(arb_id())
         )
-            .prop_map(|(order, channel, status, total_cents, currency, lines, user)| {
-                Body::Order(Order {
-                    order,
-                    channel,
-                    status,
-                    total_cents,
-                    currency,
-                    lines,
-                    user,
-                })
-            }),
+            .prop_map(
+                |(order, channel, status, total_cents, currency, lines, user)| {
+                    Body::Order(Order {
+                        order,
+                        channel,
+                        status,
+                        total_cents,
+                        currency,
+                        lines,
+                        user,
+                    })
+                }
+            ),
         (
             arb_id(),
             name(),
@@ -129,7 +132,7 @@ fn arb_body() -> impl Strategy<Value = Body> {
             prop::sample::select(SyncStatus::ALL.to_vec()),
             1u32..,
             prop::option::of(0..=i64::MAX as u64),
-            prop::option::of(arb_text(4096).prop_map(|s| s.into()))
+            prop::option::of(arb_text(4096).prop_map(std::sync::Arc::<str>::from))
         )
             .prop_map(
                 |(order, channel, target, status, attempt, latency_ms, error)| {
@@ -144,24 +147,27 @@ fn arb_body() -> impl Strategy<Value = Body> {
                     })
                 }
             ),
-        (arb_text(64), any::<i64>(), prop::option::of(name())).prop_map(
-            |(bucket, n, channel)| Body::Sales(SalesFigure {
+        (arb_text(64), any::<i64>(), prop::option::of(name())).prop_map(|(bucket, n, channel)| {
+            Body::Sales(SalesFigure {
                 bucket: bucket.into(),
                 sales_text: n.to_string().into(),
                 #[allow(clippy::cast_precision_loss)] // reason: as the JSON decoder does
                 sales: n as f64,
                 channel,
             })
-        ),
-        (name(), prop::option::of(0..=i64::MAX as u64), arb_text(4096)).prop_map(
-            |(source, line, reason)| Body::Rejected(Rejected {
+        }),
+        (
+            name(),
+            prop::option::of(0..=i64::MAX as u64),
+            arb_text(4096)
+        )
+            .prop_map(|(source, line, reason)| Body::Rejected(Rejected {
                 source,
                 line,
                 class: "malformed".into(),
                 excerpt: shoppulse_core::decode::excerpt(&reason, 160).into(),
                 reason: reason.into(),
-            })
-        ),
+            })),
     ]
 }
 

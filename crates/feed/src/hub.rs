@@ -23,7 +23,10 @@
 //! `events` frames (at most [`HubLimits::batch_events`] events or about
 //! [`HubLimits::batch_bytes`] bytes each), builds each frame **once** and hands
 //! the same reference-counted text to every connection's bounded queue with a
-//! non-blocking `try_send`. A connection whose queue is full (frames or bytes)
+//! non-blocking `try_send`. Frames are built once **per encoding in use**:
+//! JSON text for JSON connections, one `bin1` binary message
+//! ([`shoppulse_core::binary`]) for those that negotiated it, never once per
+//! connection. A connection whose queue is full (frames or bytes)
 //! is removed and told to close with `slow_consumer`: publishers and other
 //! connections never wait for a slow one.
 
@@ -32,7 +35,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
+use shoppulse_core::binary::{encode_events_from_json, Positions};
 use shoppulse_core::event::Body;
 use shoppulse_core::frame::{
     encode_events_frame, encode_events_frame_with_seqs, ResumePoint, MAX_FRAME_BYTES,
@@ -161,11 +166,75 @@ impl Kill {
     }
 }
 
+/// How a connection wants its `events` frames.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Encoding {
+    /// JSON text frames (the default).
+    #[default]
+    Json,
+    /// `bin1` binary messages.
+    Bin1,
+}
+
+/// One WebSocket message body, shared between connections.
+#[derive(Clone, Debug)]
+pub enum Payload {
+    /// A JSON text frame.
+    Text(Utf8Bytes),
+    /// A binary message (`bin1`).
+    Binary(Bytes),
+}
+
+impl Payload {
+    /// Bytes on the wire (before WebSocket framing).
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Text(t) => t.len(),
+            Payload::Binary(b) => b.len(),
+        }
+    }
+
+    /// True when empty (never for a frame).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Builds one `events` frame in `encoding` from held canonical JSON. A
+/// `bin1` frame whose events do not all decode (never for what the hub
+/// holds) falls back to JSON rather than lose events.
+/// `explicit` is `(seqs, last_seq)` for a filtered stream's frame.
+pub fn events_payload<'a>(
+    encoding: Encoding,
+    epoch: &str,
+    first_seq: u64,
+    explicit: Option<(&[u64], u64)>,
+    sent_ms: i64,
+    events: impl IntoIterator<Item = &'a str> + Clone,
+) -> Payload {
+    if encoding == Encoding::Bin1 {
+        let pos = Positions {
+            first_seq,
+            seqs: explicit.map(|e| e.0),
+            last_seq: explicit.map(|e| e.1),
+        };
+        if let Some(b) = encode_events_from_json(epoch, pos, sent_ms, events.clone()) {
+            return Payload::Binary(Bytes::from(b));
+        }
+    }
+    Payload::Text(Utf8Bytes::from(match explicit {
+        None => encode_events_frame(epoch, first_seq, sent_ms, events),
+        Some((seqs, last)) => {
+            encode_events_frame_with_seqs(epoch, first_seq, last, sent_ms, seqs, events)
+        }
+    }))
+}
+
 /// One queued frame for a connection.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
-    /// The frame text (shared between connections).
-    pub text: Utf8Bytes,
+    /// The frame (shared between connections of the same encoding).
+    pub payload: Payload,
     /// Events inside, for the events-out counter.
     pub events: u32,
 }
@@ -183,6 +252,7 @@ pub struct Subscription {
 
 struct Subscriber {
     id: u64,
+    encoding: Encoding,
     next_seq: u64,
     tx: mpsc::Sender<Outgoing>,
     queued_bytes: Arc<AtomicUsize>,
@@ -439,8 +509,13 @@ impl Hub {
         }
     }
 
-    /// Registers a connection and returns how it starts.
+    /// Registers a JSON connection and returns how it starts.
     pub fn join(&self, id: u64, resume: Option<&ResumePoint>) -> Joined {
+        self.join_as(id, resume, Encoding::Json)
+    }
+
+    /// Registers a connection that takes its `events` frames in `encoding`.
+    pub fn join_as(&self, id: u64, resume: Option<&ResumePoint>, encoding: Encoding) -> Joined {
         let (tx, rx) = mpsc::channel(self.limits.queue_frames.max(1));
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let kill = Arc::new(Kill::default());
@@ -507,6 +582,7 @@ impl Hub {
         };
         st.subscribers.push(Subscriber {
             id,
+            encoding,
             next_seq,
             tx,
             queued_bytes: queued_bytes.clone(),
@@ -634,33 +710,48 @@ impl Hub {
                 break;
             }
             st.last_frame_ms = sent_ms;
-            let slice = |from: u64| -> Outgoing {
+            let slice = |from: u64, encoding: Encoding| -> Outgoing {
                 let lo = st.index_from(from).max(base);
                 let count = base + n - lo;
                 let events = st.history.range(lo..base + n).map(AsRef::as_ref);
-                let text = if count as u64 == b + 1 - from {
-                    encode_events_frame(&self.info.epoch, from, sent_ms, events)
+                let seqs: Vec<u64>;
+                let explicit = if count as u64 == b + 1 - from {
+                    None
                 } else {
-                    let seqs: Vec<u64> = st.seqs.range(lo..base + n).copied().collect();
-                    encode_events_frame_with_seqs(&self.info.epoch, from, b, sent_ms, &seqs, events)
+                    seqs = st.seqs.range(lo..base + n).copied().collect();
+                    Some((&seqs[..], b))
                 };
                 Outgoing {
-                    text: Utf8Bytes::from(text),
+                    payload: events_payload(
+                        encoding,
+                        &self.info.epoch,
+                        from,
+                        explicit,
+                        sent_ms,
+                        events,
+                    ),
                     events: u32::try_from(count).unwrap_or(u32::MAX),
                 }
             };
-            let mut shared: Option<Outgoing> = None;
+            // Built at most once per encoding in use, shared by every
+            // connection of that encoding that is at the batch's start.
+            let mut shared_json: Option<Outgoing> = None;
+            let mut shared_bin: Option<Outgoing> = None;
             let mut slow = Vec::new();
             for s in &st.subscribers {
                 if s.next_seq > b || s.kill.reason().is_some() {
                     continue;
                 }
                 let out = if s.next_seq <= a {
-                    shared.get_or_insert_with(|| slice(a)).clone()
+                    let shared = match s.encoding {
+                        Encoding::Json => &mut shared_json,
+                        Encoding::Bin1 => &mut shared_bin,
+                    };
+                    shared.get_or_insert_with(|| slice(a, s.encoding)).clone()
                 } else {
-                    slice(s.next_seq)
+                    slice(s.next_seq, s.encoding)
                 };
-                let len = out.text.len();
+                let len = out.payload.len();
                 let over_bytes =
                     s.queued_bytes.load(Ordering::Acquire) + len > self.limits.queue_bytes;
                 if over_bytes || s.tx.try_send(out).is_err() {
@@ -689,11 +780,12 @@ impl Hub {
     /// nothing for the client, none when there is nothing to cover).
     pub fn resume_frames(
         &self,
+        encoding: Encoding,
         first_seq: u64,
         last_seq: u64,
         seqs: &[u64],
         events: &[Arc<str>],
-    ) -> Vec<(String, usize)> {
+    ) -> Vec<(Payload, usize)> {
         let mut frames = Vec::new();
         let mut from = first_seq;
         let mut i = 0;
@@ -713,19 +805,9 @@ impl Hub {
                 seqs[i + n - 1]
             };
             let evs = events[i..i + n].iter().map(AsRef::as_ref);
-            let text = if n as u64 == to + 1 - from {
-                encode_events_frame(&self.info.epoch, from, now_ms(), evs)
-            } else {
-                encode_events_frame_with_seqs(
-                    &self.info.epoch,
-                    from,
-                    to,
-                    now_ms(),
-                    &seqs[i..i + n],
-                    evs,
-                )
-            };
-            frames.push((text, n));
+            let explicit = (n as u64 != to + 1 - from).then(|| (&seqs[i..i + n], to));
+            let frame = events_payload(encoding, &self.info.epoch, from, explicit, now_ms(), evs);
+            frames.push((frame, n));
             i += n;
             from = to + 1;
         }
@@ -766,7 +848,10 @@ mod tests {
     fn drain(sub: &mut Subscription) -> Vec<(u64, usize)> {
         let mut out = Vec::new();
         while let Ok(o) = sub.rx.try_recv() {
-            match shoppulse_core::frame::ServerFrame::parse(&o.text).unwrap() {
+            let Payload::Text(text) = &o.payload else {
+                panic!("a JSON subscriber gets text frames");
+            };
+            match shoppulse_core::frame::ServerFrame::parse(text).unwrap() {
                 shoppulse_core::frame::ServerFrame::Events {
                     first_seq, events, ..
                 } => out.push((first_seq, events.len())),
@@ -977,12 +1062,23 @@ mod tests {
             (first_seq, last_seq, seqs.as_slice()),
             (5, 20, &[9, 12][..])
         );
-        let frames = h.resume_frames(first_seq, last_seq, &seqs, &events);
+        let frames = h.resume_frames(Encoding::Json, first_seq, last_seq, &seqs, &events);
         assert_eq!(frames.len(), 1);
-        let f = shoppulse_core::frame::ServerFrame::parse(&frames[0].0).unwrap();
+        let Payload::Text(text) = &frames[0].0 else {
+            panic!("JSON asked for");
+        };
+        let f = shoppulse_core::frame::ServerFrame::parse(text).unwrap();
         assert_eq!(f.events_last_seq(), Some(20));
         // Up to date at 20: nothing to send.
-        assert!(h.resume_frames(21, 20, &[], &[]).is_empty());
+        assert!(h.resume_frames(Encoding::Json, 21, 20, &[], &[]).is_empty());
+        let bin = h.resume_frames(Encoding::Bin1, first_seq, last_seq, &seqs, &events);
+        let Payload::Binary(b) = &bin[0].0 else {
+            panic!("bin1 asked for");
+        };
+        let f = shoppulse_core::binary::Frame::parse(b).unwrap();
+        assert_eq!(f.covered_to(), 20);
+        let got: Vec<u64> = f.events().unwrap().iter().map(|e| e.0).collect();
+        assert_eq!(got, [9, 12], "explicit seqs in binary too");
         // A resume point before what the hub started from is a gap.
         let late = Hub::with_metrics(
             h.info.clone(),
@@ -1053,5 +1149,42 @@ mod tests {
         assert_eq!(slow.sub.kill.reason(), Some(CloseReason::SlowConsumer));
         assert_eq!(fast.sub.kill.reason(), None);
         assert_eq!(h.subscribers(), 1);
+    }
+
+    #[test]
+    fn frames_are_built_once_per_encoding_in_use() {
+        let h = hub(10);
+        let mut subs: Vec<Subscription> = [
+            Encoding::Json,
+            Encoding::Bin1,
+            Encoding::Json,
+            Encoding::Bin1,
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| h.join_as(i as u64, None, e).sub)
+        .collect();
+        h.publish(&[ev(1), ev(2)], Source::Ingest);
+        h.flush_locked(&mut h.lock());
+        let got: Vec<Payload> = subs
+            .iter_mut()
+            .map(|s| s.rx.try_recv().expect("a frame").payload)
+            .collect();
+        let (Payload::Text(j0), Payload::Binary(b0), Payload::Text(j1), Payload::Binary(b1)) =
+            (&got[0], &got[1], &got[2], &got[3])
+        else {
+            panic!("each connection gets its encoding: {got:?}");
+        };
+        assert_eq!(
+            j0.as_str().as_ptr(),
+            j1.as_str().as_ptr(),
+            "one JSON text shared"
+        );
+        assert_eq!(b0.as_ptr(), b1.as_ptr(), "one binary frame shared");
+        let bin = shoppulse_core::binary::Frame::parse(b0)
+            .unwrap()
+            .events()
+            .unwrap();
+        assert_eq!(bin, vec![(1, ev(1)), (2, ev(2))]);
     }
 }

@@ -21,10 +21,11 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use shoppulse_core::binary::BIN1;
 use shoppulse_core::frame::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use tracing::{debug, info, warn, Instrument};
 
-use crate::hub::{now_ms, CloseReason, Hub, Kill, Start};
+use crate::hub::{now_ms, CloseReason, Encoding, Hub, Kill, Payload, Start};
 use crate::metrics::FrameType;
 use crate::shops::{Router, ShopFilter};
 
@@ -67,9 +68,13 @@ pub async fn serve(
     .await;
 }
 
-async fn send_frame(sink: &mut Sink, hub: &Hub, ty: FrameType, body: Utf8Bytes) -> bool {
+async fn send_frame(sink: &mut Sink, hub: &Hub, ty: FrameType, body: Payload) -> bool {
     let len = body.len();
-    if sink.send(Message::Text(body)).await.is_ok() {
+    let msg = match body {
+        Payload::Text(t) => Message::Text(t),
+        Payload::Binary(b) => Message::Binary(b),
+    };
+    if sink.send(msg).await.is_ok() {
         hub.metrics.add_frame(ty, len);
         true
     } else {
@@ -84,6 +89,17 @@ async fn send_or_kill(
     kill: &Kill,
     ty: FrameType,
     body: Utf8Bytes,
+) -> Result<(), CloseReason> {
+    send_payload_or_kill(sink, hub, kill, ty, Payload::Text(body)).await
+}
+
+/// [`send_or_kill`] for a text or binary message.
+async fn send_payload_or_kill(
+    sink: &mut Sink,
+    hub: &Hub,
+    kill: &Kill,
+    ty: FrameType,
+    body: Payload,
 ) -> Result<(), CloseReason> {
     tokio::select! {
         biased;
@@ -191,7 +207,13 @@ async fn close_with(
 ) {
     let work = async {
         if let Some((c, m)) = code {
-            send_frame(sink, hub, FrameType::Error, error_frame(c, m)).await;
+            send_frame(
+                sink,
+                hub,
+                FrameType::Error,
+                Payload::Text(error_frame(c, m)),
+            )
+            .await;
         }
         let _ = sink
             .send(Message::Close(Some(CloseFrame {
@@ -257,6 +279,11 @@ async fn run(
             return CloseReason::Protocol;
         }
     };
+    let encoding = if hello.accepts_bin1() {
+        Encoding::Bin1
+    } else {
+        Encoding::Json
+    };
     let ClientFrame::Hello {
         protocol,
         resume,
@@ -306,7 +333,7 @@ async fn run(
         }
     };
     let hub = &picked;
-    let joined = hub.join(id, resume.as_ref());
+    let joined = hub.join_as(id, resume.as_ref(), encoding);
     let mut sub = joined.sub;
     let kill = sub.kill.clone();
     debug!(resume = ?resume, head = joined.head_seq, "joined");
@@ -375,7 +402,8 @@ async fn run(
             server: format!("shoppulse-feed/{}", env!("CARGO_PKG_VERSION")),
             source: hub.info.source.clone(),
             replay_speed: hub.info.replay_speed,
-            encodings: vec!["json".into()],
+            encodings: vec!["json".into(), BIN1.into()],
+            encoding: (encoding == Encoding::Bin1).then(|| BIN1.to_owned()),
         };
         send_or_kill(
             &mut sink,
@@ -426,8 +454,8 @@ async fn run(
                 events,
             } => {
                 info!(first_seq, missed = events.len(), "resuming");
-                for (frame, n) in hub.resume_frames(first_seq, last_seq, &seqs, &events) {
-                    send_or_kill(&mut sink, hub, &kill, FrameType::Events, frame.into()).await?;
+                for (frame, n) in hub.resume_frames(encoding, first_seq, last_seq, &seqs, &events) {
+                    send_payload_or_kill(&mut sink, hub, &kill, FrameType::Events, frame).await?;
                     hub.metrics.events_out.fetch_add(n as u64, Ordering::Relaxed);
                 }
             }
@@ -444,8 +472,8 @@ async fn run(
                         // The hub dropped us; the kill switch says why.
                         return Err(kill.reason().unwrap_or(CloseReason::SlowConsumer));
                     };
-                    let len = out.text.len();
-                    let res = send_or_kill(&mut sink, hub, &kill, FrameType::Events, out.text).await;
+                    let len = out.payload.len();
+                    let res = send_payload_or_kill(&mut sink, hub, &kill, FrameType::Events, out.payload).await;
                     sub.queued_bytes.fetch_sub(len, Ordering::AcqRel);
                     res?;
                     hub.metrics.events_out.fetch_add(u64::from(out.events), Ordering::Relaxed);

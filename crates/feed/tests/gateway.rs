@@ -657,3 +657,78 @@ async fn bad_hello_is_refused_with_an_error_frame() {
     assert!(saw, "too_large error frame");
     assert!(gw.metric("shoppulse_feed_protocol_errors_total") >= 3);
 }
+
+/// A dashboard that asks for `bin1` gets binary `events` frames carrying
+/// exactly the events a JSON dashboard gets, live and on resume; one that
+/// does not ask keeps JSON.
+#[tokio::test]
+async fn json_and_bin1_dashboards_receive_the_same_events() {
+    let gw = Gateway::start(&["--history", "1000"]);
+    let mut body = String::new();
+    for i in 1..=40u64 {
+        let _ = match i % 4 {
+            0 => writeln!(
+                body,
+                r#"{{"user_id": {i}, "action": "browse", "product_id": "SKU-{i}", "channel": "web", "ts": {i}}}"#
+            ),
+            1 => writeln!(
+                body,
+                r#"{{"product_id": 9007199254740993, "quantity": -{i}}}"#
+            ),
+            2 => writeln!(
+                body,
+                r#"{{"kind":"order","ts":{i},"order":"A-{i}","channel":"app","status":"paid","total_cents":1999,"currency":"GBP","lines":[{{"product":1,"quantity":2,"unit_price_cents":500}}]}}"#
+            ),
+            _ => writeln!(
+                body,
+                r#"{{"kind":"sync","ts":{i},"order":{i},"channel":"pos","target":"payment","status":"failed","error":"<b>\"boom\"</b>"}}"#
+            ),
+        };
+    }
+    body.push_str("not json\n");
+    let bin1 = || Some(vec!["bin1".to_owned(), "json".to_owned()]);
+
+    let mut json = Client::connect(&gw.ws_url()).await;
+    let opened = json.hello(None).await;
+    assert_eq!(opened.encoding, None, "JSON unless asked");
+    assert!(matches!(
+        json.frame().await,
+        ServerFrame::Snapshot { seq: 0, .. }
+    ));
+    let mut bin = Client::connect(&gw.ws_url()).await;
+    let opened = bin.hello_with(None, bin1()).await;
+    assert_eq!(opened.encoding.as_deref(), Some("bin1"));
+    assert!(matches!(
+        bin.frame().await,
+        ServerFrame::Snapshot { seq: 0, .. }
+    ));
+
+    let (status, _) = gw.post("/ingest", body.as_bytes());
+    assert_eq!(status, 200);
+    let from_json: Vec<_> = json
+        .events_until(1, 41)
+        .await
+        .iter()
+        .map(|j| decode_event(j, 0).expect("canonical JSON"))
+        .collect();
+    let from_bin = bin.bin1_events_until(1, 41).await;
+    assert_eq!(from_bin.len(), 41);
+    assert_eq!(from_bin, from_json, "the same events either way");
+    assert!(
+        matches!(from_bin[40].body, Body::Rejected(_)),
+        "the rejection notice travels in binary too"
+    );
+
+    // Resume in binary: exactly the missed events.
+    let mut again = Client::connect(&gw.ws_url()).await;
+    again
+        .hello_with(
+            Some(ResumePoint {
+                epoch: opened.epoch.clone(),
+                seq: 30,
+            }),
+            bin1(),
+        )
+        .await;
+    assert_eq!(again.bin1_events_until(31, 41).await, from_json[30..]);
+}

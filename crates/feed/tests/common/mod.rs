@@ -202,6 +202,8 @@ pub struct Opened {
     pub head_seq: u64,
     /// `hello.oldest_seq`.
     pub oldest_seq: u64,
+    /// `hello.encoding`: the encoding of this connection's `events` frames.
+    pub encoding: Option<String>,
 }
 
 impl Client {
@@ -227,11 +229,21 @@ impl Client {
 
     /// Sends `hello` and reads the server's `hello`.
     pub async fn hello(&mut self, resume: Option<ResumePoint>) -> Opened {
+        self.hello_with(resume, None).await
+    }
+
+    /// Sends `hello` listing `encodings` and reads the server's `hello`.
+    pub async fn hello_with(
+        &mut self,
+        resume: Option<ResumePoint>,
+        encodings: Option<Vec<String>>,
+    ) -> Opened {
         let hello = ClientFrame::Hello {
             protocol: PROTOCOL_VERSION,
             resume,
             encoding: None,
             shops: None,
+            encodings,
         };
         self.send_text(serde_json::to_string(&hello).expect("hello json"))
             .await;
@@ -242,6 +254,7 @@ impl Client {
                 head_seq,
                 oldest_seq,
                 encodings,
+                encoding,
                 ..
             } => {
                 assert_eq!(protocol, PROTOCOL_VERSION);
@@ -250,6 +263,7 @@ impl Client {
                     epoch,
                     head_seq,
                     oldest_seq,
+                    encoding,
                 }
             }
             other => panic!("expected hello, got {other:?}"),
@@ -301,6 +315,40 @@ impl Client {
             .await
             .ok()?
             .map(|r| r.map_err(|e| e.to_string()))
+    }
+
+    /// Collects `bin1` events until `last_seq` has arrived, checking that
+    /// sequence numbers are consecutive from `next_seq` and that no events
+    /// frame comes as JSON text. Heartbeats are answered.
+    pub async fn bin1_events_until(
+        &mut self,
+        mut next_seq: u64,
+        last_seq: u64,
+    ) -> Vec<shoppulse_core::Event> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_mins(1);
+        while next_seq <= last_seq {
+            assert!(Instant::now() < deadline, "timed out at seq {next_seq}");
+            match self.raw(Duration::from_secs(10)).await {
+                Some(Ok(Message::Binary(b))) => {
+                    let f = shoppulse_core::binary::Frame::parse(&b).expect("a valid bin1 frame");
+                    assert_eq!(f.first_seq, next_seq, "events frames are consecutive");
+                    for (seq, ev) in f.events().expect("bin1 events decode") {
+                        assert_eq!(seq, next_seq);
+                        next_seq += 1;
+                        out.push(ev);
+                    }
+                }
+                Some(Ok(Message::Text(t))) => {
+                    match ServerFrame::parse(t.as_str()).expect("frame") {
+                        ServerFrame::Heartbeat { .. } => self.heartbeat().await,
+                        other => panic!("unexpected text frame {other:?}"),
+                    }
+                }
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+        out
     }
 
     /// Collects events until `last_seq` has arrived, checking that sequence
