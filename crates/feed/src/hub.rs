@@ -198,6 +198,14 @@ impl Payload {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The text of a JSON frame.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Payload::Text(t) => Some(t.as_str()),
+            Payload::Binary(_) => None,
+        }
+    }
 }
 
 /// Builds one `events` frame in `encoding` from held canonical JSON. A
@@ -989,7 +997,7 @@ mod tests {
     fn drain_all(sub: &mut Subscription) -> Vec<Frame> {
         let mut out = Vec::new();
         while let Ok(o) = sub.rx.try_recv() {
-            match shoppulse_core::frame::ServerFrame::parse(&o.text).unwrap() {
+            match shoppulse_core::frame::ServerFrame::parse(o.payload.as_text().unwrap()).unwrap() {
                 shoppulse_core::frame::ServerFrame::Events {
                     first_seq,
                     events,

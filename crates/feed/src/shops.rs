@@ -435,7 +435,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut sub = joined.sub;
         let out = sub.rx.try_recv().unwrap();
-        match ServerFrame::parse(&out.text).unwrap() {
+        match ServerFrame::parse(out.payload.as_text().unwrap()).unwrap() {
             ServerFrame::Events {
                 first_seq,
                 seqs,
