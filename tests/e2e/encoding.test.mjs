@@ -1,0 +1,72 @@
+// The dashboard asks the gateway for binary `bin1` events frames by default
+// and for JSON with `?encoding=json`; fed the same stream, both pages must
+// show exactly the same figures (issue 5: the binary batch encoding).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sharedGatewayAndBrowser, ingest, openDashboard, until, readCount } from './harness.mjs';
+
+const shared = sharedGatewayAndBrowser([]);
+
+/** Counts the WebSocket messages a page receives, binary and text. */
+function countFrames(page) {
+  const seen = { binary: 0, textEvents: 0 };
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => {
+      if (typeof payload === 'string') {
+        if (payload.startsWith('{"type":"events"')) seen.textEvents += 1;
+      } else {
+        seen.binary += 1;
+      }
+    });
+  });
+  return seen;
+}
+
+function stream() {
+  const lines = [];
+  for (let i = 1; i <= 120; i += 1) {
+    const ts = `2026-11-22T10:${String(Math.floor(i / 4)).padStart(2, '0')}:00Z`;
+    lines.push({ kind: 'behavior', ts, user: i % 7, action: ['browse', 'add_to_cart', 'purchase'][i % 3], product: `SKU-${i % 5}`, channel: 'web' });
+    if (i % 10 === 0) {
+      lines.push({ kind: 'order', ts, order: `A-${i}`, channel: i % 20 ? 'web' : 'app', status: 'paid', total_cents: 1000 + i, currency: 'GBP', lines: [{ product: `SKU-${i % 5}`, quantity: 1, unit_price_cents: 1000 + i }] });
+      lines.push({ kind: 'sync', ts, order: `A-${i}`, channel: 'web', target: 'payment', status: i % 30 ? 'synced' : 'failed', latency_ms: i, error: i % 30 ? undefined : '<b>"timeout"</b>' });
+      lines.push({ product_id: `SKU-${i % 5}`, quantity: i % 12 });
+    }
+  }
+  lines.push({ date: '2021-09-01', sales: 12.5 });
+  return lines;
+}
+
+test('binary and JSON dashboards show the same figures from the same stream', async () => {
+  const bin = await openDashboard(shared.browser, shared.gw.url);
+  const binFrames = countFrames(bin.page);
+  await bin.page.reload();
+  const sep = shared.gw.url.includes('?') ? '&' : '?';
+  const json = await openDashboard(shared.browser, `${shared.gw.url}${sep}encoding=json`);
+  const jsonFrames = countFrames(json.page);
+  await json.page.reload();
+  for (const { page } of [bin, json]) {
+    await until(async () => (await page.getByTestId('conn-status').innerText()).toLowerCase().includes('live'), 15_000, 'live');
+  }
+  const events = stream();
+  const res = await ingest(shared.gw.url, events);
+  assert.equal(res.accepted, events.length, JSON.stringify(res));
+  await ingest(shared.gw.url, [{ not: 'an event' }]); // a rejection notice, also sequenced
+  for (const { page } of [bin, json]) {
+    await until(async () => (await readCount(page, 'events-applied')) >= events.length, 15_000, 'all applied');
+    await until(async () => (await readCount(page, 'events-rejected')) === 1, 10_000, 'the rejection counted');
+  }
+  for (const id of ['events-applied', 'events-rejected']) {
+    assert.equal(await readCount(bin.page, id), await readCount(json.page, id), id);
+  }
+  for (const id of ['behavior-log', 'sales-total', 'sync-matrix', 'low-stock', 'sales-figures']) {
+    const [a, b] = [await bin.page.getByTestId(id).first().innerText(), await json.page.getByTestId(id).first().innerText()];
+    assert.equal(a, b, `${id} is the same either way`);
+  }
+  assert.ok(binFrames.binary > 0, `the default page got binary frames: ${JSON.stringify(binFrames)}`);
+  assert.equal(binFrames.textEvents, 0, 'and no JSON events frames');
+  assert.equal(jsonFrames.binary, 0, `?encoding=json gets no binary frames: ${JSON.stringify(jsonFrames)}`);
+  assert.ok(jsonFrames.textEvents > 0);
+  assert.deepEqual(bin.errors, []);
+  assert.deepEqual(json.errors, []);
+});
