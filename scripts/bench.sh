@@ -31,7 +31,9 @@ gw_pid=$!
 trap 'kill $gw_pid 2>/dev/null || true; rm -f "$gw_log"' EXIT
 for _ in $(seq 100); do grep -q 'listening on' "$gw_log" && break; sleep 0.1; done
 gw_addr="$(sed -n 's/.*listening on http:\/\/\([^ /]*\).*/\1/p' "$gw_log" | head -1)"
-target/release/examples/fanout "ws://$gw_addr/ws" 50 10 | tee "$OUT/fanout.txt"
+# JSON, then bin1 dashboards; with the gateway's pid, its CPU and memory.
+target/release/examples/fanout "ws://$gw_addr/ws" 50 10 json "$gw_pid" | tee "$OUT/fanout.txt"
+target/release/examples/fanout "ws://$gw_addr/ws" 50 10 bin1 "$gw_pid" | tee -a "$OUT/fanout.txt"
 kill $gw_pid 2>/dev/null || true
 
 log "browser benchmarks (tests/bench/browser.mjs, headless Chromium over CDP)"
