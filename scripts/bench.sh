@@ -25,16 +25,22 @@ nice cargo run --quiet --profile bench -p shoppulse-core --example throughput | 
 
 log "gateway fan-out: 50 dashboards on one gateway (crates/feed/examples/fanout.rs)"
 CARGO_PROFILE_RELEASE_OPT_LEVEL=3 cargo build --quiet --release -p shoppulse-feed --example fanout
-gw_log="$(mktemp)"
-target/release/shoppulse-feed --listen 127.0.0.1:0 --simulate --rate 20000 >"$gw_log" 2>/dev/null &
-gw_pid=$!
-trap 'kill $gw_pid 2>/dev/null || true; rm -f "$gw_log"' EXIT
-for _ in $(seq 100); do grep -q 'listening on' "$gw_log" && break; sleep 0.1; done
-gw_addr="$(sed -n 's/.*listening on http:\/\/\([^ /]*\).*/\1/p' "$gw_log" | head -1)"
-# JSON, then bin1 dashboards; with the gateway's pid, its CPU and memory.
-target/release/examples/fanout "ws://$gw_addr/ws" 50 10 json "$gw_pid" | tee "$OUT/fanout.txt"
-target/release/examples/fanout "ws://$gw_addr/ws" 50 10 bin1 "$gw_pid" | tee -a "$OUT/fanout.txt"
-kill $gw_pid 2>/dev/null || true
+# A fresh gateway per encoding (JSON, then bin1); with the gateway's pid the
+# load client prints its CPU and memory.
+: >"$OUT/fanout.txt"
+for encoding in json bin1; do
+  gw_log="$(mktemp)"
+  target/release/shoppulse-feed --listen 127.0.0.1:0 --simulate --rate 20000 >"$gw_log" 2>/dev/null &
+  gw_pid=$!
+  trap 'kill $gw_pid 2>/dev/null || true; rm -f "$gw_log"' EXIT
+  for _ in $(seq 100); do grep -q 'listening on' "$gw_log" && break; sleep 0.1; done
+  gw_addr="$(sed -n 's/.*listening on http:\/\/\([^ /]*\).*/\1/p' "$gw_log" | head -1)"
+  sleep 2
+  target/release/examples/fanout "ws://$gw_addr/ws" 50 10 "$encoding" "$gw_pid" | tee -a "$OUT/fanout.txt"
+  kill $gw_pid 2>/dev/null || true
+  wait $gw_pid 2>/dev/null || true
+  rm -f "$gw_log"
+done
 
 log "browser benchmarks (tests/bench/browser.mjs, headless Chromium over CDP)"
 node --experimental-websocket tests/bench/browser.mjs --json "$OUT/browser.json" "$@" | tee "$OUT/browser.md"
