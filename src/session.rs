@@ -264,6 +264,7 @@ impl Session {
             shops: self.shops.clone(),
             encodings: (self.encoding == Encoding::Bin1)
                 .then(|| vec![BIN1.to_owned(), "json".to_owned()]),
+            token: None,
         };
         serde_json::to_string(&hello).unwrap_or_default()
     }

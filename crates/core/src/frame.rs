@@ -305,6 +305,30 @@ pub fn check_event_seqs(
     }
 }
 
+/// An access token as sent in the dashboard's `hello`. Its `Debug` output is
+/// redacted so that logging a frame never logs the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Token {
+        Token(token.into())
+    }
+
+    /// The secret itself (to check it; never to log it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
 /// A frame from the dashboard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -328,6 +352,11 @@ pub enum ClientFrame {
         /// (`["bin1", "json"]`); absent: JSON only.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         encodings: Option<Vec<String>>,
+        /// Viewer token, for a gateway that requires one (see
+        /// `docs/SECURITY.md`). Sent here, in the first message, so that it
+        /// never appears in a URL; redacted from `Debug` output.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<Token>,
     },
     /// Keep-alive from the dashboard.
     Heartbeat {
@@ -453,6 +482,7 @@ mod tests {
             encoding: None,
             shops: None,
             encodings: None,
+            token: None,
         };
         let text = serde_json::to_string(&hello).unwrap();
         assert_eq!(
@@ -472,6 +502,23 @@ mod tests {
         let json_only: ClientFrame =
             serde_json::from_str(r#"{"type":"hello","protocol":1,"encodings":["json"]}"#).unwrap();
         assert!(!json_only.accepts_bin1());
+    }
+
+    #[test]
+    fn hello_carries_a_token_that_debug_never_shows() {
+        let text = r#"{"type":"hello","protocol":1,"token":"s3cret-viewer-token"}"#;
+        let hello: ClientFrame = serde_json::from_str(text).unwrap();
+        let ClientFrame::Hello { token, .. } = &hello else {
+            panic!("not a hello: {hello:?}");
+        };
+        assert_eq!(
+            token.as_ref().map(Token::expose),
+            Some("s3cret-viewer-token")
+        );
+        assert_eq!(serde_json::to_string(&hello).unwrap(), text);
+        let debug = format!("{hello:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("redacted"), "{debug}");
     }
 }
 

@@ -46,6 +46,7 @@ async fn main() {
                 encoding: None,
                 shops: None,
                 encodings: bin1.then(|| vec![BIN1.to_owned(), "json".to_owned()]),
+                token: None,
             };
             let text = serde_json::to_string(&hello).unwrap_or_default();
             if ws.send(Message::Text(text.into())).await.is_err() {

@@ -180,6 +180,9 @@ pub struct ServeArgs {
     /// Webhook sources (`POST /webhooks/...`), see docs/SOURCES.md.
     #[command(flatten)]
     pub webhooks: crate::webhooks::WebhookArgs,
+    /// Access tokens, origins, limits and TLS (docs/SECURITY.md).
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
 
     /// NATS options (`--nats URL`: serve a shared `JetStream` stream).
     #[command(flatten)]

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod nats;
 pub mod prng;
 pub mod run;
+pub mod security;
 pub mod server;
 pub mod shops;
 pub mod sim;

@@ -126,6 +126,8 @@ pub struct Metrics {
     pub gaps: AtomicU64,
     /// Webhook requests, events and refusals by source.
     pub webhooks: crate::webhooks::Counters,
+    /// Refusals by the security controls.
+    pub security: crate::security::counters::SecurityCounters,
 }
 
 /// History gauges, read under the hub lock when rendering.
@@ -375,6 +377,7 @@ impl Metrics {
             &g(h.max_queued_frames),
         );
         self.webhooks.render(&mut o);
+        self.security.render(&mut o);
         let _ = writeln!(
             o,
             "# HELP shoppulse_feed_uptime_seconds Seconds since the gateway started.\n# TYPE shoppulse_feed_uptime_seconds gauge\nshoppulse_feed_uptime_seconds {uptime_s:.3}"

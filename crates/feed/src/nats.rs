@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, message::PublishMessage as Publish, stream};
+use axum::serve::ListenerExt as _;
 use futures_util::StreamExt;
 use serde_json::json;
 use shoppulse_core::decode::{DecodeError, ErrorClass};
@@ -36,6 +37,8 @@ use crate::cli::{NatsArgs, ServeArgs};
 use crate::hub::{now_ms, HubLimits, StreamInfo};
 use crate::lines::decode_line;
 use crate::prng::splitmix64;
+use crate::security::tls::Incoming as TlsIncoming;
+use crate::security::Security;
 use crate::server::{router as http_router, App};
 use crate::shops::{
     check_shop, shop_of_subject, subject, Incoming, Router, DEFAULT_SHOP, SUBJECTS,
@@ -712,6 +715,13 @@ async fn wait_loaded(router: &Router, start: u64, last: u64) {
 }
 
 async fn serve_async(args: &ServeArgs) -> Result<(), String> {
+    // Security flags are checked before connecting, like every other flag.
+    let (security, warnings) =
+        Security::from_args(&args.security, args.listen, args.dist.as_deref(), |k| {
+            std::env::var(k).ok()
+        })?;
+    security.log_summary(&warnings);
+    let security = Arc::new(security);
     let (link, info) = Link::connect(&args.nats).await?;
     let link = Arc::new(link);
     let history = args.history.max(1) as u64;
@@ -777,28 +787,34 @@ async fn serve_async(args: &ServeArgs) -> Result<(), String> {
         heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
         client_timeout: Duration::from_millis(args.client_timeout_ms.max(10)),
         close_grace: Duration::from_secs(2),
+        security: Arc::clone(&security),
     };
     let gateway = Arc::new(NatsGateway {
         link: link.clone(),
         router: router.clone(),
     });
-    let app = App::new(router.all().clone(), ws, args.max_body).with_nats(gateway);
+    let app = App::new(router.all().clone(), ws, args.max_body)
+        .with_nats(gateway)
+        .with_security(Arc::clone(&security));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("no local address: {e}"))?;
+    let listener = TlsIncoming::new(listener, security.tls.clone(), router.all().clone())
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let scheme = listener.scheme();
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }
     info!(%addr, epoch = %link.epoch, "gateway up (NATS)");
     let service =
         http_router(app, args.dist.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stopper = router.clone();
-    let served = axum::serve(listener, service)
+    let served = axum::serve(listener.tap_io(|_| {}), service)
         .with_graceful_shutdown(async move {
             crate::run::shutdown_signal().await;
             info!("stopping");

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use shoppulse_core::{Config, Engine};
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
@@ -14,6 +15,8 @@ use crate::cli::{LogFormat, OnlineRetailArgs, ServeArgs, SimArgs, SimulateArgs};
 use crate::hub::{now_ms, Hub, HubLimits, StreamInfo};
 use crate::import::{import_online_retail, ImportOptions};
 use crate::prng::{fnv1a64, splitmix64};
+use crate::security::tls::Incoming;
+use crate::security::Security;
 use crate::server::{router, App};
 use crate::sim::{SimConfig, Simulator};
 use crate::sources::{run_replay, run_simulator, Speed};
@@ -142,11 +145,18 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         flush_interval: Duration::from_millis(args.flush_ms),
         ..HubLimits::default()
     };
+    let (security, warnings) =
+        Security::from_args(&args.security, args.listen, args.dist.as_deref(), |k| {
+            std::env::var(k).ok()
+        })?;
+    security.log_summary(&warnings);
+    let security = Arc::new(security);
     let hub = Arc::new(Hub::new(info, limits, Engine::new(Config::default())));
     let ws = WsConfig {
         heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
         client_timeout: Duration::from_millis(args.client_timeout_ms.max(10)),
         close_grace: Duration::from_secs(2),
+        security: Arc::clone(&security),
     };
     let secrets = Secrets::from_args(&args.webhooks)?;
     if !secrets.enabled().is_empty() {
@@ -158,7 +168,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         args.webhooks.webhook_dedupe,
         args.max_body,
     );
-    let app = App::new(hub.clone(), ws, args.max_body).with_webhooks(Arc::new(hooks));
+    let app = App::new(hub.clone(), ws, args.max_body)
+        .with_webhooks(Arc::new(hooks))
+        .with_security(Arc::clone(&security));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("feed-rt")
@@ -171,9 +183,12 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("no local address: {e}"))?;
+        let listener = Incoming::new(listener, security.tls.clone(), hub.clone())
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let scheme = listener.scheme();
         {
             let mut out = io::stdout().lock();
-            let _ = writeln!(out, "listening on http://{addr}");
+            let _ = writeln!(out, "listening on {scheme}://{addr}");
             let _ = out.flush();
         }
         info!(%addr, epoch = %hub.info.epoch, source = %hub.info.source, "gateway up");
@@ -202,7 +217,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         let service =
             router(app, args.dist.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let stopper = hub.clone();
-        let served = axum::serve(listener, service)
+        let served = axum::serve(listener.tap_io(|_| {}), service)
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 info!("stopping");

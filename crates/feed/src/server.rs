@@ -23,6 +23,7 @@ use crate::hub::{now_ms, Hub};
 use crate::lines::parse_ndjson;
 use crate::metrics::{IngestOutcome, Source};
 use crate::nats::NatsGateway;
+use crate::security::{self, IngestClient, Security};
 use crate::shops::{check_shop, DEFAULT_SHOP};
 use crate::webhooks::{self, Secrets, Webhooks};
 use crate::ws::{self, WsConfig};
@@ -46,6 +47,8 @@ pub struct App {
     pub webhooks: Arc<Webhooks>,
     /// The shared stream, with `--nats`.
     pub nats: Option<Arc<NatsGateway>>,
+    /// Tokens, origins, limits, headers (open by default).
+    pub security: Arc<Security>,
     next_conn: Arc<AtomicU64>,
 }
 
@@ -58,6 +61,7 @@ impl App {
             ws,
             max_body,
             nats: None,
+            security: Arc::new(Security::open()),
             next_conn: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -76,11 +80,20 @@ impl App {
         self.nats = Some(nats);
         self
     }
+
+    /// The same handlers under `security`.
+    #[must_use]
+    pub fn with_security(mut self, security: Arc<Security>) -> App {
+        self.ws.security = Arc::clone(&security);
+        self.security = security;
+        self
+    }
 }
 
 /// The router.
 pub fn router(app: App, dist: Option<PathBuf>) -> Router {
     let hooks = webhooks::router(app.webhooks.clone());
+    let guard = axum::middleware::from_fn_with_state(app.clone(), security::guard);
     let r = Router::new()
         .route("/ws", get(ws_handler))
         .route("/healthz", get(healthz))
@@ -95,19 +108,28 @@ pub fn router(app: App, dist: Option<PathBuf>) -> Router {
         }
         None => r,
     }
+    .layer(guard)
 }
 
 async fn ws_handler(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let slot = match app.security.admit_ws(&app.hub, &headers, peer.ip()) {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
     let id = app.next_conn.fetch_add(1, Ordering::Relaxed);
     let router = app.nats.as_ref().map(|n| n.router.clone());
     upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| ws::serve(socket, app.hub, app.ws, id, peer.to_string(), router))
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            ws::serve(socket, app.hub, app.ws, id, peer.to_string(), router).await;
+        })
 }
 
 async fn healthz(State(app): State<App>) -> Json<serde_json::Value> {
@@ -171,6 +193,7 @@ fn bad_shop(message: &str) -> Response {
 
 async fn ingest(
     State(app): State<App>,
+    client: Option<axum::Extension<IngestClient>>,
     Query(query): Query<IngestQuery>,
     headers: HeaderMap,
     body: Body,
@@ -234,7 +257,16 @@ async fn ingest(
             )
                 .into_response();
         };
-        return ingest_nats(&app, &nats, &shop, buf, arrival, key.as_deref()).await;
+        return ingest_nats(
+            &app,
+            client.as_deref(),
+            &nats,
+            &shop,
+            buf,
+            arrival,
+            key.as_deref(),
+        )
+        .await;
     }
     let hub = app.hub.clone();
     let work = tokio::task::spawn_blocking(move || {
@@ -252,6 +284,8 @@ async fn ingest(
             .into_response();
     };
     app.hub.metrics.add_ingest(IngestOutcome::Ok);
+    app.security
+        .charge_ingest(client.as_deref(), parsed.events.len() as u64);
     let total_rejected = parsed.rejected.len();
     info!(
         accepted = parsed.accepted,
@@ -287,6 +321,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ()> {
 /// consume them).
 async fn ingest_nats(
     app: &App,
+    client: Option<&IngestClient>,
     nats: &NatsGateway,
     shop: &str,
     buf: Vec<u8>,
@@ -307,6 +342,8 @@ async fn ingest_nats(
     match nats.ingest(shop, &parsed.events, key).await {
         Ok(seqs) => {
             app.hub.metrics.add_ingest(IngestOutcome::Ok);
+            app.security
+                .charge_ingest(client, parsed.events.len() as u64);
             info!(
                 accepted = parsed.accepted,
                 rejected = total_rejected,

@@ -22,11 +22,14 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shoppulse_core::binary::BIN1;
-use shoppulse_core::frame::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use shoppulse_core::frame::{ClientFrame, ServerFrame, Token, PROTOCOL_VERSION};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::hub::{now_ms, CloseReason, Encoding, Hub, Kill, Payload, Start};
 use crate::metrics::FrameType;
+use crate::security::counters::Refusal;
+use crate::security::tokens::Role;
+use crate::security::Security;
 use crate::shops::{Router, ShopFilter};
 
 /// Connection timing.
@@ -38,6 +41,8 @@ pub struct WsConfig {
     pub client_timeout: Duration,
     /// Time allowed to deliver the closing `error` and close frames.
     pub close_grace: Duration,
+    /// Token check of the hello (open by default).
+    pub security: Arc<Security>,
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -253,6 +258,7 @@ async fn run(
         }
         Err(HelloError::TooLarge) => {
             hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+            hub.metrics.security.add(Refusal::MessageTooLarge);
             close_with(
                 &mut sink,
                 hub,
@@ -288,11 +294,31 @@ async fn run(
         protocol,
         resume,
         shops,
+        token,
         ..
     } = hello
     else {
         return CloseReason::Protocol;
     };
+    if let Err(denied) = cfg
+        .security
+        .check_viewer(hub, token.as_ref().map(Token::expose))
+    {
+        warn!(
+            reason = denied.as_str(),
+            "unauthorized: no valid viewer token in hello"
+        );
+        close_with(
+            &mut sink,
+            hub,
+            cfg.close_grace,
+            Some(("unauthorized", &denied.message(Role::Viewer))),
+            1008,
+            "unauthorized",
+        )
+        .await;
+        return CloseReason::Protocol;
+    }
     if protocol != PROTOCOL_VERSION {
         hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
         let msg = format!("this gateway speaks protocol {PROTOCOL_VERSION}, not {protocol}");
@@ -359,6 +385,7 @@ async fn run(
                         Ok(Some(Err(e))) => {
                             if is_capacity(&e) {
                                 hub.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                                hub.metrics.security.add(Refusal::MessageTooLarge);
                                 kill.fire(CloseReason::TooLarge);
                             } else if is_violation(&e) {
                                 warn!(error = %e, "client broke the WebSocket rules");

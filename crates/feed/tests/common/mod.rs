@@ -244,6 +244,7 @@ impl Client {
             encoding: None,
             shops: None,
             encodings,
+            token: None,
         };
         self.send_text(serde_json::to_string(&hello).expect("hello json"))
             .await;
