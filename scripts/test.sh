@@ -23,6 +23,9 @@ cargo clippy -p shoppulse --target wasm32-unknown-unknown --quiet -- -D warnings
 log "cargo test --workspace (native: core operators, proptests, gateway integration)"
 cargo test --workspace --quiet
 
+log "cargo deny: licences, bans, sources (offline; advisories are a manual check, docs/SECURITY.md)"
+cargo-deny --workspace --offline check licenses bans sources
+
 "$ROOT/scripts/build.sh"
 
 log "end-to-end tests in headless Chromium (tests/e2e)"

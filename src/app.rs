@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::feed;
+use crate::access::AccessPrompt;
 use crate::state::{Sections, Store, StoreHandle};
 use crate::ui::{watch_system_theme, Ui};
 use crate::views::alerts::AlertsPanel;
@@ -20,6 +20,7 @@ use crate::views::recs::{LookupQuery, RecsPanel};
 use crate::views::sales::SalesPanel;
 use crate::views::settings::SettingsPanel;
 use crate::views::sync::SyncPanel;
+use crate::{access, feed};
 
 /// The dashboard.
 #[component]
@@ -28,6 +29,7 @@ pub fn App() -> impl IntoView {
     let settings = ui.settings.get_untracked();
     let store = Store::new(feed::feed_url(&settings.feed_url));
     store.apply_settings(&settings, store.url());
+    store.set_token(access::load());
     let signals = store.signals;
     #[cfg(target_arch = "wasm32")]
     crate::bench::install(&store);
@@ -55,6 +57,7 @@ pub fn App() -> impl IntoView {
         <For each=move || [ui.lang.get()] key=|l| *l let:_lang>
             <div class="app" on:click=move |ev| on_drill_click(ui, &ev)>
                 <HealthStrip />
+                <AccessPrompt />
                 <main class="grid">
                     <EmptyState />
                     <AlertsPanel />

@@ -43,6 +43,17 @@ impl E {
         self
     }
 
+    /// Sets one CSS property through the CSSOM. The Content-Security-Policy
+    /// (`style-src 'self'`) blocks `style="…"` attributes, not this.
+    #[must_use]
+    pub fn css(self, property: &str, value: &str) -> E {
+        use wasm_bindgen::JsCast;
+        if let Some(h) = self.0.dyn_ref::<web_sys::HtmlElement>() {
+            let _ = h.style().set_property(property, value);
+        }
+        self
+    }
+
     /// Appends a text node.
     #[must_use]
     pub fn t(self, text: &str) -> E {

@@ -5,7 +5,8 @@
 //! `Connecting` -> (hello) `Live` -> (gap + snapshot) `Resynced` -> (15 s) `Live`;
 //! any disconnect -> `Reconnecting { in_s }` counting down, or `Offline` when
 //! the browser says it is offline or [`OFFLINE_AFTER`] attempts in a row
-//! failed (still retrying) -> `Connecting` again.
+//! failed (still retrying) -> `Connecting` again. A refused viewer token ->
+//! `Unauthorized`, no retry until the operator enters another token.
 //!
 //! Frames are handed to [`Store::on_text`] (JSON) and [`Store::on_binary`]
 //! (`bin1` events frames, asked for unless the page has `?encoding=json`)
@@ -181,6 +182,8 @@ mod browser {
         was_live: bool,
         /// Reconnect quickly (resume requested by the protocol).
         prompt: bool,
+        /// The gateway refused the viewer token.
+        unauthorized: bool,
     }
 
     /// Connects forever; never returns.
@@ -192,7 +195,23 @@ mod browser {
             let url = store.url();
             let _ = store.take_reconnect(); // this attempt is the reconnect
             let ended = connect_once(&store, &url).await;
+            let unauthorized = ended.unauthorized;
             store.note_disconnect(ended.reason);
+            if unauthorized {
+                // Wait for another token (or another feed URL) instead of
+                // retrying the same one.
+                crate::access::forget();
+                store.set_state(ConnState::Unauthorized);
+                let version = store.token_version();
+                while store.token_version() == version {
+                    if store.take_reconnect().is_some() {
+                        break;
+                    }
+                    TimeoutFuture::new(250).await;
+                }
+                failures = 0;
+                continue;
+            }
             if ended.was_live {
                 failures = 0;
             }
@@ -331,6 +350,10 @@ mod browser {
                         Outcome::Reconnect(reason) => {
                             ended.prompt = true;
                             return ended.because(reason);
+                        }
+                        Outcome::Unauthorized(reason) => {
+                            ended.unauthorized = true;
+                            return ended.because(format!("unauthorized: {reason}"));
                         }
                     }
                 }

@@ -102,6 +102,9 @@ table! {
     ReconnectingIn => "reconnecting in {0} s", "{0} 秒后重新连接";
     Resynced => "gap — resynced", "断档 — 已重新同步";
     Offline => "offline", "离线";
+    Unauthorized => "unauthorized — check the token", "未授权 — 请检查访问令牌";
+    ViewerToken => "Viewer token", "查看令牌";
+    Connect => "Connect", "连接";
     Applied => "applied", "已处理";
     Rejected => "rejected", "已拒绝";
     Late => "late", "迟到";

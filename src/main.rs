@@ -8,6 +8,7 @@
 //! queue while the view is paused), [`settings`], [`i18n`] (every label),
 //! [`format`] (numbers, money, dates per language), [`export`] (CSV, PNG).
 
+pub mod access;
 pub mod alerts;
 pub mod app;
 pub mod bench;

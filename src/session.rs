@@ -32,6 +32,8 @@
 //!   (a rejection with source `dashboard`, and a protocol error); the
 //!   events before the bad byte are applied, and the dashboard reconnects
 //!   and resumes after the last one it applied.
+//! - `error` with code `unauthorized`: the viewer token is missing or wrong;
+//!   stop and ask for one (no reconnect storm).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -41,7 +43,7 @@ use shoppulse_core::decode::{decode_event, DecodeError, ErrorClass};
 use shoppulse_core::engine::Config;
 use shoppulse_core::event::{Body, Event, SyncStatus, Target};
 use shoppulse_core::frame::{
-    covered_last_seq, event_seq, ClientFrame, ResumePoint, ServerFrame, PROTOCOL_VERSION,
+    covered_last_seq, event_seq, ClientFrame, ResumePoint, ServerFrame, Token, PROTOCOL_VERSION,
 };
 use shoppulse_core::id::Id;
 use shoppulse_core::Engine;
@@ -141,6 +143,9 @@ pub enum Outcome {
     Gap,
     /// Close this connection and reconnect, resuming where we are.
     Reconnect(String),
+    /// The gateway refused the viewer token: do not retry until the
+    /// operator gives another one.
+    Unauthorized(String),
 }
 
 /// The encoding of `events` frames a dashboard asks for.
@@ -185,6 +190,8 @@ pub struct Session {
     local_config: Option<ConfigFn>,
     /// Latest order and sync events seen here, oldest first (bounded).
     pub order_log: VecDeque<OrderNote>,
+    /// Viewer token sent in the hello (redacted from `Debug`).
+    pub token: Option<Token>,
     /// A gap was reported and its snapshot has not arrived yet.
     gap_pending: bool,
     /// Reason of the gap whose snapshot is pending.
@@ -264,7 +271,7 @@ impl Session {
             shops: self.shops.clone(),
             encodings: (self.encoding == Encoding::Bin1)
                 .then(|| vec![BIN1.to_owned(), "json".to_owned()]),
-            token: None,
+            token: self.token.clone(),
         };
         serde_json::to_string(&hello).unwrap_or_default()
     }
@@ -465,6 +472,8 @@ impl Session {
                 self.changed = true;
                 if code == "slow_consumer" {
                     Outcome::Reconnect("gateway: slow consumer".to_owned())
+                } else if code == "unauthorized" {
+                    Outcome::Unauthorized(message)
                 } else {
                     Outcome::Continue
                 }
@@ -752,6 +761,26 @@ mod tests {
         let other = r#"{"type":"error","code":"bad_hello","message":"x"}"#;
         assert_eq!(s.on_text(other, 0), Outcome::Continue);
         assert_eq!(s.last_error.as_deref(), Some("bad_hello: x"));
+    }
+
+    #[test]
+    fn the_token_goes_in_the_hello_and_a_refusal_stops() {
+        let mut s = Session::new();
+        s.token = Some(Token::new("viewer-0123456789abcdef"));
+        assert_eq!(
+            s.hello_frame(),
+            r#"{"type":"hello","protocol":1,"token":"viewer-0123456789abcdef"}"#
+        );
+        assert!(
+            !format!("{s:?}").contains("viewer-0123"),
+            "Debug never shows it"
+        );
+        let refused =
+            r#"{"type":"error","code":"unauthorized","message":"the viewer token is not valid"}"#;
+        assert_eq!(
+            s.on_text(refused, 0),
+            Outcome::Unauthorized("the viewer token is not valid".to_owned())
+        );
     }
 
     #[test]

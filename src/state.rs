@@ -44,6 +44,8 @@ pub enum ConnState {
         /// Seconds until the next attempt.
         in_s: u32,
     },
+    /// The gateway refused the viewer token; waiting for another one.
+    Unauthorized,
 }
 
 impl ConnState {
@@ -56,6 +58,7 @@ impl ConnState {
             ConnState::Reconnecting { in_s } => format!("reconnecting in {in_s} s"),
             ConnState::Resynced => "gap — resynced".to_owned(),
             ConnState::Offline { .. } => "offline".to_owned(),
+            ConnState::Unauthorized => "unauthorized — check the token".to_owned(),
         }
     }
 
@@ -67,6 +70,7 @@ impl ConnState {
             ConnState::Reconnecting { .. } => "reconnecting",
             ConnState::Resynced => "resynced",
             ConnState::Offline { .. } => "offline",
+            ConnState::Unauthorized => "unauthorized",
         }
     }
 }
@@ -200,6 +204,7 @@ pub struct Store {
     notify: Cell<bool>,
     /// Why the current connection should be dropped and resumed, if it should.
     reconnect: RefCell<Option<String>>,
+    token_version: Cell<u32>,
 }
 
 impl Store {
@@ -235,6 +240,7 @@ impl Store {
             hidden_channels: RefCell::new(Vec::new()),
             notify: Cell::new(false),
             reconnect: RefCell::new(None),
+            token_version: Cell::new(0),
         })
     }
 
@@ -406,6 +412,21 @@ impl Store {
             #[cfg(target_arch = "wasm32")]
             crate::notify::show(rows);
         }
+    }
+
+    /// Sets the viewer token sent in the next hello.
+    pub fn set_token(&self, token: Option<String>) {
+        self.session.borrow_mut().token = token
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| shoppulse_core::frame::Token::new(t.trim()));
+        self.token_version
+            .set(self.token_version.get().wrapping_add(1));
+    }
+
+    /// Bumped by every [`Store::set_token`] (the feed waits for it after a
+    /// refusal).
+    pub fn token_version(&self) -> u32 {
+        self.token_version.get()
     }
 
     /// Changes the connection state shown.

@@ -65,8 +65,7 @@ pub fn bar_el(ratio: f64, class: &str) -> E {
     } else {
         0.0
     };
-    el("div", "bar")
-        .c(el("div", &format!("bar-fill {class}")).a("style", &format!("width:{pct:.1}%")))
+    el("div", "bar").c(el("div", &format!("bar-fill {class}")).css("width", &format!("{pct:.1}%")))
 }
 
 fn funnel_els(f: Funnel, l: Lang) -> Vec<E> {

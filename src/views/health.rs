@@ -19,6 +19,7 @@ pub fn state_label(state: ConnState, l: Lang) -> String {
         ConnState::Reconnecting { in_s } => l.f(K::ReconnectingIn, &[&in_s]),
         ConnState::Resynced => l.t(K::Resynced).to_owned(),
         ConnState::Offline { .. } => l.t(K::Offline).to_owned(),
+        ConnState::Unauthorized => l.t(K::Unauthorized).to_owned(),
     }
 }
 

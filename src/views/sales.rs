@@ -119,7 +119,7 @@ fn legend_items(names: &[String], l: Lang) -> Vec<E> {
         .map(|(i, name)| {
             el("li", "")
                 .a("data-channel", name)
-                .c(swatch("swatch").a("style", &format!("background:{}", channel_css(i))))
+                .c(swatch("swatch").css("background", &channel_css(i)))
                 .t(name)
         })
         .collect();

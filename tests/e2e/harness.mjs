@@ -43,14 +43,17 @@ export function freePort() {
 /**
  * Starts the gateway. Resolves once it printed `listening on http://ADDR`.
  * @param {string[]} args extra flags (sources etc.)
- * @param {{port?: number}} opts
+ * @param {{port?: number, env?: Record<string, string>}} opts
  */
 export async function startGateway(args = [], opts = {}) {
   const port = opts.port ?? 0;
   const child = spawn(
     FEED_BIN,
-    ['--listen', `127.0.0.1:${port}`, '--dist', DIST, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
+    ['--listen', `127.0.0.1:${port}`, ...(args.includes('--dist') ? [] : ['--dist', DIST]), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...(opts.env ?? {}) },
+    },
   );
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -62,7 +65,7 @@ export async function startGateway(args = [], opts = {}) {
     const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 15_000);
     child.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/listening on (http:\/\/[^\s]+)/);
+      const m = out.match(/listening on (https?:\/\/[^\s]+)/);
       if (m) {
         clearTimeout(timer);
         resolve(m[1].replace(/\/$/, ''));

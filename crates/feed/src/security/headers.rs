@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 
 /// Loopback WebSocket origins a development dashboard may use
 /// (`?feed=ws://127.0.0.1:PORT/ws`, a local proxy).
+/// (CSP host sources cannot name IPv6 addresses.)
 pub const LOOPBACK_FEEDS: &str =
-    "ws://127.0.0.1:* ws://localhost:* ws://[::1]:* wss://127.0.0.1:* wss://localhost:* wss://[::1]:*";
+    "ws://127.0.0.1:* ws://localhost:* wss://127.0.0.1:* wss://localhost:*";
 
 /// The `'sha256-…'` sources of every inline `<script>` (one without `src`)
 /// in `html`, in document order.
