@@ -4,13 +4,16 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
+use sha2::Digest as _;
 use shoppulse_core::frame::{ClientFrame, ServerFrame, Token, PROTOCOL_VERSION};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -54,7 +57,7 @@ impl Gw {
         let sink = Arc::clone(&logs);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
+                let mut l = sink.lock().expect("log buffer");
                 l.push_str(&line);
                 l.push('\n');
             }
@@ -70,7 +73,12 @@ impl Gw {
         });
         let url = rx
             .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("gateway did not start: {}", logs.lock().unwrap()));
+            .unwrap_or_else(|_| {
+                panic!(
+                    "gateway did not start: {}",
+                    logs.lock().expect("log buffer")
+                )
+            });
         let (scheme, addr) = url.split_once("://").expect("scheme://addr");
         Gw {
             child,
@@ -81,7 +89,7 @@ impl Gw {
     }
 
     fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
+        self.logs.lock().expect("log buffer").clone()
     }
 
     fn ws_url(&self) -> String {
@@ -179,7 +187,7 @@ fn raw_request(
         body.len()
     );
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        let _ = write!(req, "{k}: {v}\r\n");
     }
     req.push_str("\r\n");
     let mut bytes = req.into_bytes();
@@ -618,8 +626,6 @@ fn dashboard_files_carry_the_content_security_policy() {
     assert_eq!(r.status, 200);
     let csp = r.header("content-security-policy").expect("a CSP header");
     // The loader's exact hash, as a browser computes it.
-    use base64::Engine as _;
-    use sha2::Digest as _;
     let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(loader));
     assert!(
         csp.contains(&format!(
@@ -675,8 +681,8 @@ fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
         .expect("certificate");
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&cert, ck.cert.pem()).expect("write cert");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write key");
     (cert, key, ck.cert.der().to_vec())
 }
 
@@ -689,7 +695,7 @@ fn tls_connector(der: Vec<u8>) -> tokio_rustls::TlsConnector {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .unwrap()
+        .expect("TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
     tokio_rustls::TlsConnector::from(Arc::new(config))
