@@ -10,7 +10,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { DIST, startGateway, launchBrowser, openDashboard, until, shot, readCount, freePort } from './harness.mjs';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, DIST, startGateway, launchBrowser, openDashboard, until, shot, readCount, freePort } from './harness.mjs';
 
 const VIEWER = 'viewer-e2e-0123456789abcdef';
 const INGEST = 'ingest-e2e-0123456789abcdef';
@@ -198,7 +199,7 @@ test('with tokens: unauthorized without a storm, then live with the token; the t
   }
 });
 
-test('a page on another origin cannot open the feed or post events (cross-site WebSocket hijacking)', async () => {
+test('a page on another site cannot open the feed or post events (cross-site WebSocket hijacking, DNS rebinding)', async () => {
   const gw = await startGateway(SIM);
   const port = await freePort();
   const evil = http.createServer((req, res) => {
@@ -214,18 +215,30 @@ test('a page on another origin cannot open the feed or post events (cross-site W
     </script>`);
   });
   await new Promise((r) => evil.listen(port, '127.0.0.1', r));
+  // A browser in which evil.test resolves to this machine: a foreign site
+  // (or a DNS-rebinding name) that can reach the gateway.
+  const rebinding = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP evil.test 127.0.0.1'],
+    headless: true,
+  });
   try {
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
+    const page = await (await rebinding.newContext()).newPage();
+    await page.goto(`http://evil.test:${port}/`);
     assert.equal(await page.evaluate(() => window.result), 'refused', 'the feed did not open for a foreign origin');
     await page.waitForTimeout(500);
-    const m = await metrics(gw.url);
+    let m = await metrics(gw.url);
     assert.ok(metric(m, 'shoppulse_feed_refused_total{reason="origin"}') >= 2, 'both refusals counted');
-    // The forged event never reached the feed.
-    const ingest = metric(m, 'shoppulse_feed_events_in_total{source="ingest"}');
-    assert.equal(ingest, 0, 'nothing was ingested from the foreign page');
-    await page.context().close();
+    assert.equal(metric(m, 'shoppulse_feed_events_in_total{source="ingest"}'), 0, 'nothing was ingested from the foreign page');
+    // DNS rebinding: the page is same-origin with the gateway by name, but
+    // the gateway answers only to this machine's names.
+    const res = await page.goto(`http://evil.test:${new URL(gw.url).port}/`);
+    assert.equal(res.status(), 403);
+    assert.match(await res.text(), /forbidden_host/);
+    m = await metrics(gw.url);
+    assert.ok(metric(m, 'shoppulse_feed_refused_total{reason="host"}') >= 1);
   } finally {
+    await rebinding.close();
     evil.close();
     await gw.stop();
   }

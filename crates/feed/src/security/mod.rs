@@ -65,8 +65,8 @@ pub struct SecurityArgs {
     pub allow_remote: bool,
     /// Also accept WebSocket upgrades and ingest posts from this browser
     /// origin (repeatable), e.g. `https://ops.example`. The gateway's own
-    /// origin is always accepted, and on loopback the trunk serve origins
-    /// `http://127.0.0.1:8080` and `http://localhost:8080`.
+    /// origin is always accepted, and on loopback any page served from this
+    /// machine (`trunk serve`, a local proxy).
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = origin::parse_origin)]
     pub allow_origins: Vec<String>,
     /// Another feed the served dashboard may connect to (`?feed=`), added to

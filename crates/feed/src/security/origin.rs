@@ -3,8 +3,9 @@
 //! - **Origin** (browsers send it on WebSocket upgrades and cross-origin
 //!   POSTs): allowed when it is the gateway's own origin (`http(s)://` + the
 //!   request's `Host`), one of `--allow-origin`, or, when the gateway listens
-//!   on loopback, a loopback development origin (`trunk serve` on
-//!   127.0.0.1:8080 / localhost:8080). Anything else, `null` included, is
+//!   on loopback, a page served from this machine (`localhost`, `127.x.x.x`,
+//!   `[::1]`, any port: `trunk serve` on 8080, a local proxy in front of the
+//!   gateway). Anything else, `null` included, is
 //!   refused: a page on another site cannot open the feed with the operator's
 //!   browser (cross-site WebSocket hijacking) nor post to `/ingest`. A request
 //!   without `Origin` is not from a browser page and passes (tokens still
@@ -17,20 +18,13 @@
 
 use axum::http::{header, HeaderMap};
 
-/// Development origins allowed by default on a loopback gateway.
-pub const DEV_ORIGINS: [&str; 4] = [
-    "http://127.0.0.1:8080",
-    "http://localhost:8080",
-    "https://127.0.0.1:8080",
-    "https://localhost:8080",
-];
-
 /// The Origin/Host policy.
 #[derive(Clone, Debug, Default)]
 pub struct OriginPolicy {
     /// Exact origins allowed besides our own (lower case, no trailing `/`).
     allowed: Vec<String>,
-    /// Check `Host` against loopback names (the gateway listens on loopback).
+    /// The gateway listens on loopback: check `Host` against loopback names
+    /// and accept pages from loopback origins.
     loopback_only: bool,
 }
 
@@ -71,27 +65,29 @@ fn host_name(host_port: &str) -> &str {
     host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
 }
 
-/// Loopback names and addresses, and single-label names (no dot: not a
-/// public DNS name an attacker could point at 127.0.0.1).
-fn is_loopback_name(host: &str) -> bool {
+/// `localhost`, `*.localhost`, `127.x.x.x`, `[::1]`.
+fn is_loopback(host: &str) -> bool {
     let h = host.to_ascii_lowercase();
     h == "localhost"
         || h.ends_with(".localhost")
-        || (!h.is_empty() && !h.contains('.') && !h.starts_with('['))
         || h == "[::1]"
         || h.parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Loopback names and addresses, and single-label names (no dot: not a
+/// public DNS name an attacker could point at 127.0.0.1).
+fn is_loopback_name(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    is_loopback(&h) || (!h.is_empty() && !h.contains('.') && !h.starts_with('['))
+}
+
 impl OriginPolicy {
     /// A policy over `allowed` origins (already normalized); `loopback`: the
-    /// gateway listens on a loopback address (adds [`DEV_ORIGINS`] and the
-    /// Host check).
+    /// gateway listens on a loopback address (loopback origins allowed, Host
+    /// checked).
     pub fn new(allowed: &[String], loopback: bool) -> OriginPolicy {
         let mut all: Vec<String> = allowed.iter().map(|o| normalize(o)).collect();
-        if loopback {
-            all.extend(DEV_ORIGINS.iter().map(|o| (*o).to_owned()));
-        }
         all.sort();
         all.dedup();
         OriginPolicy {
@@ -137,6 +133,14 @@ impl OriginPolicy {
         if self.allowed.contains(&origin) {
             return true;
         }
+        if self.loopback_only {
+            let host_port = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            if host_port.is_some_and(|hp| is_loopback(host_name(hp))) {
+                return true;
+            }
+        }
         let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
             return false;
         };
@@ -174,17 +178,24 @@ mod tests {
         assert!(!p.origin_ok(&headers(Some("gw:9001"), Some("http://gw:9002"))));
         assert!(!p.origin_ok(&headers(Some("gw:9001"), Some("null"))));
         assert!(!p.origin_ok(&headers(None, Some("http://gw:9001"))));
-        // Not loopback: dev origins are not implied.
+        // Not loopback: local pages are not implied.
         assert!(!p.origin_ok(&headers(Some("gw:9001"), Some("http://localhost:8080"))));
     }
 
     #[test]
-    fn loopback_gateways_allow_trunk_serve_and_check_host() {
+    fn loopback_gateways_allow_local_pages_and_check_host() {
         let p = OriginPolicy::new(&[], true);
-        assert!(p.origin_ok(&headers(
-            Some("127.0.0.1:9001"),
-            Some("http://localhost:8080")
-        )));
+        let local = |host: &str, origin: &str| p.origin_ok(&headers(Some(host), Some(origin)));
+        assert!(local("127.0.0.1:9001", "http://localhost:8080"));
+        assert!(
+            local("127.0.0.1:7000", "http://127.0.0.1:9001"),
+            "a local proxy"
+        );
+        assert!(local("127.0.0.1:9001", "https://[::1]:8443"));
+        assert!(!local("127.0.0.1:9001", "http://evil.example:8080"));
+        assert!(!local("127.0.0.1:9001", "http://127.0.0.1.evil.example"));
+        assert!(!local("127.0.0.1:9001", "http://devbox:8080"));
+        assert!(!local("127.0.0.1:9001", "null"));
         assert!(p.host_ok(&headers(Some("127.0.0.1:9001"), None)));
         assert!(p.host_ok(&headers(Some("localhost:9001"), None)));
         assert!(p.host_ok(&headers(Some("[::1]:9001"), None)));
