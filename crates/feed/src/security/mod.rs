@@ -76,7 +76,7 @@ pub struct SecurityArgs {
     pub feed_origins: Vec<String>,
     /// Most open WebSocket connections from one IP address (0: no limit);
     /// more get 429.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 128, value_name = "N")]
     pub max_conns_per_ip: u32,
     /// Most ingested events per second per ingest token (per client IP when
     /// no token is configured); over it, 429 with Retry-After. 0: no limit.
