@@ -18,7 +18,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -37,8 +36,6 @@ use crate::cli::{NatsArgs, ServeArgs};
 use crate::hub::{now_ms, HubLimits, StreamInfo};
 use crate::lines::decode_line;
 use crate::prng::splitmix64;
-use crate::security::tls::Incoming as TlsIncoming;
-use crate::security::Security;
 use crate::server::{router as http_router, App};
 use crate::shops::{
     check_shop, shop_of_subject, subject, Incoming, Router, DEFAULT_SHOP, SUBJECTS,
@@ -716,12 +713,7 @@ async fn wait_loaded(router: &Router, start: u64, last: u64) {
 
 async fn serve_async(args: &ServeArgs) -> Result<(), String> {
     // Security flags are checked before connecting, like every other flag.
-    let (security, warnings) =
-        Security::from_args(&args.security, args.listen, args.dist.as_deref(), |k| {
-            std::env::var(k).ok()
-        })?;
-    security.log_summary(&warnings);
-    let security = Arc::new(security);
+    let security = crate::run::security_from_args(args)?;
     let (link, info) = Link::connect(&args.nats).await?;
     let link = Arc::new(link);
     let history = args.history.max(1) as u64;
@@ -796,20 +788,7 @@ async fn serve_async(args: &ServeArgs) -> Result<(), String> {
     let app = App::new(router.all().clone(), ws, args.max_body)
         .with_nats(gateway)
         .with_security(Arc::clone(&security));
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("no local address: {e}"))?;
-    let listener = TlsIncoming::new(listener, security.tls.clone(), router.all().clone())
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let scheme = listener.scheme();
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on {scheme}://{addr}");
-        let _ = out.flush();
-    }
+    let (listener, addr) = crate::run::listen(args, &security, router.all()).await?;
     info!(%addr, epoch = %link.epoch, "gateway up (NATS)");
     let service =
         http_router(app, args.dist.clone()).into_make_service_with_connect_info::<SocketAddr>();

@@ -129,6 +129,39 @@ fn stream_info(args: &ServeArgs, sim: Option<&SimConfig>) -> Result<StreamInfo, 
     })
 }
 
+/// The security controls the flags ask for (checked before anything
+/// starts), with their warnings logged.
+pub(crate) fn security_from_args(args: &ServeArgs) -> Result<Arc<Security>, String> {
+    let (security, warnings) =
+        Security::from_args(&args.security, args.listen, args.dist.as_deref(), |k| {
+            std::env::var(k).ok()
+        })?;
+    security.log_summary(&warnings);
+    Ok(Arc::new(security))
+}
+
+/// Binds `--listen` (plain or TLS) and prints `listening on SCHEME://ADDR`,
+/// the line scripts and tests wait for.
+pub(crate) async fn listen(
+    args: &ServeArgs,
+    security: &Security,
+    hub: &Arc<Hub>,
+) -> Result<(Incoming, SocketAddr), String> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("no local address: {e}"))?;
+    let listener = Incoming::new(listener, security.tls.clone(), hub.clone())
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let scheme = listener.scheme();
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "listening on {scheme}://{addr}");
+    let _ = out.flush();
+    Ok((listener, addr))
+}
+
 /// Runs the gateway until Ctrl-C / SIGTERM.
 pub fn serve(args: &ServeArgs) -> Result<(), String> {
     if args.nats.nats.is_some() {
@@ -145,12 +178,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         flush_interval: Duration::from_millis(args.flush_ms),
         ..HubLimits::default()
     };
-    let (security, warnings) =
-        Security::from_args(&args.security, args.listen, args.dist.as_deref(), |k| {
-            std::env::var(k).ok()
-        })?;
-    security.log_summary(&warnings);
-    let security = Arc::new(security);
+    let security = security_from_args(args)?;
     let hub = Arc::new(Hub::new(info, limits, Engine::new(Config::default())));
     let ws = WsConfig {
         heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
@@ -177,20 +205,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| format!("no local address: {e}"))?;
-        let listener = Incoming::new(listener, security.tls.clone(), hub.clone())
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let scheme = listener.scheme();
-        {
-            let mut out = io::stdout().lock();
-            let _ = writeln!(out, "listening on {scheme}://{addr}");
-            let _ = out.flush();
-        }
+        let (listener, addr) = listen(args, &security, &hub).await?;
         info!(%addr, epoch = %hub.info.epoch, source = %hub.info.source, "gateway up");
         tokio::spawn(hub.clone().broadcast());
         let mut threads = Vec::new();

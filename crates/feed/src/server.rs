@@ -191,6 +191,49 @@ fn bad_shop(message: &str) -> Response {
         .into_response()
 }
 
+/// Reads an ingest body up to `--max-body`: `Err` is the refusal to send
+/// (413 over the limit, 400 for a broken body), already counted.
+async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Response> {
+    let max = app.max_body;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        app.hub.metrics.add_ingest(IngestOutcome::TooLarge);
+        warn!(declared, max, "ingest body over --max-body");
+        return Err(too_large(max));
+    }
+    let mut buf = Vec::with_capacity(
+        declared
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(max),
+    );
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => {
+                if buf.len() + bytes.len() > max {
+                    app.hub.metrics.add_ingest(IngestOutcome::TooLarge);
+                    warn!(max, "ingest body over --max-body");
+                    return Err(too_large(max));
+                }
+                buf.extend_from_slice(&bytes);
+            }
+            Err(e) => {
+                app.hub.metrics.add_ingest(IngestOutcome::Error);
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "bad_body", "message": e.to_string()})),
+                )
+                    .into_response());
+            }
+        }
+    }
+    Ok(buf)
+}
+
 async fn ingest(
     State(app): State<App>,
     client: Option<axum::Extension<IngestClient>>,
@@ -209,43 +252,10 @@ async fn ingest(
             "this gateway serves one shop, `{DEFAULT_SHOP}` (start it with --nats for several); got {shop:?}"
         ));
     }
-    let max = app.max_body;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        app.hub.metrics.add_ingest(IngestOutcome::TooLarge);
-        warn!(declared, max, "ingest body over --max-body");
-        return too_large(max);
-    }
-    let mut buf = Vec::with_capacity(
-        declared
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(0)
-            .min(max),
-    );
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(bytes) => {
-                if buf.len() + bytes.len() > max {
-                    app.hub.metrics.add_ingest(IngestOutcome::TooLarge);
-                    warn!(max, "ingest body over --max-body");
-                    return too_large(max);
-                }
-                buf.extend_from_slice(&bytes);
-            }
-            Err(e) => {
-                app.hub.metrics.add_ingest(IngestOutcome::Error);
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({"error": "bad_body", "message": e.to_string()})),
-                )
-                    .into_response();
-            }
-        }
-    }
+    let buf = match read_body(&app, &headers, body).await {
+        Ok(buf) => buf,
+        Err(refused) => return refused,
+    };
     let arrival = now_ms();
     if let Some(nats) = app.nats.clone() {
         let Ok(key) = idempotency_key(&headers) else {
