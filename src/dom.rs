@@ -139,7 +139,17 @@ fn morph(old: &Node, new: &Node) {
         };
         let v = n.get_attribute(&name);
         if o.get_attribute(&name) != v {
-            let _ = o.set_attribute(&name, v.as_deref().unwrap_or_default());
+            let v = v.as_deref().unwrap_or_default();
+            match (name.as_str(), o.dyn_ref::<web_sys::HtmlElement>()) {
+                // Through the CSSOM: the Content-Security-Policy
+                // (`style-src 'self'`) refuses `setAttribute("style", …)`
+                // (regression: a patched bar width was a CSP violation in
+                // every browser test under the policy).
+                ("style", Some(h)) => h.style().set_css_text(v),
+                _ => {
+                    let _ = o.set_attribute(&name, v);
+                }
+            }
         }
     }
     let olds = o.get_attribute_names();
