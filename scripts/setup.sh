@@ -25,11 +25,12 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want_wb" ];
   cargo install wasm-bindgen-cli --version "=$want_wb"
 fi
 
-if [ ! -x "$CHROMIUM" ]; then
-  log "installing Debian chromium"
+# Chromium, and a CJK font so the Chinese UI renders in screenshots.
+if [ ! -x "$CHROMIUM" ] || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
+  log "installing Debian chromium and fonts-wqy-microhei"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null
 fi
 
 if [ ! -f "$ROOT/tests/e2e/node_modules/.stamp" ] || [ "$ROOT/tests/e2e/package-lock.json" -nt "$ROOT/tests/e2e/node_modules/.stamp" ]; then
