@@ -21,6 +21,7 @@
 //
 // Usage: node --experimental-websocket tests/bench/browser.mjs
 //          [--quick] [--json FILE] [--hour-minutes N] [--clients a,b] [--side-only] [--profile DIR]
+//          [--encoding bin1|json]   (ShopPulse's events frames; default: what the dashboard asks for, bin1)
 // Prints a table; --json writes every figure.
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
@@ -53,6 +54,8 @@ const CLIENTS = opt('--clients', 'shoppulse,perspective,plain').split(',');
 const ONLY_SIDE = flag('--side-only');
 // --profile DIR: CPU profiles (CDP Profiler) of each client's maximum run, saved as DIR/NAME.cpuprofile.
 const PROFILE = opt('--profile');
+// --encoding json forces ShopPulse onto JSON events frames (`?encoding=json`); the comparison clients always read JSON.
+const ENCODING = opt('--encoding', 'bin1');
 const GATEWAY_ARGS = ['--client-queue', '100000', '--client-queue-bytes', '2GiB', '--history', '200000'];
 const log = (...a) => console.error('[bench]', ...a);
 const MB = (b) => (b == null ? null : Math.round((b / 1048576) * 10) / 10);
@@ -72,7 +75,7 @@ async function openClient(name, gw, { latency = false } = {}) {
   await page.send('Page.addScriptToEvaluateOnNewDocument', { source: INSTRUMENT });
   const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
   const url = name === 'shoppulse'
-    ? `${gw.url}/?feed=${feed}${latency ? '&latency=1' : ''}`
+    ? `${gw.url}/?feed=${feed}${latency ? '&latency=1' : ''}${ENCODING === 'json' ? '&encoding=json' : ''}`
     : `${stat.url}/${name}.html?feed=${feed}`;
   await page.goto(url);
   const ready = name === 'shoppulse'
@@ -395,7 +398,7 @@ for (const c of CLIENTS) {
   const memText = c === 'shoppulse'
     ? `${f1(MB((mem.jsHeapBytes ?? 0) + (mem.wasmBytes ?? 0)))} (JS heap ${f1(MB(mem.jsHeapBytes))} + wasm ${f1(MB(mem.wasmBytes))})`
     : `${f1(MB(mem.pageBytes))} page incl. workers (main JS heap ${f1(MB(mem.jsHeapBytes))})`;
-  const label = { shoppulse: '(a) ShopPulse (JSON)', perspective: '(b) Perspective 3.8.0', plain: '(c) plain JS + Maps' }[c];
+  const label = { shoppulse: `(a) ShopPulse (${ENCODING === 'json' ? 'JSON' : 'bin1'})`, perspective: '(b) Perspective 3.8.0', plain: '(c) plain JS + Maps' }[c];
   lines.push(`| ${label} | ${s.boundIsFeedLimit ? '>= ' : ''}${k(s.atBound)} | ${k(s.max.perS)} | ${f1(s.max.frameP99Ms)} / ${f1(s.max.frameMaxMs)} | ${s.max.longTasks} (max ${f1(s.max.longMaxMs)} ms) | ${memText} |`);
 }
 lines.push('');
