@@ -44,7 +44,7 @@ test('a frozen tab is dropped by its own bound, the others stay live, and it rec
   const EVENTS = 70_000;
   const gw = await startGateway([
     '--simulate', '--seed', '11', '--rate', '2000', '--sim-start', '2024-11-29T09:00:00Z',
-    '--sim-events', String(EVENTS), '--history', '16000', '--client-queue', '256',
+    '--sim-events', String(EVENTS), '--history', '4000', '--client-queue', '256',
   ]);
   try {
     const live = await openDashboard(browser, gw.url);
@@ -77,7 +77,7 @@ test('a frozen tab is dropped by its own bound, the others stay live, and it rec
     assert.equal(slow + timeouts, 1, 'dropped once, by its queue bound or its silence');
     await cdp.send('Debugger.resume');
     // It wakes, reconnects, gets gap + snapshot (its point left the
-    // 16000-event history), shows it, and catches up.
+    // 4000-event history), shows it, and catches up.
     await until(async () => (await strip(frozen.page)).gaps >= 1, 20_000, 'gap reported');
     const woke = await strip(frozen.page);
     assert.match(woke.detail, /history_gone/);
