@@ -92,6 +92,20 @@ impl Gw {
         self.logs.lock().expect("log buffer").clone()
     }
 
+    /// The logs once they hold `needle` (or after 5 s): stderr is read by
+    /// another thread, so a line written before `listening on` may arrive
+    /// after it (regression: `NO ACCESS TOKENS` missed at load 4).
+    fn logs_with(&self, needle: &str) -> String {
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) || std::time::Instant::now() > until {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
@@ -315,7 +329,7 @@ async fn the_feed_needs_a_viewer_token_in_the_hello() {
     let mut ws = ws_open(&gw.ws_url(), &[]).await.expect("upgrade");
     assert_eq!(greet(&mut ws, Some(VIEWER)).await, Greeting::Hello);
     assert_eq!(gw.metric(&refused("ws_unauthorized")), 3);
-    let logs = gw.logs();
+    let logs = gw.logs_with("unauthorized");
     assert!(logs.contains("unauthorized"), "refusals are logged");
     for secret in [VIEWER, INGEST, "viewer-0123456789abcdeX"] {
         assert!(
@@ -414,11 +428,8 @@ async fn tokens_come_from_a_file_or_the_environment() {
     // No ingest token configured while viewer tokens are: ingest is closed.
     let r = gw.request("POST", "/ingest", &[], EVENT);
     assert_eq!(r.status, 401);
-    assert!(
-        gw.logs().contains("no ingest token configured"),
-        "{}",
-        gw.logs()
-    );
+    let logs = gw.logs_with("no ingest token configured");
+    assert!(logs.contains("no ingest token configured"), "{logs}");
 
     // A bad token file stops the gateway with a clear message.
     std::fs::write(&file, "viewer short\n").unwrap();
@@ -446,7 +457,8 @@ async fn without_tokens_the_loopback_gateway_is_open_and_says_so() {
     let mut ws = ws_open(&gw.ws_url(), &[]).await.unwrap();
     assert_eq!(greet(&mut ws, None).await, Greeting::Hello);
     assert_eq!(gw.request("POST", "/ingest", &[], EVENT).status, 200);
-    assert!(gw.logs().contains("access: OPEN"), "{}", gw.logs());
+    let logs = gw.logs_with("access: OPEN");
+    assert!(logs.contains("access: OPEN"), "{logs}");
 }
 
 #[test]
@@ -459,7 +471,8 @@ fn listening_beyond_loopback_needs_allow_remote_and_warns_without_tokens() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--allow-remote"), "{err}");
     let gw = Gw::start(&["--listen", "0.0.0.0:0", "--allow-remote"]);
-    assert!(gw.logs().contains("NO ACCESS TOKENS"), "{}", gw.logs());
+    let logs = gw.logs_with("NO ACCESS TOKENS");
+    assert!(logs.contains("NO ACCESS TOKENS"), "{logs}");
     let gw = Gw::start(&[
         "--listen",
         "0.0.0.0:0",
@@ -467,7 +480,8 @@ fn listening_beyond_loopback_needs_allow_remote_and_warns_without_tokens() {
         "--viewer-token",
         VIEWER,
     ]);
-    let logs = gw.logs();
+    // Warnings are logged together: once this one is there, all are.
+    let logs = gw.logs_with("clear text without TLS");
     assert!(!logs.contains("NO ACCESS TOKENS"), "{logs}");
     assert!(logs.contains("clear text without TLS"), "{logs}");
 }
