@@ -33,7 +33,7 @@ use shoppulse_core::Event;
 use tracing::{debug, error, info, warn};
 
 use crate::cli::{NatsArgs, ServeArgs};
-use crate::hub::{now_ms, HubLimits, StreamInfo};
+use crate::hub::{now_ms, StreamInfo};
 use crate::lines::decode_line;
 use crate::prng::splitmix64;
 use crate::server::{router as http_router, App};
@@ -41,7 +41,6 @@ use crate::shops::{
     check_shop, shop_of_subject, subject, Incoming, Router, DEFAULT_SHOP, SUBJECTS,
 };
 use crate::sim::{SimConfig, Simulator};
-use crate::ws::WsConfig;
 
 /// How long `/ingest` keeps retrying a publish NATS did not acknowledge
 /// before it answers 503.
@@ -725,14 +724,7 @@ async fn serve_async(args: &ServeArgs) -> Result<(), String> {
         .first_sequence
         .max(last.saturating_sub(history - 1))
         .max(1);
-    let limits = HubLimits {
-        history: args.history.max(1),
-        batch_events: args.batch.clamp(1, 100_000),
-        queue_frames: args.client_queue.max(1),
-        queue_bytes: args.client_queue_bytes.max(1),
-        flush_interval: Duration::from_millis(args.flush_ms),
-        ..HubLimits::default()
-    };
+    let limits = crate::run::hub_limits(args);
     let mut source = format!("nats {} stream {}", link.url, link.stream);
     if args.simulate {
         let _ = write!(
@@ -775,12 +767,7 @@ async fn serve_async(args: &ServeArgs) -> Result<(), String> {
             }
         });
     }
-    let ws = WsConfig {
-        heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
-        client_timeout: Duration::from_millis(args.client_timeout_ms.max(10)),
-        close_grace: Duration::from_secs(2),
-        security: Arc::clone(&security),
-    };
+    let ws = crate::run::ws_config(args, &security);
     let gateway = Arc::new(NatsGateway {
         link: link.clone(),
         router: router.clone(),

@@ -129,6 +129,29 @@ fn stream_info(args: &ServeArgs, sim: Option<&SimConfig>) -> Result<StreamInfo, 
     })
 }
 
+/// The hub's bounds from the flags (shared by the local and NATS gateways).
+pub(crate) fn hub_limits(args: &ServeArgs) -> HubLimits {
+    HubLimits {
+        history: args.history.max(1),
+        batch_events: args.batch.clamp(1, 100_000),
+        queue_frames: args.client_queue.max(1),
+        queue_bytes: args.client_queue_bytes.max(1),
+        flush_interval: Duration::from_millis(args.flush_ms),
+        ..HubLimits::default()
+    }
+}
+
+/// Connection timing and the security controls (shared by the local and
+/// NATS gateways).
+pub(crate) fn ws_config(args: &ServeArgs, security: &Arc<Security>) -> WsConfig {
+    WsConfig {
+        heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
+        client_timeout: Duration::from_millis(args.client_timeout_ms.max(10)),
+        close_grace: Duration::from_secs(2),
+        security: Arc::clone(security),
+    }
+}
+
 /// The security controls the flags ask for (checked before anything
 /// starts), with their warnings logged.
 pub(crate) fn security_from_args(args: &ServeArgs) -> Result<Arc<Security>, String> {
@@ -170,22 +193,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
     init_logs(&args.log, args.log_format);
     let sim = args.simulate.then(|| sim_config(&args.sim));
     let info = stream_info(args, sim.as_ref())?;
-    let limits = HubLimits {
-        history: args.history.max(1),
-        batch_events: args.batch.clamp(1, 100_000),
-        queue_frames: args.client_queue.max(1),
-        queue_bytes: args.client_queue_bytes.max(1),
-        flush_interval: Duration::from_millis(args.flush_ms),
-        ..HubLimits::default()
-    };
+    let limits = hub_limits(args);
     let security = security_from_args(args)?;
     let hub = Arc::new(Hub::new(info, limits, Engine::new(Config::default())));
-    let ws = WsConfig {
-        heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
-        client_timeout: Duration::from_millis(args.client_timeout_ms.max(10)),
-        close_grace: Duration::from_secs(2),
-        security: Arc::clone(&security),
-    };
+    let ws = ws_config(args, &security);
     let secrets = Secrets::from_args(&args.webhooks)?;
     if !secrets.enabled().is_empty() {
         info!(sources = ?secrets.enabled(), "webhooks enabled");
