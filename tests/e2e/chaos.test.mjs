@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startGateway, launchBrowser, openDashboard, until, freePort, shot, ARTIFACTS } from './harness.mjs';
+import { startGateway, launchBrowser, openDashboard, until, freePort, shot, ARTIFACTS, metric } from './harness.mjs';
 import { Proxy } from './proxy.mjs';
 import { rng, writeStream, expectedTotals, pageTotals, compareTotals } from './stream.mjs';
 
@@ -35,12 +35,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function health(gw) {
   const res = await fetch(`${gw.url}/healthz`);
   return res.json();
-}
-
-async function metric(gw, name) {
-  const text = await (await fetch(`${gw.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
 }
 
 test(`chaos (seed ${SEED}): random cuts and gateway kills, the page ends with the stream's exact totals`, async () => {

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startGateway, launchBrowser, openDashboard, until, ARTIFACTS } from './harness.mjs';
+import { startGateway, launchBrowser, openDashboard, until, ARTIFACTS, metric as harnessMetric, healthStrip } from './harness.mjs';
 import { Proxy } from './proxy.mjs';
 
 let browser;
@@ -18,22 +18,8 @@ after(async () => {
   await browser?.close();
 });
 
-async function metric(gw, name) {
-  const text = await (await fetch(`${gw.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : NaN;
-}
-
-const strip = (page) =>
-  page.evaluate(() => {
-    const s = document.querySelector('[data-testid="feed-health"]');
-    return {
-      state: s.dataset.state,
-      lastSeq: Number(s.dataset.lastSeq),
-      gaps: Number(s.dataset.gaps),
-      detail: document.querySelector('[data-testid="conn-detail"]').innerText,
-    };
-  });
+const metric = (gw, name) => harnessMetric(gw, name, { missing: NaN });
+const strip = healthStrip;
 
 test('a silent dead link is detected by heartbeats on both sides, then the page resumes', async () => {
   const gw = await startGateway(['--simulate', '--seed', '3', '--rate', '300']);

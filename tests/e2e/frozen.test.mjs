@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startGateway, launchBrowser, openDashboard, until, shot, ARTIFACTS } from './harness.mjs';
+import { startGateway, launchBrowser, openDashboard, until, shot, ARTIFACTS, metric as harnessMetric, healthStrip } from './harness.mjs';
 import { pageTotals, compareTotals } from './stream.mjs';
 
 let browser;
@@ -22,23 +22,8 @@ after(async () => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function metric(gw, name) {
-  const text = await (await fetch(`${gw.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : NaN;
-}
-
-const strip = (page) =>
-  page.evaluate(() => {
-    const s = document.querySelector('[data-testid="feed-health"]');
-    return {
-      state: s.dataset.state,
-      lastSeq: Number(s.dataset.lastSeq),
-      gaps: Number(s.dataset.gaps),
-      status: document.querySelector('[data-testid="conn-status"]').innerText,
-      detail: document.querySelector('[data-testid="conn-detail"]').innerText,
-    };
-  });
+const metric = (gw, name) => harnessMetric(gw, name, { missing: NaN });
+const strip = healthStrip;
 
 test('a frozen tab is dropped by its own bound, the others stay live, and it recovers when it wakes', async () => {
   const EVENTS = 70_000;

@@ -178,3 +178,26 @@ export function sharedGatewayAndBrowser(args = []) {
   });
   return shared;
 }
+
+/**
+ * One sample of the gateway's `/metrics` (the unlabelled series `name`);
+ * `missing` when the series is absent.
+ */
+export async function metric(gw, name, { missing = 0 } = {}) {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : missing;
+}
+
+/** What the feed-health strip shows: state, last seq, gaps, status and detail texts. */
+export const healthStrip = (page) =>
+  page.evaluate(() => {
+    const s = document.querySelector('[data-testid="feed-health"]');
+    return {
+      state: s.dataset.state,
+      lastSeq: Number(s.dataset.lastSeq),
+      gaps: Number(s.dataset.gaps),
+      status: document.querySelector('[data-testid="conn-status"]').innerText,
+      detail: document.querySelector('[data-testid="conn-detail"]').innerText,
+    };
+  });

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, startGateway, launchBrowser, openDashboard, until, shot, freePort } from './harness.mjs';
+import { ROOT, startGateway, launchBrowser, openDashboard, until, shot, freePort, metric } from './harness.mjs';
 import { Proxy } from './proxy.mjs';
 import { pageTotals } from './stream.mjs';
 
@@ -103,12 +103,6 @@ test('a dashboard watching one shop on gateway B shows exactly that shop, publis
   assert.deepEqual(north.errors, []);
   assert.deepEqual(every.errors, []);
 });
-
-async function metric(gw, name) {
-  const text = await (await fetch(`${gw.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
 
 async function headSeq(gw) {
   return (await (await fetch(`${gw.url}/healthz`)).json()).head_seq;
