@@ -732,3 +732,57 @@ async fn json_and_bin1_dashboards_receive_the_same_events() {
         .await;
     assert_eq!(again.bin1_events_until(31, 41).await, from_json[30..]);
 }
+
+/// The dashboard's assets go out gzip-compressed when the browser accepts
+/// it and `scripts/build.sh` left a `.gz` copy; byte-identical once
+/// decompressed; plain for a client that does not accept gzip.
+#[test]
+fn dashboard_assets_are_served_precompressed_to_browsers_that_accept_gzip() {
+    use std::io::{Read as _, Write as _};
+    let dist = common::temp_dir("dist-gz");
+    let wasm: Vec<u8> = (0..200_000u32)
+        .map(|i| u8::try_from(i % 251).unwrap())
+        .collect();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>t</title>").unwrap();
+    std::fs::write(dist.join("app_bg.wasm"), &wasm).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&wasm).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(dist.join("app_bg.wasm.gz"), &gz).unwrap();
+    let gw = Gateway::start(&["--dist", dist.to_str().unwrap()]);
+
+    let fetch = |accept: Option<&str>| -> (String, Vec<u8>) {
+        let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+        let mut req = format!(
+            "GET /app_bg.wasm HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            gw.addr
+        );
+        if let Some(a) = accept {
+            let _ = write!(req, "Accept-Encoding: {a}\r\n");
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        (head, raw[split + 4..].to_vec())
+    };
+
+    let (head, body) = fetch(Some("gzip, deflate, br"));
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("content-type: application/wasm"), "{head}");
+    assert_eq!(body.len(), gz.len(), "the .gz copy is what is sent");
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, wasm);
+
+    let (head, body) = fetch(None);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("content-encoding"), "{head}");
+    assert_eq!(body, wasm);
+    std::fs::remove_dir_all(&dist).ok();
+}
