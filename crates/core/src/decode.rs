@@ -506,9 +506,169 @@ pub fn decode_event(json: &str, fallback_ts_ms: i64) -> Result<Event, DecodeErro
             },
         ));
     }
+    let mut raw = Raw::default();
+    if scan_plain(json, &mut raw) {
+        return decode_raw(&raw, fallback_ts_ms);
+    }
+    decode_general(json, fallback_ts_ms)
+}
+
+/// The general path of [`decode_event`] (after its size and shape checks):
+/// `serde_json` into [`Raw`], then validation.
+fn decode_general(json: &str, fallback_ts_ms: i64) -> Result<Event, DecodeError> {
     let raw: Raw<'_> = serde_json::from_str(json)
         .map_err(|e| DecodeError::new(ErrorClass::Malformed, None, format!("invalid JSON: {e}")))?;
     decode_raw(&raw, fallback_ts_ms)
+}
+
+/// The fast path of [`decode_event`]: reads the plain layout the gateway and
+/// shops write (one flat object, no whitespace, only known fields, each
+/// once; values integers, strings without escapes, `true`, `false`,
+/// `null`) straight into [`Raw`], with exactly the values `serde_json`
+/// would give. Anything else (an array such as `lines`, a fraction, an
+/// escape, whitespace, an unknown or repeated field, anything malformed)
+/// returns `false` (`raw` then partly filled, to be dropped) and the
+/// general path decides, so every error still comes
+/// from one place. The `fast_path_agrees_with_serde` proptest checks the
+/// two paths agree.
+fn scan_plain<'a>(json: &'a str, raw: &mut Raw<'a>) -> bool {
+    scan_plain_fields(json, raw).is_some()
+}
+
+fn scan_plain_fields<'a>(json: &'a str, raw: &mut Raw<'a>) -> Option<()> {
+    let b = json.as_bytes();
+    let mut seen: u32 = 0;
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut i = 1;
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (key, after) = plain_str(json, i + 1)?;
+        if b.get(after) != Some(&b':') {
+            return None;
+        }
+        let (n, slot) = raw_field(raw, key)?;
+        if seen & (1 << n) != 0 {
+            return None;
+        }
+        seen |= 1 << n;
+        let (value, after) = plain_value(json, after + 1)?;
+        *slot = value;
+        match b.get(after) {
+            Some(b',') => i = after + 1,
+            Some(b'}') if after + 1 == b.len() => return Some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// A string's text from `start` (just past its opening quote) and the
+/// index past its closing quote; `None` on an escape or a control
+/// character (left to the general path).
+fn plain_str(json: &str, start: usize) -> Option<(&str, usize)> {
+    let b = json.as_bytes();
+    let mut i = start;
+    loop {
+        match *b.get(i)? {
+            b'"' => return Some((json.get(start..i)?, i + 1)),
+            b'\\' | 0..=0x1f => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+/// One scalar value at `i` (`null` reads as an absent field, as serde reads
+/// an `Option`) and the index past it; `None` for anything not plain.
+fn plain_value(json: &str, i: usize) -> Option<(Option<Scalar<'_>>, usize)> {
+    let b = json.as_bytes();
+    let lit = |word: &[u8], v: Option<Scalar<'static>>| {
+        b.get(i..i + word.len())
+            .filter(|s| *s == word)
+            .map(|_| (v, i + word.len()))
+    };
+    match *b.get(i)? {
+        b'"' => {
+            let (s, after) = plain_str(json, i + 1)?;
+            Some((Some(Scalar::Str(Cow::Borrowed(s))), after))
+        }
+        b't' => lit(b"true", Some(Scalar::Bool(true))),
+        b'f' => lit(b"false", Some(Scalar::Bool(false))),
+        b'n' => lit(b"null", None),
+        b'-' => {
+            let (n, after) = plain_digits(b, i + 1)?;
+            // -0 and out-of-range negatives are left to the general path.
+            let v = 0i64.checked_sub_unsigned(n).filter(|&v| v < 0)?;
+            Some((Some(Scalar::I64(v)), after))
+        }
+        b'0'..=b'9' => {
+            let (n, after) = plain_digits(b, i)?;
+            Some((Some(Scalar::U64(n)), after))
+        }
+        _ => None,
+    }
+}
+
+/// An unsigned integer's digits from `i` (no leading zero, no fraction or
+/// exponent, fits a `u64`) and the index past them.
+fn plain_digits(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let mut n: u64 = 0;
+    let mut j = i;
+    while let Some(&c) = b.get(j) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        j += 1;
+    }
+    let digits = j - i;
+    if digits == 0 || (digits > 1 && b[i] == b'0') {
+        return None;
+    }
+    if matches!(b.get(j), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    Some((n, j))
+}
+
+/// The [`Raw`] field named `key` and its number (for the repeat check).
+fn raw_field<'r, 'a>(r: &'r mut Raw<'a>, key: &str) -> Option<(u32, &'r mut Option<Scalar<'a>>)> {
+    Some(match key {
+        "kind" => (0, &mut r.kind),
+        "ts" => (1, &mut r.ts),
+        "ts_inferred" => (2, &mut r.ts_inferred),
+        "user" => (3, &mut r.user),
+        "user_id" => (4, &mut r.user_id),
+        "session" => (5, &mut r.session),
+        "action" => (6, &mut r.action),
+        "product" => (7, &mut r.product),
+        "product_id" => (8, &mut r.product_id),
+        "channel" => (9, &mut r.channel),
+        "price_cents" => (10, &mut r.price_cents),
+        "quantity" => (11, &mut r.quantity),
+        "warehouse" => (12, &mut r.warehouse),
+        "order" => (13, &mut r.order),
+        "order_id" => (14, &mut r.order_id),
+        "status" => (15, &mut r.status),
+        "total_cents" => (16, &mut r.total_cents),
+        "currency" => (17, &mut r.currency),
+        "target" => (18, &mut r.target),
+        "attempt" => (19, &mut r.attempt),
+        "latency_ms" => (20, &mut r.latency_ms),
+        "error" => (21, &mut r.error),
+        "date" => (22, &mut r.date),
+        "bucket" => (23, &mut r.bucket),
+        "sales" => (24, &mut r.sales),
+        "source" => (25, &mut r.source),
+        "line" => (26, &mut r.line),
+        "class" => (27, &mut r.class),
+        "reason" => (28, &mut r.reason),
+        "excerpt" => (29, &mut r.excerpt),
+        // `lines` (an array) and unknown fields: the general path.
+        _ => return None,
+    })
 }
 
 fn decode_raw(r: &Raw<'_>, fallback_ts_ms: i64) -> Result<Event, DecodeError> {
@@ -872,4 +1032,147 @@ impl Rejected {
 /// (re-exported for views and tools).
 pub fn ts_text(ts_ms: i64) -> String {
     format_rfc3339_ms(ts_ms)
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines as the gateway writes them, one per kind the fast path reads.
+    const PLAIN: [&str; 5] = [
+        r#"{"kind":"behavior","ts":1630454400000,"user":17,"session":"s42","action":"browse","product":101,"channel":"web","price_cents":299}"#,
+        r#"{"kind":"inventory","ts":1630454400001,"product":"85123A","quantity":-3,"warehouse":"LON"}"#,
+        r#"{"kind":"sync","ts":1630454400002,"order":500001,"channel":"app","target":"payment","status":"failed","attempt":2,"latency_ms":140,"error":"card declined"}"#,
+        r#"{"kind":"behavior","ts":"2021-09-01T10:00:00Z","ts_inferred":true,"user_id":"u-1","action":"purchase","product_id":7,"session":null}"#,
+        r#"{"kind":"rejected","ts":5,"source":"import","line":3,"class":"malformed","reason":"bad","excerpt":"{x"}"#,
+    ];
+
+    fn slow(json: &str) -> Result<Event, DecodeError> {
+        decode_general(json, 99)
+    }
+
+    #[test]
+    fn plain_lines_take_the_fast_path_and_decode_as_serde_does() {
+        for line in PLAIN {
+            let mut raw = Raw::default();
+            assert!(scan_plain(line, &mut raw), "fast path refused {line}");
+            let fast = decode_raw(&raw, 99);
+            assert_eq!(fast, slow(line), "{line}");
+            assert!(fast.is_ok(), "{line}: {fast:?}");
+        }
+    }
+
+    #[test]
+    fn anything_unusual_is_left_to_serde() {
+        for line in [
+            r#"{"kind":"order","ts":1,"order":1,"lines":[]}"#,
+            r#"{ "kind":"behavior"}"#,
+            r#"{"kind":"behavior","ts":1.5}"#,
+            r#"{"kind":"behavior","ts":1e3}"#,
+            r#"{"kind":"behavior","ts":01}"#,
+            r#"{"kind":"behavior","ts":-0}"#,
+            r#"{"kind":"behavior","ts":18446744073709551616}"#,
+            r#"{"kind":"beh\u0061vior"}"#,
+            r#"{"kind":"behavior","kind":"order"}"#,
+            r#"{"kind":"behavior","ts":null,"ts":1}"#,
+            r#"{"kind":"behavior","mystery":1}"#,
+            r#"{"kind":"behavior",}"#,
+            r#"{"kind":"behavior"} "#,
+            r#"{"kind":"behavior"}}"#,
+            "{}",
+            "{\"kind\":\"be\thavior\"}",
+        ] {
+            assert!(
+                !scan_plain(line, &mut Raw::default()),
+                "fast path took {line}"
+            );
+        }
+    }
+
+    fn arb_line() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("kind"),
+            Just("ts"),
+            Just("ts_inferred"),
+            Just("user"),
+            Just("session"),
+            Just("action"),
+            Just("product"),
+            Just("quantity"),
+            Just("order"),
+            Just("channel"),
+            Just("status"),
+            Just("target"),
+            Just("attempt"),
+            Just("error"),
+            Just("price_cents"),
+            Just("warehouse"),
+            Just("other"),
+        ];
+        let value = prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            Just("-0".to_owned()),
+            Just("-9223372036854775808".to_owned()),
+            Just("-9223372036854775809".to_owned()),
+            Just("true".to_owned()),
+            Just("null".to_owned()),
+            Just("1.5".to_owned()),
+            prop_oneof![
+                Just("behavior"),
+                Just("inventory"),
+                Just("sync"),
+                Just("browse"),
+                Just("payment"),
+                Just("synced"),
+                Just("failed"),
+                Just("2021-09-01T10:00:00Z"),
+                Just(""),
+            ]
+            .prop_map(|s| format!("\"{s}\"")),
+            "[ -~]{0,6}".prop_map(|s| format!("\"{s}\"")),
+        ];
+        prop::collection::vec((key, value), 0..9).prop_map(|kv| {
+            let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            format!("{{{}}}", body.join(","))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whenever the fast path reads a line, it decodes it exactly as
+        /// the general path does (the same event or the same error).
+        #[test]
+        fn fast_path_agrees_with_serde(line in arb_line()) {
+            let mut raw = Raw::default();
+            if scan_plain(&line, &mut raw) {
+                prop_assert_eq!(decode_raw(&raw, 99), slow(&line), "{}", line);
+            }
+        }
+
+        /// The same for byte-level mutations of plain lines.
+        #[test]
+        fn fast_path_agrees_with_serde_on_mutations(
+            which in 0..PLAIN.len(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, 0x20u8..0x7f), 1..4),
+        ) {
+            let mut bytes = PLAIN[which].as_bytes().to_vec();
+            for (at, op, c) in edits {
+                let i = at.index(bytes.len() + 1);
+                match op {
+                    0 => bytes.insert(i, c),
+                    1 if i < bytes.len() => { bytes.remove(i); }
+                    _ if i < bytes.len() => bytes[i] = c,
+                    _ => {}
+                }
+            }
+            let line = String::from_utf8(bytes).expect("ASCII edits");
+            let mut raw = Raw::default();
+            if scan_plain(&line, &mut raw) {
+                prop_assert_eq!(decode_raw(&raw, 99), slow(&line), "{}", line);
+            }
+        }
+    }
 }

@@ -120,20 +120,19 @@ impl From<(u64, u32, u8)> for Recent {
     }
 }
 
-const NO_RECENT: Recent = Recent {
-    h: 0,
-    last: 0,
-    mask: 0,
-};
-
 /// A user's recent items, inline (no separate allocation), unordered;
-/// recency is `last` (no shifting on touch). JSON: `[clock, [items...]]`.
+/// recency is `last` (no shifting on touch). Stored as parallel arrays so
+/// the per-event search reads only the product hashes (160 bytes) rather
+/// than whole records. JSON: `[clock, [items...]]`, items `[h, last, mask]`
+/// in slot order.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(into = "(u32, Vec<Recent>)", from = "(u32, Vec<Recent>)")]
 struct UserItems {
     clock: u32,
     len: u8,
-    items: [Recent; USER_ITEMS],
+    hs: [u64; USER_ITEMS],
+    last: [u32; USER_ITEMS],
+    mask: [u8; USER_ITEMS],
 }
 
 impl Default for UserItems {
@@ -141,26 +140,27 @@ impl Default for UserItems {
         UserItems {
             clock: 0,
             len: 0,
-            items: [NO_RECENT; USER_ITEMS],
+            hs: [0; USER_ITEMS],
+            last: [0; USER_ITEMS],
+            mask: [0; USER_ITEMS],
         }
     }
 }
 
 impl From<UserItems> for (u32, Vec<Recent>) {
     fn from(u: UserItems) -> Self {
-        (u.clock, u.items().to_vec())
+        (u.clock, u.items().collect())
     }
 }
 
 impl From<(u32, Vec<Recent>)> for UserItems {
-    #[allow(clippy::cast_possible_truncation)] // reason: at most USER_ITEMS (20)
     fn from((clock, v): (u32, Vec<Recent>)) -> Self {
         let mut u = UserItems {
             clock,
             ..UserItems::default()
         };
         for r in v.into_iter().take(USER_ITEMS) {
-            u.items[usize::from(u.len)] = r;
+            u.set(usize::from(u.len), r);
             u.len += 1;
         }
         u
@@ -168,13 +168,67 @@ impl From<(u32, Vec<Recent>)> for UserItems {
 }
 
 impl UserItems {
-    fn items(&self) -> &[Recent] {
-        &self.items[..usize::from(self.len)]
+    fn set(&mut self, i: usize, r: Recent) {
+        self.hs[i] = r.h;
+        self.last[i] = r.last;
+        self.mask[i] = r.mask;
+    }
+
+    /// Items in slot order.
+    fn items(&self) -> impl Iterator<Item = Recent> + '_ {
+        (0..usize::from(self.len)).map(|i| Recent {
+            h: self.hs[i],
+            last: self.last[i],
+            mask: self.mask[i],
+        })
+    }
+
+    /// Notes an interaction with product `h` (action bit `bit`). When `h` is
+    /// new to the list and `co` is set, writes the items touched in the
+    /// last [`CO_WINDOW`] interactions to `partners` and returns how many;
+    /// a full list replaces its least recent item.
+    fn note(&mut self, h: u64, bit: u8, co: bool, partners: &mut [u64; USER_ITEMS]) -> usize {
+        self.clock = self.clock.wrapping_add(1);
+        let clock = self.clock;
+        let len = usize::from(self.len);
+        if let Some(i) = self.hs[..len].iter().position(|&x| x == h) {
+            self.mask[i] |= bit;
+            self.last[i] = clock;
+            return 0;
+        }
+        let mut n = 0;
+        if co {
+            for (&hx, &last) in self.hs[..len].iter().zip(&self.last[..len]) {
+                if clock.wrapping_sub(last) <= CO_WINDOW {
+                    partners[n] = hx;
+                    n += 1;
+                }
+            }
+        }
+        let item = Recent {
+            h,
+            last: clock,
+            mask: bit,
+        };
+        if len >= USER_ITEMS {
+            // The least recent slot (the last of equals, as `max_by_key`).
+            let mut oldest = 0;
+            for i in 1..USER_ITEMS {
+                if clock.wrapping_sub(self.last[i]) >= clock.wrapping_sub(self.last[oldest]) {
+                    oldest = i;
+                }
+            }
+            self.set(oldest, item);
+        } else {
+            self.set(len, item);
+            self.len += 1;
+        }
+        n
     }
 
     /// Items most recent first.
     fn by_recency(&self) -> Vec<Recent> {
-        let mut v = self.items().to_vec();
+        let mut v: Vec<Recent> = self.items().collect();
         v.sort_by_key(|r| self.clock.wrapping_sub(r.last));
         v
     }
@@ -202,13 +256,9 @@ impl From<(u64, u64, u64)> for Partner {
     }
 }
 
-const NO_PARTNER: Partner = Partner {
-    h: 0,
-    count: 0,
-    err: 0,
-};
-
-/// A product in the registry, partners inline (JSON: `[id, score, uses, partners]`).
+/// A product in the registry, partners inline as parallel arrays (the
+/// per-pair search reads only the partner hashes, 128 bytes). JSON:
+/// `[id, score, uses, partners]`, partners `[h, count, error]` in slot order.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(
     into = "(Id, f64, u64, Vec<Partner>)",
@@ -222,7 +272,10 @@ struct Prod {
     /// popularity that normalizes co-occurrence.
     uses: u64,
     n: u8,
-    partners: [Partner; PARTNERS],
+    /// Partner hashes, counts and errors (first `n` slots used).
+    ph: [u64; PARTNERS],
+    pc: [u64; PARTNERS],
+    pe: [u64; PARTNERS],
 }
 
 impl Prod {
@@ -232,30 +285,39 @@ impl Prod {
             score: 0.0,
             uses: 0,
             n: 0,
-            partners: [NO_PARTNER; PARTNERS],
+            ph: [0; PARTNERS],
+            pc: [0; PARTNERS],
+            pe: [0; PARTNERS],
         }
     }
 
-    fn partners(&self) -> &[Partner] {
-        &self.partners[..usize::from(self.n)]
+    /// Partners in slot order.
+    fn partners(&self) -> impl Iterator<Item = Partner> + '_ {
+        (0..usize::from(self.n)).map(|i| Partner {
+            h: self.ph[i],
+            count: self.pc[i],
+            err: self.pe[i],
+        })
     }
 }
 
 impl From<Prod> for (Id, f64, u64, Vec<Partner>) {
     fn from(p: Prod) -> Self {
-        let partners = p.partners().to_vec();
+        let partners = p.partners().collect();
         (p.id, p.score, p.uses, partners)
     }
 }
 
 impl From<(Id, f64, u64, Vec<Partner>)> for Prod {
-    #[allow(clippy::cast_possible_truncation)] // reason: at most PARTNERS (16)
     fn from((id, score, uses, v): (Id, f64, u64, Vec<Partner>)) -> Self {
         let mut p = Prod::new(id);
         p.score = score;
         p.uses = uses;
         for x in v.into_iter().take(PARTNERS) {
-            p.partners[usize::from(p.n)] = x;
+            let i = usize::from(p.n);
+            p.ph[i] = x.h;
+            p.pc[i] = x.count;
+            p.pe[i] = x.err;
             p.n += 1;
         }
         p
@@ -279,34 +341,32 @@ pub struct RecsOp {
     recent_users: VecDeque<Id>,
 }
 
-/// Adds `w` to `prod`'s partner `hb`; returns the new count.
+/// Adds `w` to `prod`'s partner `hb`; returns the new count. A new
+/// partner takes a free slot, else replaces the first weakest and inherits
+/// its count as its error.
 fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
     let n = usize::from(prod.n);
-    let adj = &mut prod.partners[..n];
-    if let Some(p) = adj.iter_mut().find(|p| p.h == hb) {
-        p.count += w;
-        return p.count;
+    if let Some(i) = prod.ph[..n].iter().position(|&h| h == hb) {
+        prod.pc[i] += w;
+        return prod.pc[i];
     }
     if n < PARTNERS {
-        prod.partners[n] = Partner {
-            h: hb,
-            count: w,
-            err: 0,
-        };
+        prod.ph[n] = hb;
+        prod.pc[n] = w;
+        prod.pe[n] = 0;
         prod.n += 1;
         return w;
     }
     let mut mi = 0;
-    for (i, p) in adj.iter().enumerate() {
-        if p.count < adj[mi].count {
+    for i in 1..n {
+        if prod.pc[i] < prod.pc[mi] {
             mi = i;
         }
     }
-    let p = &mut adj[mi];
-    p.h = hb;
-    p.err = p.count;
-    p.count += w;
-    p.count
+    prod.ph[mi] = hb;
+    prod.pe[mi] = prod.pc[mi];
+    prod.pc[mi] += w;
+    prod.pc[mi]
 }
 
 fn note_pair(top: &mut Vec<(Id, Id, u64)>, a: &Id, b: &Id, c: u64) {
@@ -454,41 +514,8 @@ impl RecsOp {
         let (u, _) = self
             .users
             .touch(&id_hash(user), self.seq, UserItems::default);
-        u.clock = u.clock.wrapping_add(1);
-        let clock = u.clock;
-        let len = usize::from(u.len);
-        if let Some(r) = u.items[..len].iter_mut().find(|r| r.h == h) {
-            r.mask |= bit;
-            r.last = clock;
-            return;
-        }
         let mut partners = [0u64; USER_ITEMS];
-        let mut n = 0;
-        if co {
-            for r in &u.items[..len] {
-                if clock.wrapping_sub(r.last) <= CO_WINDOW {
-                    partners[n] = r.h;
-                    n += 1;
-                }
-            }
-        }
-        let item = Recent {
-            h,
-            last: clock,
-            mask: bit,
-        };
-        if len >= USER_ITEMS {
-            let oldest = u
-                .items
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, r)| clock.wrapping_sub(r.last))
-                .map_or(0, |(i, _)| i);
-            u.items[oldest] = item;
-        } else {
-            u.items[len] = item;
-            u.len += 1;
-        }
+        let n = u.note(h, bit, co, &mut partners);
         while self.users.len() > MAX_USERS {
             self.users.pop_oldest();
         }
@@ -735,7 +762,6 @@ impl RecsOp {
         };
         let mut out: Vec<(Id, u64)> = p
             .partners()
-            .iter()
             .filter_map(|q| Some((self.id_of(q.h)?.clone(), q.count)))
             .filter(|(id, _)| !inv.is_out_of_stock(id))
             .collect();
@@ -749,5 +775,132 @@ impl RecsOp {
         let p = self.products.get(&id_hash(product))?;
         let decay = (-(now.saturating_sub(self.landmark) as f64) / HALF_LIFE_MS as f64).exp2();
         Some(p.score * decay)
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    //! The parallel-array `UserItems` and `Prod` against the record-array
+    //! implementations they replaced (kept here verbatim as the reference).
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The previous `UserItems`: an array of records.
+    #[derive(Clone, Default)]
+    struct RefUser {
+        clock: u32,
+        items: Vec<Recent>,
+    }
+
+    impl RefUser {
+        fn note(&mut self, h: u64, bit: u8, co: bool) -> Vec<u64> {
+            self.clock = self.clock.wrapping_add(1);
+            let clock = self.clock;
+            if let Some(r) = self.items.iter_mut().find(|r| r.h == h) {
+                r.mask |= bit;
+                r.last = clock;
+                return Vec::new();
+            }
+            let partners = if co {
+                self.items
+                    .iter()
+                    .filter(|r| clock.wrapping_sub(r.last) <= CO_WINDOW)
+                    .map(|r| r.h)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let item = Recent {
+                h,
+                last: clock,
+                mask: bit,
+            };
+            if self.items.len() >= USER_ITEMS {
+                let oldest = self
+                    .items
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, r)| clock.wrapping_sub(r.last))
+                    .map_or(0, |(i, _)| i);
+                self.items[oldest] = item;
+            } else {
+                self.items.push(item);
+            }
+            partners
+        }
+    }
+
+    /// The previous `bump`, over an array of `(h, count, err)` records.
+    fn ref_bump(adj: &mut Vec<(u64, u64, u64)>, hb: u64, w: u64) -> u64 {
+        if let Some(p) = adj.iter_mut().find(|p| p.0 == hb) {
+            p.1 += w;
+            return p.1;
+        }
+        if adj.len() < PARTNERS {
+            adj.push((hb, w, 0));
+            return w;
+        }
+        let mut mi = 0;
+        for (i, p) in adj.iter().enumerate() {
+            if p.1 < adj[mi].1 {
+                mi = i;
+            }
+        }
+        let p = &mut adj[mi];
+        p.0 = hb;
+        p.2 = p.1;
+        p.1 += w;
+        p.1
+    }
+
+    fn rec(r: Recent) -> (u64, u32, u8) {
+        r.into()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Same partners, same list, same JSON after every interaction
+        /// (products from a small pool so lists fill, repeat and replace).
+        #[test]
+        fn user_items_match_the_record_array(
+            start_clock in prop_oneof![Just(0u32), Just(u32::MAX - 30)],
+            steps in prop::collection::vec((0u64..40, prop_oneof![Just(1u8), Just(2), Just(4)], any::<bool>()), 1..200),
+        ) {
+            let mut u = UserItems { clock: start_clock, ..UserItems::default() };
+            let mut r = RefUser { clock: start_clock, items: Vec::new() };
+            for (h, bit, co) in steps {
+                let mut partners = [0u64; USER_ITEMS];
+                let n = u.note(h, bit, co, &mut partners);
+                prop_assert_eq!(&partners[..n], &r.note(h, bit, co)[..]);
+                prop_assert_eq!(
+                    u.items().map(rec).collect::<Vec<_>>(),
+                    r.items.iter().copied().map(rec).collect::<Vec<_>>()
+                );
+            }
+            let json = serde_json::to_string(&u).unwrap();
+            let ref_items: Vec<(u64, u32, u8)> = r.items.iter().copied().map(rec).collect();
+            prop_assert_eq!(&json, &serde_json::to_string(&(r.clock, ref_items)).unwrap());
+            let back: UserItems = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
+
+        /// Same counts, errors and slots as the record-array Space-Saving.
+        #[test]
+        fn partners_match_the_record_array(
+            steps in prop::collection::vec((0u64..48, 1u64..4), 1..300),
+        ) {
+            let mut p = Prod::new(Id::Num(1));
+            let mut r: Vec<(u64, u64, u64)> = Vec::new();
+            for (hb, w) in steps {
+                prop_assert_eq!(bump(&mut p, hb, w), ref_bump(&mut r, hb, w));
+                prop_assert_eq!(
+                    p.partners().map(|x| (x.h, x.count, x.err)).collect::<Vec<_>>(),
+                    r.clone()
+                );
+            }
+            let json = serde_json::to_string(&p).unwrap();
+            prop_assert_eq!(&json, &serde_json::to_string(&(Id::Num(1), 0.0, 0u64, r)).unwrap());
+        }
     }
 }
