@@ -80,11 +80,27 @@ impl fmt::Debug for Id {
 
 impl Serialize for Id {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return match self {
+                Id::Num(n) => BinaryId::Num(*n),
+                Id::Str(t) => BinaryId::Str(std::borrow::Cow::Borrowed(t)),
+            }
+            .serialize(s);
+        }
         match self {
             Id::Num(n) => s.serialize_u64(*n),
             Id::Str(t) => s.serialize_str(t),
         }
     }
+}
+
+/// An id in binary (not self-describing) formats such as the `snap1`
+/// snapshot: which of the two it is must be written down.
+#[derive(Serialize, Deserialize)]
+enum BinaryId<'a> {
+    Num(u64),
+    #[serde(borrow)]
+    Str(std::borrow::Cow<'a, str>),
 }
 
 impl<'de> Deserialize<'de> for Id {
@@ -106,6 +122,14 @@ impl<'de> Deserialize<'de> for Id {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
                 Ok(Id::from_text(v))
             }
+        }
+        if !d.is_human_readable() {
+            // A string id that reads as a canonical number is still that
+            // number (as in JSON), whoever wrote it.
+            return Ok(match BinaryId::deserialize(d)? {
+                BinaryId::Num(n) => Id::Num(n),
+                BinaryId::Str(t) => Id::from_text(&t),
+            });
         }
         d.deserialize_any(IdVisitor)
     }

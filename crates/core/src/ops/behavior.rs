@@ -92,7 +92,9 @@ struct LogRec {
     user: Id,
     product: Id,
     slot: u8,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Always written (no `skip_serializing_if`): the binary `snap1`
+    // snapshot has no field names, so every field must be present.
+    #[serde(default)]
     other: Option<Box<str>>,
 }
 

@@ -5,7 +5,7 @@ use shoppulse_core::event::{
     Action, Behavior, Body, Currency, Event, Inventory, LineItem, Order, OrderStatus, Sync,
     SyncStatus, Target,
 };
-use shoppulse_core::{Config, Engine, Id};
+use shoppulse_core::{snapshot, Config, Engine, Id};
 
 #[path = "../../benches/gen/mod.rs"]
 mod gen;
@@ -45,10 +45,86 @@ fn json_snapshot_round_trip_gives_the_same_view_and_the_same_future() {
     assert_eq!(c.view(), a.view());
 }
 
+/// The same state through the binary `snap1` snapshot frame.
+fn through_snap1(e: &Engine) -> Engine {
+    let bytes = snapshot::encode("e1", 42, e);
+    let s = snapshot::decode(&bytes).expect("a snap1 frame decodes");
+    assert_eq!((s.epoch.as_str(), s.seq), ("e1", 42));
+    s.engine
+}
+
+#[test]
+fn snap1_snapshot_round_trip_gives_the_same_view_and_the_same_future_as_json() {
+    let (mut a, mut g) = engine_after(30_000, 11);
+    let json = serde_json::to_string(&a).unwrap();
+    let bytes = snapshot::encode("e1", 30_000, &a);
+    assert!(
+        bytes.len() * 2 < json.len(),
+        "snap1 {} bytes vs JSON {} bytes",
+        bytes.len(),
+        json.len()
+    );
+    let mut b = through_snap1(&a);
+    let mut c: Engine = serde_json::from_str(&json).unwrap();
+    assert_eq!(a.view(), b.view());
+    // The binary state re-serializes to exactly the JSON one.
+    assert_eq!(serde_json::to_string(&b).unwrap(), json);
+    let mut line = String::new();
+    for _ in 0..5_000 {
+        g.next_line(&mut line);
+        for e in [&mut a, &mut b, &mut c] {
+            e.apply_json(&line, 0, "test").unwrap();
+        }
+    }
+    assert_eq!(a.view(), b.view());
+    assert_eq!(c.view(), b.view());
+    for u in [1u64, 2, 3, 777] {
+        assert_eq!(a.recommend_for(&Id::Num(u)), b.recommend_for(&Id::Num(u)));
+    }
+}
+
+#[test]
+fn snap1_keeps_string_ids_and_numeric_looking_strings_as_json_does() {
+    let mut a = Engine::new(Config::default());
+    for line in [
+        r#"{"user_id": "u-1", "action": "browse", "product_id": "85123A"}"#,
+        r#"{"user_id": 18446744073709551615, "action": "purchase", "product_id": "101"}"#,
+        r#"{"product_id": "85123A", "quantity": 3}"#,
+    ] {
+        a.apply_json(line, 0, "test").unwrap();
+    }
+    let b = through_snap1(&a);
+    assert_eq!(a.view(), b.view());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+}
+
+#[test]
+fn bad_snap1_frames_are_refused_with_a_reason() {
+    let (a, _) = engine_after(2_000, 5);
+    let good = snapshot::encode("e1", 7, &a);
+    assert!(snapshot::is_snap1(&good));
+    let mut trailing = good.clone();
+    trailing.push(0);
+    let cases: [(&[u8], &str); 4] = [
+        (b"SPB1\x00", "SPS1"),
+        (&good[..3], "SPS1"),
+        (&good[..good.len() / 2], "engine state"),
+        (&trailing, "after the engine state"),
+    ];
+    for (bytes, why) in cases {
+        let e = snapshot::decode(bytes).expect_err("refused");
+        assert!(e.to_string().contains(why), "{e} should mention {why}");
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
 
-    /// Snapshot at any point, continue both: the views stay identical.
+    /// Snapshot at any point (JSON and `snap1`), continue all three: the
+    /// views stay identical.
     #[test]
     fn snapshots_at_any_point_continue_identically(seed in 0u64..1_000_000, n in 1usize..4000, cut in 0.0f64..1.0) {
         let lines = gen::Gen::new(seed).lines(n);
@@ -58,12 +134,16 @@ proptest::proptest! {
             a.apply_json(l, 0, "test").unwrap();
         }
         let mut b: Engine = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        let mut c = through_snap1(&a);
         proptest::prop_assert_eq!(a.view(), b.view());
+        proptest::prop_assert_eq!(a.view(), c.view());
         for l in &lines[at..] {
             a.apply_json(l, 0, "test").unwrap();
             b.apply_json(l, 0, "test").unwrap();
+            c.apply_json(l, 0, "test").unwrap();
         }
         proptest::prop_assert_eq!(a.view(), b.view());
+        proptest::prop_assert_eq!(a.view(), c.view());
     }
 }
 
