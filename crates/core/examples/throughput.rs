@@ -211,6 +211,20 @@ fn main() {
     );
     let snap = serde_json::to_string(&engine).expect("engine serializes");
     println!("snapshot:               {:>12} bytes of JSON", snap.len());
+    let t0 = Instant::now();
+    let back: Engine = serde_json::from_str(&snap).expect("JSON snapshot decodes");
+    let json_ms = t0.elapsed().as_secs_f64() * 1e3;
+    drop(back);
+    let bin = shoppulse_core::snapshot::encode("bench", 0, &engine);
+    let t0 = Instant::now();
+    let back = shoppulse_core::snapshot::decode(&bin).expect("snap1 snapshot decodes");
+    let snap1_ms = t0.elapsed().as_secs_f64() * 1e3;
+    drop(back);
+    println!(
+        "snapshot snap1:         {:>12} bytes ({:.1}x smaller); decode {json_ms:.1} ms JSON, {snap1_ms:.1} ms snap1",
+        bin.len(),
+        snap.len() as f64 / bin.len() as f64
+    );
     if let Ok(serde_json::Value::Object(parts)) = serde_json::from_str::<serde_json::Value>(&snap) {
         for (k, v) in &parts {
             let mut line = format!("  {k:<10} {:>10} bytes", v.to_string().len());
