@@ -392,6 +392,15 @@ pub fn encode_events_frame_with_seqs<'a>(
 }
 
 impl ClientFrame {
+    /// True when this `hello` lists `name` in `encodings` (e.g.
+    /// [`crate::snapshot::SNAP1`]).
+    pub fn accepts(&self, name: &str) -> bool {
+        match self {
+            ClientFrame::Hello { encodings, .. } => encodings.iter().flatten().any(|e| e == name),
+            ClientFrame::Heartbeat { .. } => false,
+        }
+    }
+
     /// True when this `hello` accepts `bin1` events frames (listed in
     /// `encodings`, or named as the preferred `encoding`).
     pub fn accepts_bin1(&self) -> bool {

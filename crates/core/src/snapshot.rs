@@ -65,8 +65,8 @@ pub fn is_snap1(bytes: &[u8]) -> bool {
 
 /// Encodes a snapshot frame.
 pub fn encode(epoch: &str, seq: u64, engine: &Engine) -> Vec<u8> {
-    let out = postcard::to_extend(&(epoch, seq), MAGIC.to_vec())
-        .expect("writing to a Vec cannot fail");
+    let out =
+        postcard::to_extend(&(epoch, seq), MAGIC.to_vec()).expect("writing to a Vec cannot fail");
     // The engine state is plain data; serializing it cannot fail either
     // (no maps with non-serializable keys, no sequences of unknown length
     // that postcard refuses). An empty state is still a valid frame.
@@ -85,10 +85,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
     let (engine, rest) =
         postcard::take_from_bytes::<Engine>(rest).map_err(|e| err(format!("engine state: {e}")))?;
     if !rest.is_empty() {
-        return Err(err(format!(
-            "{} bytes after the engine state",
-            rest.len()
-        )));
+        return Err(err(format!("{} bytes after the engine state", rest.len())));
     }
     Ok(Snapshot { epoch, seq, engine })
 }

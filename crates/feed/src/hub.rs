@@ -288,9 +288,35 @@ pub enum Start {
         gap: Option<&'static str>,
         /// The snapshot covers `1..=seq`.
         seq: u64,
-        /// `serde_json::to_string(&engine)`.
-        state: Arc<str>,
+        /// The engine state in the encoding the client asked for.
+        state: SnapshotBody,
     },
+}
+
+/// A snapshot's engine state, encoded once per head position and encoding
+/// and shared by every connection that joins there.
+#[derive(Debug, Clone)]
+pub enum SnapshotBody {
+    /// `serde_json::to_string(&engine)`, the `state` of a JSON `snapshot`
+    /// frame.
+    Json(Arc<str>),
+    /// A whole `snap1` binary snapshot frame (header included).
+    Snap1(Bytes),
+}
+
+impl SnapshotBody {
+    /// Bytes of the encoded state.
+    pub fn len(&self) -> usize {
+        match self {
+            SnapshotBody::Json(t) => t.len(),
+            SnapshotBody::Snap1(b) => b.len(),
+        }
+    }
+
+    /// True when nothing is encoded (never, in practice).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Everything a connection needs after joining.
@@ -322,6 +348,8 @@ struct State {
     last_frame_ms: i64,
     subscribers: Vec<Subscriber>,
     snapshot_cache: Option<(u64, Arc<str>)>,
+    /// The same for `snap1` clients.
+    snap1_cache: Option<(u64, Bytes)>,
 }
 
 impl State {
@@ -383,6 +411,7 @@ impl Hub {
                 last_frame_ms: 0,
                 subscribers: Vec::new(),
                 snapshot_cache: None,
+                snap1_cache: None,
             }),
             wake: Notify::new(),
             head: AtomicU64::new(after),
@@ -524,6 +553,18 @@ impl Hub {
 
     /// Registers a connection that takes its `events` frames in `encoding`.
     pub fn join_as(&self, id: u64, resume: Option<&ResumePoint>, encoding: Encoding) -> Joined {
+        self.join_with(id, resume, encoding, false)
+    }
+
+    /// [`Hub::join_as`] for a client that may take its snapshot as a binary
+    /// `snap1` frame (`snap1`).
+    pub fn join_with(
+        &self,
+        id: u64,
+        resume: Option<&ResumePoint>,
+        encoding: Encoding,
+        snap1: bool,
+    ) -> Joined {
         let (tx, rx) = mpsc::channel(self.limits.queue_frames.max(1));
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let kill = Arc::new(Kill::default());
@@ -563,7 +604,26 @@ impl Hub {
             s
         } else {
             let state = match &st.snapshot_cache {
-                Some((seq, text)) if *seq == head => text.clone(),
+                _ if snap1 => SnapshotBody::Snap1(match &st.snap1_cache {
+                    Some((seq, bytes)) if *seq == head => bytes.clone(),
+                    _ => {
+                        let bytes = Bytes::from(shoppulse_core::snapshot::encode(
+                            &self.info.epoch,
+                            head,
+                            &st.engine,
+                        ));
+                        if bytes.len() > MAX_FRAME_BYTES {
+                            tracing::warn!(
+                                bytes = bytes.len(),
+                                limit = MAX_FRAME_BYTES,
+                                "snap1 snapshot is over the protocol's frame limit"
+                            );
+                        }
+                        st.snap1_cache = Some((head, bytes.clone()));
+                        bytes
+                    }
+                }),
+                Some((seq, text)) if *seq == head => SnapshotBody::Json(text.clone()),
                 _ => {
                     let text: Arc<str> = Arc::from(
                         serde_json::to_string(&st.engine).unwrap_or_else(|_| "{}".to_owned()),
@@ -576,7 +636,7 @@ impl Hub {
                         );
                     }
                     st.snapshot_cache = Some((head, text.clone()));
-                    text
+                    SnapshotBody::Json(text)
                 }
             };
             if gap.is_some() {

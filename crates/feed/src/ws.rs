@@ -23,9 +23,10 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use shoppulse_core::binary::BIN1;
 use shoppulse_core::frame::{ClientFrame, ServerFrame, Token, PROTOCOL_VERSION};
+use shoppulse_core::snapshot::SNAP1;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::hub::{now_ms, CloseReason, Encoding, Hub, Kill, Payload, Start};
+use crate::hub::{now_ms, CloseReason, Encoding, Hub, Kill, Payload, SnapshotBody, Start};
 use crate::metrics::FrameType;
 use crate::security::counters::Refusal;
 use crate::security::tokens::Role;
@@ -285,6 +286,7 @@ async fn run(
             return CloseReason::Protocol;
         }
     };
+    let snap1 = hello.accepts(SNAP1);
     let encoding = if hello.accepts_bin1() {
         Encoding::Bin1
     } else {
@@ -359,7 +361,7 @@ async fn run(
         }
     };
     let hub = &picked;
-    let joined = hub.join_as(id, resume.as_ref(), encoding);
+    let joined = hub.join_with(id, resume.as_ref(), encoding, snap1);
     let mut sub = joined.sub;
     let kill = sub.kill.clone();
     debug!(resume = ?resume, head = joined.head_seq, "joined");
@@ -429,7 +431,7 @@ async fn run(
             server: format!("shoppulse-feed/{}", env!("CARGO_PKG_VERSION")),
             source: hub.info.source.clone(),
             replay_speed: hub.info.replay_speed,
-            encodings: vec!["json".into(), BIN1.into()],
+            encodings: vec!["json".into(), BIN1.into(), SNAP1.into()],
             encoding: (encoding == Encoding::Bin1).then(|| BIN1.to_owned()),
         };
         send_or_kill(
@@ -462,17 +464,22 @@ async fn run(
                 hub.metrics
                     .snapshot_bytes
                     .store(state.len() as u64, Ordering::Relaxed);
-                let epoch = serde_json::to_string(&hub.info.epoch).unwrap_or_default();
-                let mut frame = String::with_capacity(state.len() + 64);
-                frame.push_str(r#"{"type":"snapshot","epoch":"#);
-                frame.push_str(&epoch);
-                frame.push_str(r#","seq":"#);
-                frame.push_str(&seq.to_string());
-                frame.push_str(r#","state":"#);
-                frame.push_str(&state);
-                frame.push('}');
-                drop(state);
-                send_or_kill(&mut sink, hub, &kill, FrameType::Snapshot, frame.into()).await?;
+                let payload = match state {
+                    SnapshotBody::Snap1(bytes) => Payload::Binary(bytes),
+                    SnapshotBody::Json(state) => {
+                        let epoch = serde_json::to_string(&hub.info.epoch).unwrap_or_default();
+                        let mut frame = String::with_capacity(state.len() + 64);
+                        frame.push_str(r#"{"type":"snapshot","epoch":"#);
+                        frame.push_str(&epoch);
+                        frame.push_str(r#","seq":"#);
+                        frame.push_str(&seq.to_string());
+                        frame.push_str(r#","state":"#);
+                        frame.push_str(&state);
+                        frame.push('}');
+                        Payload::Text(frame.into())
+                    }
+                };
+                send_payload_or_kill(&mut sink, hub, &kill, FrameType::Snapshot, payload).await?;
             }
             Start::Resume {
                 first_seq,

@@ -733,6 +733,63 @@ async fn json_and_bin1_dashboards_receive_the_same_events() {
     assert_eq!(again.bin1_events_until(31, 41).await, from_json[30..]);
 }
 
+/// A client that lists `snap1` gets its snapshot as one binary message
+/// holding the same engine state a JSON client gets as text (same view,
+/// same future); one that does not list it keeps the JSON snapshot.
+#[tokio::test]
+async fn snap1_clients_get_the_same_snapshot_in_binary() {
+    let gw = Gateway::start(&["--history", "100"]);
+    let mut body = String::new();
+    for i in 1..=300u64 {
+        let _ = writeln!(
+            body,
+            r#"{{"user_id": {}, "action": "{}", "product_id": "SKU-{}", "channel": "web", "ts": {i}}}"#,
+            i % 17,
+            ["browse", "add_to_cart", "purchase"][(i % 3) as usize],
+            i % 23
+        );
+    }
+    let (status, _) = gw.post("/ingest", body.as_bytes());
+    assert_eq!(status, 200);
+    // Wait until the gateway's engine holds all 300.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gw.health()["head_seq"].as_u64() != Some(300) {
+        assert!(Instant::now() < deadline, "ingest did not land");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut json = Client::connect(&gw.ws_url()).await;
+    let opened = json.hello(None).await;
+    let from_json: Engine = match json.frame().await {
+        ServerFrame::Snapshot { seq, state, .. } => {
+            assert_eq!(seq, 300);
+            serde_json::from_str(state.get()).expect("a JSON engine state")
+        }
+        other => panic!("expected a JSON snapshot, got {other:?}"),
+    };
+
+    let mut bin = Client::connect(&gw.ws_url()).await;
+    bin.hello_with(None, Some(vec!["snap1".to_owned(), "json".to_owned()]))
+        .await;
+    let bytes = match bin.raw(Duration::from_secs(20)).await {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(b))) => b,
+        other => panic!("expected a binary snapshot, got {other:?}"),
+    };
+    assert!(shoppulse_core::snapshot::is_snap1(&bytes));
+    let snap = shoppulse_core::snapshot::decode(&bytes).expect("a snap1 frame");
+    assert_eq!(
+        (snap.epoch.as_str(), snap.seq),
+        (opened.epoch.as_str(), 300)
+    );
+    assert_eq!(snap.engine.view(), from_json.view());
+    assert_eq!(snap.engine.view().health.applied, 300);
+    assert_eq!(
+        gw.metric("shoppulse_feed_snapshot_bytes"),
+        u64::try_from(bytes.len()).unwrap(),
+        "the snapshot size metric reports what was sent"
+    );
+}
+
 /// The dashboard's assets go out gzip-compressed when the browser accepts
 /// it and `scripts/build.sh` left a `.gz` copy; byte-identical once
 /// decompressed; plain for a client that does not accept gzip.
