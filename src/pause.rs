@@ -21,10 +21,19 @@ use shoppulse_core::frame::{covered_last_seq, event_seq, ResumePoint, ServerFram
 /// Events held while paused at most.
 pub const MAX_QUEUED_EVENTS: u64 = 200_000;
 
+/// One held frame.
+#[derive(Debug)]
+pub enum Queued {
+    /// A parsed text frame (or a `bin1` frame as its JSON equivalent).
+    Frame(ServerFrame),
+    /// A whole `snap1` binary snapshot, decoded when it applies.
+    Snap1(Vec<u8>),
+}
+
 /// Frames held while paused.
 #[derive(Debug, Default)]
 pub struct PauseQueue {
-    frames: VecDeque<ServerFrame>,
+    frames: VecDeque<Queued>,
     events: u64,
     overflowed: bool,
     resume: Option<ResumePoint>,
@@ -88,36 +97,47 @@ impl PauseQueue {
                     epoch: epoch.clone(),
                     seq: covered,
                 });
-                self.frames.push_back(ServerFrame::Events {
+                self.frames.push_back(Queued::Frame(ServerFrame::Events {
                     epoch,
                     first_seq: from,
                     sent_ms,
                     events,
                     seqs,
                     last_seq,
-                });
+                }));
             }
             ServerFrame::Snapshot { epoch, seq, state } => {
-                if self.overflowed {
-                    return;
-                }
-                // A snapshot replaces everything before it.
-                self.frames.retain(|f| matches!(f, ServerFrame::Gap { .. }));
-                self.events = 0;
-                self.resume = Some(ResumePoint {
+                let frame = Queued::Frame(ServerFrame::Snapshot {
                     epoch: epoch.clone(),
                     seq,
+                    state,
                 });
-                self.frames
-                    .push_back(ServerFrame::Snapshot { epoch, seq, state });
+                self.push_snapshot(frame, epoch, seq);
             }
-            other => self.frames.push_back(other),
+            other => self.frames.push_back(Queued::Frame(other)),
         }
+    }
+
+    /// Queues a `snap1` snapshot whose header says `epoch` and `seq`.
+    pub fn push_snap1(&mut self, bytes: Vec<u8>, epoch: String, seq: u64) {
+        self.push_snapshot(Queued::Snap1(bytes), epoch, seq);
+    }
+
+    fn push_snapshot(&mut self, snapshot: Queued, epoch: String, seq: u64) {
+        if self.overflowed {
+            return;
+        }
+        // A snapshot replaces everything before it.
+        self.frames
+            .retain(|f| matches!(f, Queued::Frame(ServerFrame::Gap { .. })));
+        self.events = 0;
+        self.resume = Some(ResumePoint { epoch, seq });
+        self.frames.push_back(snapshot);
     }
 
     /// Takes everything queued, in order; returns the frames and whether the
     /// queue overflowed.
-    pub fn take(&mut self) -> (Vec<ServerFrame>, bool) {
+    pub fn take(&mut self) -> (Vec<Queued>, bool) {
         let frames = self.frames.drain(..).collect();
         let overflowed = std::mem::take(&mut self.overflowed);
         self.events = 0;
@@ -156,7 +176,7 @@ mod tests {
         assert!(!over);
         assert_eq!(frames.len(), 2);
         assert!(
-            matches!(&frames[1], ServerFrame::Events { first_seq: 4, events, .. } if events.len() == 2)
+            matches!(&frames[1], Queued::Frame(ServerFrame::Events { first_seq: 4, events, .. }) if events.len() == 2)
         );
         assert_eq!(q.events(), 0);
         assert_eq!(q.resume_point(), None);
@@ -182,7 +202,24 @@ mod tests {
         let (frames, _) = q.take();
         assert!(matches!(
             &frames[2],
-            ServerFrame::Events { first_seq: 23, seqs: Some(s), last_seq: Some(25), .. } if s == &[25]
+            Queued::Frame(ServerFrame::Events { first_seq: 23, seqs: Some(s), last_seq: Some(25), .. }) if s == &[25]
+        ));
+    }
+
+    #[test]
+    fn a_snap1_snapshot_replaces_what_is_queued_before_it() {
+        let mut q = PauseQueue::default();
+        q.push(events(1, 3), None);
+        q.push_snap1(b"SPS1 stand-in".to_vec(), "e1".into(), 40);
+        assert_eq!(q.events(), 0);
+        assert_eq!(q.resume_point(), Some(&rp(40)));
+        q.push(events(39, 4), None);
+        assert_eq!(q.events(), 2, "41 and 42 only");
+        let (frames, _) = q.take();
+        assert!(matches!(&frames[0], Queued::Snap1(b) if b.starts_with(b"SPS1")));
+        assert!(matches!(
+            &frames[1],
+            Queued::Frame(ServerFrame::Events { first_seq: 41, .. })
         ));
     }
 

@@ -46,6 +46,7 @@ use shoppulse_core::frame::{
     covered_last_seq, event_seq, ClientFrame, ResumePoint, ServerFrame, Token, PROTOCOL_VERSION,
 };
 use shoppulse_core::id::Id;
+use shoppulse_core::snapshot::{self, SNAP1};
 use shoppulse_core::Engine;
 
 /// The operator's engine settings, as a function of the engine's config.
@@ -269,8 +270,17 @@ impl Session {
             resume,
             encoding: None,
             shops: self.shops.clone(),
-            encodings: (self.encoding == Encoding::Bin1)
-                .then(|| vec![BIN1.to_owned(), "json".to_owned()]),
+            // Snapshots always as `snap1` (the only kind this dashboard
+            // reads); events as `bin1` when asked, else JSON.
+            encodings: Some(
+                match self.encoding {
+                    Encoding::Bin1 => &[BIN1, SNAP1, "json"][..],
+                    Encoding::Json => &[SNAP1, "json"][..],
+                }
+                .iter()
+                .map(|e| (*e).to_owned())
+                .collect(),
+            ),
             token: self.token.clone(),
         };
         serde_json::to_string(&hello).unwrap_or_default()
@@ -331,8 +341,15 @@ impl Session {
         }
     }
 
-    /// Applies one binary message from the gateway (a `bin1` events frame).
+    /// Applies one binary message from the gateway: a `snap1` snapshot or
+    /// a `bin1` events frame.
     pub fn on_binary(&mut self, bytes: &[u8], now_ms: i64) -> Outcome {
+        if snapshot::is_snap1(bytes) {
+            return match snapshot::decode(bytes) {
+                Ok(snap) => self.install_snapshot(snap.epoch, snap.seq, snap.engine),
+                Err(e) => self.unreadable_snapshot(format!("snapshot unreadable: {e}")),
+            };
+        }
         let frame = match Frame::parse(bytes) {
             Ok(f) => f,
             Err(e) => return self.bad_binary(&e, bytes, now_ms),
@@ -417,9 +434,13 @@ impl Session {
                 self.changed = true;
                 Outcome::Hello
             }
-            ServerFrame::Snapshot { epoch, seq, state } => {
-                self.on_snapshot(epoch, seq, state.get())
-            }
+            // The dashboard asks for `snap1` snapshots and does not carry a
+            // JSON engine-state decoder (it was the largest part of the
+            // wasm): a JSON snapshot is unreadable here, handled as such.
+            ServerFrame::Snapshot { seq, .. } => self.unreadable_snapshot(format!(
+                "snapshot at seq {seq} unreadable: JSON snapshots are not read \
+                 by this dashboard (it asks for snap1; is the gateway older?)"
+            )),
             ServerFrame::Events {
                 epoch,
                 first_seq,
@@ -481,38 +502,36 @@ impl Session {
         }
     }
 
-    fn on_snapshot(&mut self, epoch: String, seq: u64, state: &str) -> Outcome {
-        match serde_json::from_str::<Engine>(state) {
-            Ok(engine) => {
-                self.engine = engine;
-                self.apply_local_config();
-                self.snapshot_failures = 0;
-                if self.gap_pending && self.gap_reason.as_deref() == Some("epoch_changed") {
-                    self.engine.mark_gap();
-                    self.mark_after_next_event = true;
-                }
-                self.epoch = Some(epoch);
-                self.last_seq = seq;
-                self.head_seq = self.head_seq.max(seq);
-                self.changed = true;
-                self.gap_reason = None;
-                if std::mem::take(&mut self.gap_pending) {
-                    Outcome::Resynced
-                } else {
-                    Outcome::Continue
-                }
-            }
-            Err(e) => {
-                let msg = format!("snapshot at seq {seq} unreadable: {e}");
-                self.problem(msg.clone());
-                self.snapshot_failures += 1;
-                if self.snapshot_failures == 1 {
-                    // Once: reconnect and ask for the events instead.
-                    Outcome::Reconnect(msg)
-                } else {
-                    Outcome::Continue
-                }
-            }
+    /// Replaces the engine with a snapshot's (applied up to `seq`).
+    fn install_snapshot(&mut self, epoch: String, seq: u64, engine: Engine) -> Outcome {
+        self.engine = engine;
+        self.apply_local_config();
+        self.snapshot_failures = 0;
+        if self.gap_pending && self.gap_reason.as_deref() == Some("epoch_changed") {
+            self.engine.mark_gap();
+            self.mark_after_next_event = true;
+        }
+        self.epoch = Some(epoch);
+        self.last_seq = seq;
+        self.head_seq = self.head_seq.max(seq);
+        self.changed = true;
+        self.gap_reason = None;
+        if std::mem::take(&mut self.gap_pending) {
+            Outcome::Resynced
+        } else {
+            Outcome::Continue
+        }
+    }
+
+    /// A snapshot that could not be read: shown, and the first time the
+    /// dashboard reconnects to ask for the events instead.
+    fn unreadable_snapshot(&mut self, msg: String) -> Outcome {
+        self.problem(msg.clone());
+        self.snapshot_failures += 1;
+        if self.snapshot_failures == 1 {
+            Outcome::Reconnect(msg)
+        } else {
+            Outcome::Continue
         }
     }
 
@@ -618,7 +637,7 @@ mod tests {
         let mut bin = Session::with_encoding(Encoding::Bin1);
         for s in [&mut json, &mut bin] {
             s.on_text(&hello(), 0);
-            s.on_text(&snapshot("e1", 0), 0);
+            s.on_binary(&snapshot("e1", 0), 0);
         }
         for (k, chunk) in lines.chunks(64).enumerate() {
             let first = 1 + (k * 64) as u64;
@@ -639,7 +658,9 @@ mod tests {
         );
         assert_eq!(json.engine.view(), bin.engine.view());
         assert_eq!(json.order_log, bin.order_log);
-        assert!(bin.hello_frame().contains(r#""encodings":["bin1","json"]"#));
+        assert!(bin
+            .hello_frame()
+            .contains(r#""encodings":["bin1","snap1","json"]"#));
         assert!(!json.hello_frame().contains("bin1"));
     }
 
@@ -652,7 +673,7 @@ mod tests {
             .collect();
         let mut s = Session::with_encoding(Encoding::Bin1);
         s.on_text(&hello(), 0);
-        s.on_text(&snapshot("e1", 0), 0);
+        s.on_binary(&snapshot("e1", 0), 0);
         let pos = binary::Positions {
             first_seq: 1,
             ..binary::Positions::default()
@@ -674,9 +695,9 @@ mod tests {
         r#"{"type":"hello","protocol":1,"epoch":"e1","head_seq":0,"oldest_seq":1,"server":"gw","source":"sim","encodings":["json"]}"#.to_owned()
     }
 
-    fn snapshot(epoch: &str, seq: u64) -> String {
-        let state = serde_json::to_string(&Engine::default()).unwrap();
-        format!(r#"{{"type":"snapshot","epoch":"{epoch}","seq":{seq},"state":{state}}}"#)
+    /// A `snap1` snapshot of an empty engine.
+    fn snapshot(epoch: &str, seq: u64) -> Vec<u8> {
+        snapshot::encode(epoch, seq, &Engine::default())
     }
 
     fn applied(s: &Session) -> u64 {
@@ -686,14 +707,17 @@ mod tests {
     #[test]
     fn fresh_hello_has_no_resume() {
         let s = Session::new();
-        assert_eq!(s.hello_frame(), r#"{"type":"hello","protocol":1}"#);
+        assert_eq!(
+            s.hello_frame(),
+            r#"{"type":"hello","protocol":1,"encodings":["snap1","json"]}"#
+        );
     }
 
     #[test]
     fn snapshot_then_events_apply_in_order_once() {
         let mut s = Session::new();
         assert_eq!(s.on_text(&hello(), 0), Outcome::Hello);
-        assert_eq!(s.on_text(&snapshot("e1", 10), 0), Outcome::Continue);
+        assert_eq!(s.on_binary(&snapshot("e1", 10), 0), Outcome::Continue);
         assert_eq!(s.last_seq, 10);
         // seq 9 and 10 are already in the snapshot: skipped.
         let f = encode_events_frame("e1", 9, 0, [INV, INV, INV, INV]);
@@ -706,14 +730,14 @@ mod tests {
         assert_eq!(applied(&s), 2);
         assert_eq!(
             s.hello_frame(),
-            r#"{"type":"hello","protocol":1,"resume":{"epoch":"e1","seq":12}}"#
+            r#"{"type":"hello","protocol":1,"resume":{"epoch":"e1","seq":12},"encodings":["snap1","json"]}"#
         );
     }
 
     #[test]
     fn missed_events_ask_for_a_resume() {
         let mut s = Session::new();
-        s.on_text(&snapshot("e1", 3), 0);
+        s.on_binary(&snapshot("e1", 3), 0);
         let f = encode_events_frame("e1", 6, 0, [INV]);
         assert!(matches!(s.on_text(&f, 0), Outcome::Reconnect(_)));
         assert_eq!(s.last_seq, 3);
@@ -723,7 +747,7 @@ mod tests {
     #[test]
     fn other_epoch_asks_for_a_resume() {
         let mut s = Session::new();
-        s.on_text(&snapshot("e1", 3), 0);
+        s.on_binary(&snapshot("e1", 3), 0);
         let f = encode_events_frame("e2", 4, 0, [INV]);
         assert!(matches!(s.on_text(&f, 0), Outcome::Reconnect(_)));
     }
@@ -731,7 +755,7 @@ mod tests {
     #[test]
     fn bad_events_are_rejected_not_fatal() {
         let mut s = Session::new();
-        s.on_text(&snapshot("e1", 0), 0);
+        s.on_binary(&snapshot("e1", 0), 0);
         let f = encode_events_frame("e1", 1, 0, [r#"{"kind":"nope"}"#, INV]);
         assert_eq!(s.on_text(&f, 0), Outcome::Continue);
         let h = s.engine.view().health;
@@ -744,12 +768,12 @@ mod tests {
     #[test]
     fn gap_then_snapshot_is_resynced() {
         let mut s = Session::new();
-        s.on_text(&snapshot("e1", 5), 0);
+        s.on_binary(&snapshot("e1", 5), 0);
         let gap = r#"{"type":"gap","epoch":"e1","requested":{"epoch":"e1","seq":5},"oldest_seq":50,"reason":"history_gone"}"#;
         assert_eq!(s.on_text(gap, 0), Outcome::Gap);
         assert_eq!(s.gaps, 1);
         assert_eq!(s.last_gap.as_deref(), Some("history_gone"));
-        assert_eq!(s.on_text(&snapshot("e1", 60), 0), Outcome::Resynced);
+        assert_eq!(s.on_binary(&snapshot("e1", 60), 0), Outcome::Resynced);
         assert_eq!(s.last_seq, 60);
     }
 
@@ -769,7 +793,7 @@ mod tests {
         s.token = Some(Token::new("viewer-0123456789abcdef"));
         assert_eq!(
             s.hello_frame(),
-            r#"{"type":"hello","protocol":1,"token":"viewer-0123456789abcdef"}"#
+            r#"{"type":"hello","protocol":1,"encodings":["snap1","json"],"token":"viewer-0123456789abcdef"}"#
         );
         assert!(
             !format!("{s:?}").contains("viewer-0123"),
@@ -794,13 +818,13 @@ mod tests {
 
     const ORDER: &str = r#"{"kind":"order","ts":600000,"order":"A","channel":"web","status":"paid","total_cents":500,"currency":"GBP"}"#;
 
-    fn snapshot_of(epoch: &str, seq: u64, events: &[&str]) -> String {
+    /// A `snap1` snapshot of an engine that applied `events`.
+    fn snapshot_of(epoch: &str, seq: u64, events: &[&str]) -> Vec<u8> {
         let mut e = Engine::default();
         for j in events {
             e.apply_json(j, 0, "test").unwrap();
         }
-        let state = serde_json::to_string(&e).unwrap();
-        format!(r#"{{"type":"snapshot","epoch":"{epoch}","seq":{seq},"state":{state}}}"#)
+        snapshot::encode(epoch, seq, &e)
     }
 
     fn incomplete_windows(s: &Session) -> usize {
@@ -822,11 +846,11 @@ mod tests {
     #[test]
     fn a_new_epoch_marks_the_windows_it_could_not_see_incomplete() {
         let mut s = Session::new();
-        s.on_text(&snapshot_of("e1", 5, &[ORDER]), 0);
+        s.on_binary(&snapshot_of("e1", 5, &[ORDER]), 0);
         assert_eq!(s.on_text(&gap("epoch_changed"), 0), Outcome::Gap);
         // The new stream's snapshot is taken whole, its open windows marked.
         assert_eq!(
-            s.on_text(&snapshot_of("e2", 1, &[ORDER]), 0),
+            s.on_binary(&snapshot_of("e2", 1, &[ORDER]), 0),
             Outcome::Resynced
         );
         assert_eq!(s.epoch.as_deref(), Some("e2"));
@@ -837,9 +861,9 @@ mod tests {
         );
         // An empty snapshot: the windows opened by the first event are marked.
         let mut s = Session::new();
-        s.on_text(&snapshot_of("e1", 5, &[ORDER]), 0);
+        s.on_binary(&snapshot_of("e1", 5, &[ORDER]), 0);
         s.on_text(&gap("epoch_changed"), 0);
-        s.on_text(&snapshot_of("e2", 0, &[]), 0);
+        s.on_binary(&snapshot_of("e2", 0, &[]), 0);
         s.on_text(&encode_events_frame("e2", 1, 0, [ORDER]), 0);
         assert_eq!(incomplete_windows(&s), 3);
         // ... and only those: two hours later, the new minute and hour are
@@ -854,10 +878,10 @@ mod tests {
     #[test]
     fn after_history_gone_the_snapshot_is_whole() {
         let mut s = Session::new();
-        s.on_text(&snapshot_of("e1", 5, &[ORDER]), 0);
+        s.on_binary(&snapshot_of("e1", 5, &[ORDER]), 0);
         s.on_text(&gap("history_gone"), 0);
         assert_eq!(
-            s.on_text(&snapshot_of("e1", 90, &[ORDER]), 0),
+            s.on_binary(&snapshot_of("e1", 90, &[ORDER]), 0),
             Outcome::Resynced
         );
         assert_eq!(incomplete_windows(&s), 0);
@@ -874,7 +898,7 @@ mod tests {
         // The next connection asks for everything from seq 0 instead.
         assert_eq!(
             s.hello_frame(),
-            r#"{"type":"hello","protocol":1,"resume":{"epoch":"e1","seq":0}}"#
+            r#"{"type":"hello","protocol":1,"resume":{"epoch":"e1","seq":0},"encodings":["snap1","json"]}"#
         );
         // Still unreadable (history gone too): nothing is applied mid-stream.
         assert_eq!(s.on_text(bad, 0), Outcome::Continue);
@@ -892,10 +916,37 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_snap1_snapshot_is_unreadable_and_the_history_is_asked_for() {
+        let mut s = Session::new();
+        s.on_text(&hello(), 0);
+        let mut bytes = snapshot_of("e1", 40, &[ORDER, INV]);
+        bytes.truncate(bytes.len() - 3);
+        assert!(matches!(s.on_binary(&bytes, 0), Outcome::Reconnect(_)));
+        let shown = s.last_error.clone().unwrap_or_default();
+        assert!(shown.contains("snap1"), "{shown}");
+        assert_eq!(s.resume_point().map(|r| r.seq), Some(0));
+        assert_eq!((applied(&s), s.epoch.clone()), (0, None));
+    }
+
+    #[test]
+    fn a_json_snapshot_is_refused_with_a_reason_the_operator_can_act_on() {
+        let mut s = Session::new();
+        s.on_text(&hello(), 0);
+        let state = serde_json::to_string(&Engine::default()).unwrap();
+        let json = format!(r#"{{"type":"snapshot","epoch":"e1","seq":7,"state":{state}}}"#);
+        assert!(matches!(s.on_text(&json, 0), Outcome::Reconnect(_)));
+        let shown = s.last_error.clone().unwrap_or_default();
+        assert!(shown.contains("asks for snap1"), "{shown}");
+        // The same state as snap1 applies.
+        assert_eq!(s.on_binary(&snapshot("e1", 7), 0), Outcome::Continue);
+        assert_eq!(s.last_seq, 7);
+    }
+
+    #[test]
     fn repeated_unreadable_snapshots_hold_the_state_without_a_reconnect_loop() {
         let mut s = Session::new();
         s.on_text(&hello(), 0);
-        s.on_text(&snapshot("e1", 3), 0);
+        s.on_binary(&snapshot("e1", 3), 0);
         s.on_text(&encode_events_frame("e1", 4, 0, [INV]), 0);
         s.on_text(&gap("history_gone"), 0);
         let bad = r#"{"type":"snapshot","epoch":"e1","seq":90,"state":[]}"#;
@@ -943,7 +994,7 @@ mod tests {
                 match rng.below(8) {
                     0 => {
                         let seq = rng.below(60);
-                        s.on_text(&snapshot(epoch, seq), 0);
+                        s.on_binary(&snapshot(epoch, seq), 0);
                         (model_last, model_applied, model_epoch) = (seq, 0, Some(epoch.to_owned()));
                     }
                     1 => {
@@ -1024,17 +1075,16 @@ mod tests {
     fn arbitrary_and_mutated_frames_never_panic() {
         let mut rng = Rng(0xdead_beef_0bad_f00d);
         let valid = [
-            hello(),
+            hello().into_bytes(),
             snapshot_of("e1", 3, &[ORDER, INV]),
-            encode_events_frame("e1", 4, 7, [INV, ORDER, "{\"kind\":\"x\"}"]),
-            gap("epoch_changed"),
-            r#"{"type":"heartbeat","sent_ms":5,"head_seq":42}"#.to_owned(),
-            r#"{"type":"error","code":"slow_consumer","message":"m"}"#.to_owned(),
+            encode_events_frame("e1", 4, 7, [INV, ORDER, "{\"kind\":\"x\"}"]).into_bytes(),
+            gap("epoch_changed").into_bytes(),
+            br#"{"type":"heartbeat","sent_ms":5,"head_seq":42}"#.to_vec(),
+            br#"{"type":"error","code":"slow_consumer","message":"m"}"#.to_vec(),
         ];
         let mut s = Session::new();
         for i in 0..20_000u64 {
-            let base = valid[usize::try_from(rng.below(valid.len() as u64)).unwrap()].as_bytes();
-            let mut b = base.to_vec();
+            let mut b = valid[usize::try_from(rng.below(valid.len() as u64)).unwrap()].clone();
             for _ in 0..=rng.below(4) {
                 if b.is_empty() {
                     break;
@@ -1054,8 +1104,12 @@ mod tests {
                     .map(|_| u8::try_from(rng.below(256)).unwrap())
                     .collect();
             }
-            let text = String::from_utf8_lossy(&b);
-            let _ = s.on_text(&text, 0);
+            // Both doors: binary messages (`snap1`, `bin1`) and text.
+            if b.starts_with(b"SPS1") || i % 3 == 0 {
+                let _ = s.on_binary(&b, 0);
+            } else {
+                let _ = s.on_text(&String::from_utf8_lossy(&b), 0);
+            }
             let _ = s.engine.view();
         }
     }
@@ -1068,14 +1122,14 @@ mod tests {
             ..c.clone()
         })));
         assert_eq!(s.engine.config().low_stock_threshold, 25);
-        s.on_text(&snapshot("e1", 3), 0);
+        s.on_binary(&snapshot("e1", 3), 0);
         assert_eq!(s.engine.config().low_stock_threshold, 25);
     }
 
     #[test]
     fn order_and_sync_events_are_noted() {
         let mut s = Session::new();
-        s.on_text(&snapshot("e1", 0), 0);
+        s.on_binary(&snapshot("e1", 0), 0);
         let f = encode_events_frame(
             "e1",
             1,
@@ -1101,14 +1155,14 @@ mod tests {
         s.shops = Some(vec!["north".into(), "south".into()]);
         assert_eq!(
             s.hello_frame(),
-            r#"{"type":"hello","protocol":1,"shops":["north","south"]}"#
+            r#"{"type":"hello","protocol":1,"shops":["north","south"],"encodings":["snap1","json"]}"#
         );
     }
 
     #[test]
     fn filtered_frames_apply_their_own_seqs_and_advance_over_the_rest() {
         let mut s = Session::new();
-        s.on_text(&snapshot("e1", 10), 0);
+        s.on_binary(&snapshot("e1", 10), 0);
         // Positions 11..=20; this dashboard's events are at 13 and 18.
         let f = encode_events_frame_with_seqs("e1", 11, 20, 0, &[13, 18], [INV, INV]);
         assert_eq!(s.on_text(&f, 0), Outcome::Continue);

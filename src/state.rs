@@ -20,7 +20,7 @@ use shoppulse_core::view::{
 };
 
 use crate::alerts::{AlertRow, Alerts, AlertsView, Rules};
-use crate::pause::PauseQueue;
+use crate::pause::{PauseQueue, Queued};
 use crate::session::{Encoding, Outcome, ServerInfo, Session};
 use crate::settings::Settings;
 
@@ -271,10 +271,17 @@ impl Store {
         outcome
     }
 
-    /// Applies one binary message (a `bin1` events frame) now, or queues
-    /// its events as an `events` frame while paused.
+    /// Applies one binary message (a `snap1` snapshot or a `bin1` events
+    /// frame) now, or queues it while paused (a `bin1` frame as the
+    /// equivalent JSON `events` frame).
     pub fn on_binary(self: &Rc<Self>, bytes: &[u8]) -> Outcome {
         if self.paused.get() {
+            if let Ok((epoch, seq)) = shoppulse_core::snapshot::header(bytes) {
+                let mut q = self.queue.borrow_mut();
+                q.push_snap1(bytes.to_vec(), epoch, seq);
+                set_if_changed(self.signals.queued, q.events());
+                return Outcome::Continue;
+            }
             if let Some(frame) = bin1_as_json_frame(bytes) {
                 let applied = self.session.borrow().resume_point();
                 let mut q = self.queue.borrow_mut();
@@ -315,7 +322,11 @@ impl Store {
             let mut s = self.session.borrow_mut();
             let now = now_ms();
             for f in frames {
-                match s.on_frame(f, now) {
+                let outcome = match f {
+                    Queued::Frame(f) => s.on_frame(f, now),
+                    Queued::Snap1(bytes) => s.on_binary(&bytes, now),
+                };
+                match outcome {
                     Outcome::Reconnect(r) => reconnect = Some(r),
                     Outcome::Resynced => resynced = true,
                     _ => {}
