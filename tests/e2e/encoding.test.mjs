@@ -1,19 +1,24 @@
 // The dashboard asks the gateway for binary `bin1` events frames by default
 // and for JSON with `?encoding=json`; fed the same stream, both pages must
-// show exactly the same figures (issue 5: the binary batch encoding).
+// show exactly the same figures (issue 5: the binary batch encoding). Both
+// take their snapshot as a binary `snap1` message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedGatewayAndBrowser, ingest, openDashboard, until, readCount } from './harness.mjs';
 
 const shared = sharedGatewayAndBrowser([]);
 
-/** Counts the WebSocket messages a page receives, binary and text. */
+/** Counts the WebSocket messages a page receives: `bin1` events (binary,
+ * `SPB1`), `snap1` snapshots (binary, `SPS1`), JSON events and snapshots. */
 function countFrames(page) {
-  const seen = { binary: 0, textEvents: 0 };
+  const seen = { binary: 0, snap1: 0, textEvents: 0, textSnapshots: 0 };
   page.on('websocket', (ws) => {
     ws.on('framereceived', ({ payload }) => {
       if (typeof payload === 'string') {
         if (payload.startsWith('{"type":"events"')) seen.textEvents += 1;
+        if (payload.startsWith('{"type":"snapshot"')) seen.textSnapshots += 1;
+      } else if (Buffer.from(payload).subarray(0, 4).toString('latin1') === 'SPS1') {
+        seen.snap1 += 1;
       } else {
         seen.binary += 1;
       }
@@ -65,8 +70,13 @@ test('binary and JSON dashboards show the same figures from the same stream', as
   }
   assert.ok(binFrames.binary > 0, `the default page got binary frames: ${JSON.stringify(binFrames)}`);
   assert.equal(binFrames.textEvents, 0, 'and no JSON events frames');
-  assert.equal(jsonFrames.binary, 0, `?encoding=json gets no binary frames: ${JSON.stringify(jsonFrames)}`);
+  assert.equal(jsonFrames.binary, 0, `?encoding=json gets no binary events frames: ${JSON.stringify(jsonFrames)}`);
   assert.ok(jsonFrames.textEvents > 0);
+  // Snapshots come as `snap1` either way, never as JSON.
+  for (const f of [binFrames, jsonFrames]) {
+    assert.ok(f.snap1 >= 1, `a snap1 snapshot: ${JSON.stringify(f)}`);
+    assert.equal(f.textSnapshots, 0, `no JSON snapshot: ${JSON.stringify(f)}`);
+  }
   assert.deepEqual(bin.errors, []);
   assert.deepEqual(json.errors, []);
 });
