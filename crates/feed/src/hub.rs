@@ -724,15 +724,29 @@ impl Hub {
 
     /// The broadcaster loop: run it once, on the runtime.
     pub async fn broadcast(self: Arc<Self>) {
+        // True while positions are held back (a rate-limited watermark):
+        // the loop then comes back for them after the watermark interval
+        // even if no new event wakes it (regression: the last positions of
+        // a filtered stream were never covered when nothing followed them,
+        // so a dashboard stayed "behind" and a test waited in vain).
+        let mut held_back = false;
         loop {
-            self.wake.notified().await;
+            if held_back {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(self.limits.watermark_interval) => {}
+                }
+            } else {
+                self.wake.notified().await;
+            }
             if self.stopping() {
                 return;
             }
-            {
+            held_back = {
                 let mut st = self.lock();
                 self.flush_locked(&mut st);
-            }
+                st.broadcast_upto < st.head_seq
+            };
             // Let events accumulate into the next frame.
             tokio::time::sleep(self.limits.flush_interval).await;
         }
@@ -1199,6 +1213,34 @@ mod tests {
             drain_all(&mut live.sub),
             vec![(3, Some(vec![31]), Some(31), 1)]
         );
+    }
+
+    #[tokio::test]
+    async fn a_held_back_watermark_goes_out_without_a_further_event() {
+        let mut h = hub(100);
+        h.limits.watermark_interval = Duration::from_millis(200);
+        let h = Arc::new(h);
+        let mut live = h.join(1, None);
+        tokio::spawn(Arc::clone(&h).broadcast());
+        h.publish_at(&at(&[(2, ev(2))]), 2, Source::Nats);
+        // Right after that frame: positions 3..=9 hold nothing for this hub,
+        // and the watermark is rate-limited...
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        h.publish_at(&[], 9, Source::Nats);
+        // ...but it still goes out once the interval has passed, with no
+        // further event to wake the broadcaster.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut frames = Vec::new();
+        while !frames.iter().any(|f: &Frame| f.2 == Some(9)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no watermark covering 9: {frames:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            frames.extend(drain_all(&mut live.sub));
+        }
+        assert_eq!(frames.last(), Some(&(3, Some(vec![]), Some(9), 0)));
+        h.shutdown();
     }
 
     #[test]
