@@ -302,6 +302,10 @@ struct Raw<'a> {
     reason: Option<Scalar<'a>>,
     #[serde(borrow)]
     excerpt: Option<Scalar<'a>>,
+    /// The line items, already decoded and valid, when the fast path read
+    /// `lines` (`lines` then holds an empty array, for the kind inference).
+    #[serde(skip)]
+    plain_lines: Option<Vec<LineItem>>,
 }
 
 /// A field that is absent or `null` is treated as missing.
@@ -406,12 +410,18 @@ fn opt_str<'s>(
     present(v).map(|s| str_of(s, field, max)).transpose()
 }
 
-fn name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Arc<str>, DecodeError> {
+/// A required short name: present, a string, at most [`MAX_NAME_LEN`]
+/// bytes, not empty.
+fn name_str<'s>(v: &'s Option<Scalar<'_>>, field: &'static str) -> Result<&'s str, DecodeError> {
     let s = req_str(v, field, MAX_NAME_LEN)?;
     if s.is_empty() {
         return Err(DecodeError::bad(field, "must not be empty"));
     }
-    Ok(s.into())
+    Ok(s)
+}
+
+fn name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Arc<str>, DecodeError> {
+    name_str(v, field).map(Into::into)
 }
 
 fn opt_name(v: &Option<Scalar<'_>>, field: &'static str) -> Result<Option<Arc<str>>, DecodeError> {
@@ -525,8 +535,11 @@ fn decode_general(json: &str, fallback_ts_ms: i64) -> Result<Event, DecodeError>
 /// shops write (one flat object, no whitespace, only known fields, each
 /// once; values integers, strings without escapes, `true`, `false`,
 /// `null`) straight into [`Raw`], with exactly the values `serde_json`
-/// would give. Anything else (an array such as `lines`, a fraction, an
-/// escape, whitespace, an unknown or repeated field, anything malformed)
+/// would give; an order's `lines` array of plain line-item objects is
+/// decoded and checked as the general path does. Anything else (another
+/// array or object, a fraction, an escape, whitespace, an unknown or
+/// repeated field, a line item the general path would refuse, anything
+/// malformed)
 /// returns `false` (`raw` then partly filled, to be dropped) and the
 /// general path decides, so every error still comes
 /// from one place. The `fast_path_agrees_with_serde` proptest checks the
@@ -550,16 +563,94 @@ fn scan_plain_fields<'a>(json: &'a str, raw: &mut Raw<'a>) -> Option<()> {
         if b.get(after) != Some(&b':') {
             return None;
         }
-        let (n, slot) = raw_field(raw, key)?;
-        if seen & (1 << n) != 0 {
-            return None;
-        }
-        seen |= 1 << n;
-        let (value, after) = plain_value(json, after + 1)?;
-        *slot = value;
+        let after = if key == "lines" {
+            if seen & (1 << 30) != 0 {
+                return None;
+            }
+            seen |= 1 << 30;
+            let (items, after) = plain_lines(json, after + 1)?;
+            raw.lines = Some(Scalar::Array(Vec::new()));
+            raw.plain_lines = Some(items);
+            after
+        } else {
+            let (n, slot) = raw_field(raw, key)?;
+            if seen & (1 << n) != 0 {
+                return None;
+            }
+            seen |= 1 << n;
+            let (value, after) = plain_value(json, after + 1)?;
+            *slot = value;
+            after
+        };
         match b.get(after) {
             Some(b',') => i = after + 1,
             Some(b'}') if after + 1 == b.len() => return Some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// An array of plain line-item objects at `i` (fields `product` or
+/// `product_id`, `quantity`, `unit_price_cents`, each once), decoded and
+/// checked exactly as `decode_line` does, and the index past it; `None`
+/// for anything else, including a line item that `decode_line` would
+/// refuse (the general path then reports it) and more than [`MAX_LINES`].
+fn plain_lines(json: &str, i: usize) -> Option<(Vec<LineItem>, usize)> {
+    let b = json.as_bytes();
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut items = Vec::new();
+    let mut i = i + 1;
+    if b.get(i) == Some(&b']') {
+        return Some((items, i + 1));
+    }
+    loop {
+        if items.len() == MAX_LINES || b.get(i) != Some(&b'{') {
+            return None;
+        }
+        let mut f: [Option<Scalar<'_>>; 4] = [None, None, None, None];
+        let mut seen = 0u8;
+        i += 1;
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let (key, after) = plain_str(json, i + 1)?;
+            if b.get(after) != Some(&b':') {
+                return None;
+            }
+            let n = match key {
+                "product" => 0,
+                "product_id" => 1,
+                "quantity" => 2,
+                "unit_price_cents" => 3,
+                _ => return None,
+            };
+            if seen & (1 << n) != 0 {
+                return None;
+            }
+            seen |= 1 << n;
+            let (value, after) = plain_value(json, after + 1)?;
+            f[n] = value;
+            match b.get(after) {
+                Some(b',') => i = after + 1,
+                Some(b'}') => {
+                    i = after + 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        let [product, product_id, quantity, unit_price_cents] = &f;
+        items.push(LineItem {
+            product: req_id(either(product, product_id), "lines.product").ok()?,
+            quantity: req_int(quantity, "lines.quantity").ok()?,
+            unit_price_cents: req_int(unit_price_cents, "lines.unit_price_cents").ok()?,
+        });
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return Some((items, i + 1)),
             _ => return None,
         }
     }
@@ -666,7 +757,7 @@ fn raw_field<'r, 'a>(r: &'r mut Raw<'a>, key: &str) -> Option<(u32, &'r mut Opti
         "class" => (27, &mut r.class),
         "reason" => (28, &mut r.reason),
         "excerpt" => (29, &mut r.excerpt),
-        // `lines` (an array) and unknown fields: the general path.
+        // Unknown fields: the general path (`lines` is read by the caller).
         _ => return None,
     })
 }
@@ -684,7 +775,7 @@ fn decode_raw(r: &Raw<'_>, fallback_ts_ms: i64) -> Result<Event, DecodeError> {
         Kind::Behavior => Body::Behavior(Behavior {
             user: req_id(either(&r.user, &r.user_id), "user")?,
             session: opt_id(present(&r.session), "session")?,
-            action: Action::parse(&name(&r.action, "action")?),
+            action: Action::parse(name_str(&r.action, "action")?),
             product: req_id(either(&r.product, &r.product_id), "product")?,
             channel: opt_name(&r.channel, "channel")?,
             price_cents: opt_int(&r.price_cents, "price_cents")?,
@@ -729,6 +820,9 @@ fn decode_order(r: &Raw<'_>) -> Result<Order, DecodeError> {
     })?;
     let lines = match present(&r.lines) {
         None => Vec::new(),
+        Some(Scalar::Array(_)) if r.plain_lines.is_some() => {
+            r.plain_lines.clone().unwrap_or_default()
+        }
         Some(Scalar::Array(items)) => {
             if items.len() > MAX_LINES {
                 return Err(DecodeError::new(
@@ -748,7 +842,7 @@ fn decode_order(r: &Raw<'_>) -> Result<Order, DecodeError> {
     Ok(Order {
         order: req_id(either(&r.order, &r.order_id), "order")?,
         channel: name(&r.channel, "channel")?,
-        status: OrderStatus::parse(&name(&r.status, "status")?),
+        status: OrderStatus::parse(name_str(&r.status, "status")?),
         total_cents: req_int(&r.total_cents, "total_cents")?,
         currency,
         lines,
@@ -1040,7 +1134,9 @@ mod fast_path_tests {
     use proptest::prelude::*;
 
     /// Lines as the gateway writes them, one per kind the fast path reads.
-    const PLAIN: [&str; 5] = [
+    const PLAIN: [&str; 7] = [
+        r#"{"kind":"order","ts":1630454400003,"order":500002,"channel":"web","status":"created","total_cents":1097,"currency":"GBP","user":9,"lines":[{"product":101,"quantity":2,"unit_price_cents":299},{"product_id":"SKU-9","quantity":1,"unit_price_cents":499}]}"#,
+        r#"{"ts":7,"order":"A-1","channel":"pos","status":"paid","total_cents":0,"currency":"usd","lines":[]}"#,
         r#"{"kind":"behavior","ts":1630454400000,"user":17,"session":"s42","action":"browse","product":101,"channel":"web","price_cents":299}"#,
         r#"{"kind":"inventory","ts":1630454400001,"product":"85123A","quantity":-3,"warehouse":"LON"}"#,
         r#"{"kind":"sync","ts":1630454400002,"order":500001,"channel":"app","target":"payment","status":"failed","attempt":2,"latency_ms":140,"error":"card declined"}"#,
@@ -1066,7 +1162,12 @@ mod fast_path_tests {
     #[test]
     fn anything_unusual_is_left_to_serde() {
         for line in [
-            r#"{"kind":"order","ts":1,"order":1,"lines":[]}"#,
+            r#"{"kind":"order","ts":1,"order":1,"lines":[{"product":1,"quantity":1}]}"#,
+            r#"{"kind":"order","ts":1,"order":1,"lines":[{"product":1,"quantity":1,"unit_price_cents":1,"x":1}]}"#,
+            r#"{"kind":"order","ts":1,"order":1,"lines":[1]}"#,
+            r#"{"kind":"order","ts":1,"order":1,"lines":[],"lines":[]}"#,
+            r#"{"kind":"order","ts":1,"order":1,"lines":null}"#,
+            r#"{"kind":"behavior","sales":{}}"#,
             r#"{ "kind":"behavior"}"#,
             r#"{"kind":"behavior","ts":1.5}"#,
             r#"{"kind":"behavior","ts":1e3}"#,
@@ -1109,6 +1210,9 @@ mod fast_path_tests {
             Just("price_cents"),
             Just("warehouse"),
             Just("other"),
+            Just("lines"),
+            Just("total_cents"),
+            Just("currency"),
         ];
         let value = prop_oneof![
             any::<i64>().prop_map(|n| n.to_string()),
@@ -1132,6 +1236,39 @@ mod fast_path_tests {
             ]
             .prop_map(|s| format!("\"{s}\"")),
             "[ -~]{0,6}".prop_map(|s| format!("\"{s}\"")),
+            prop::collection::vec(
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("product"),
+                            Just("product_id"),
+                            Just("quantity"),
+                            Just("unit_price_cents"),
+                            Just("x"),
+                        ],
+                        prop_oneof![
+                            (-3i64..1000).prop_map(|n| n.to_string()),
+                            Just("\"SKU\"".to_owned()),
+                            Just("\"\"".to_owned()),
+                            Just("null".to_owned()),
+                            Just("2.5".to_owned()),
+                        ],
+                    ),
+                    0..5,
+                ),
+                0..4,
+            )
+            .prop_map(|items| {
+                let objs: Vec<String> = items
+                    .iter()
+                    .map(|kv| {
+                        let body: Vec<String> =
+                            kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                        format!("{{{}}}", body.join(","))
+                    })
+                    .collect();
+                format!("[{}]", objs.join(","))
+            }),
         ];
         prop::collection::vec((key, value), 0..9).prop_map(|kv| {
             let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
