@@ -3,8 +3,9 @@
 //!
 //! Data flows one way: [`crate::feed`] hands each text frame to
 //! [`Store::on_text`], which applies it to the [`Session`] (engine included)
-//! at once and schedules one publish on the next animation frame (paced so
-//! that publishing takes at most [`PUBLISH_DUTY`] of the main thread). The
+//! at once and schedules one publish on the next animation frame (costly
+//! publishes paced so that publishing takes at most [`PUBLISH_DUTY`] of the
+//! main thread). The
 //! publish builds ONE [`View`] (only when something changed) and sets it into
 //! [`Signals::view`]; [`Sections`] splits it with memos so a section that did
 //! not change does not re-render. Views only read.
@@ -174,13 +175,18 @@ pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, va
 /// Wall-clock samples kept for the events/s figure (one per second).
 const RATE_SAMPLES: usize = 6;
 
-/// Largest share of the main thread that publishing (building the view and
-/// re-rendering the sections) may take while events stream in: after a
-/// publish that cost `c` ms, the next one waits `c * (1 - d) / d` ms, so the
-/// rest goes to applying events. Cheap publishes (idle or light feeds) still
-/// happen every animation frame. Profiled: at high rates the re-render, not
-/// the operators, is what limits the events applied per second.
+/// Largest share of the main thread that a costly publish (building the
+/// view and re-rendering the sections) may take while events stream in:
+/// after a publish that cost `c` ms (more than [`PUBLISH_FRAME_BUDGET_MS`]),
+/// the next one waits `c * (1 - d) / d` ms, so the rest goes to applying
+/// events. Profiled: at high rates the re-render, not the operators, is what
+/// limits the events applied per second.
 const PUBLISH_DUTY: f64 = 0.3;
+/// A publish that cost at most this, ms, is followed by one on the next
+/// animation frame (the rendering diffs, so a publish costs what changed:
+/// a few ms at 10,000 events/s), which keeps event-to-pixel latency to
+/// about a frame; only costlier publishes are paced by [`PUBLISH_DUTY`].
+const PUBLISH_FRAME_BUDGET_MS: f64 = 8.0;
 /// Longest pause between publishes however costly they are, ms (the view is
 /// never older than about this).
 const PUBLISH_MAX_GAP_MS: f64 = 1_000.0;
@@ -492,7 +498,11 @@ impl Store {
         set_timeout(
             move || {
                 let cost = now_f64() - started;
-                let gap = (cost * (1.0 - PUBLISH_DUTY) / PUBLISH_DUTY).min(PUBLISH_MAX_GAP_MS);
+                let gap = if cost <= PUBLISH_FRAME_BUDGET_MS {
+                    0.0
+                } else {
+                    (cost * (1.0 - PUBLISH_DUTY) / PUBLISH_DUTY).min(PUBLISH_MAX_GAP_MS)
+                };
                 store.next_publish_ms.set(started + cost + gap);
             },
             std::time::Duration::ZERO,

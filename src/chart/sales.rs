@@ -162,13 +162,47 @@ fn channel_revenue(w: &SalesWindow, channel: &str) -> i64 {
         .map_or(0, |c| c.revenue_cents)
 }
 
-/// Draws the chart into `canvas`, sized to its CSS box at the device pixel ratio.
-pub fn draw(canvas: &HtmlCanvasElement, sales: &SalesView, o: &ChartOpts) -> Result<(), String> {
+/// What a chart drawing shows: when the next draw would show the same, it
+/// is skipped (the drawing costs pixels, not events).
+#[derive(Clone, PartialEq, Debug)]
+pub struct Drawn {
+    windows: Vec<SalesWindow>,
+    currency: Option<Currency>,
+    opts: ChartOpts,
+    css_px: (i32, i32),
+}
+
+impl Drawn {
+    /// What drawing `sales` with `o` into a `css_px` box shows.
+    pub fn of(sales: &SalesView, o: &ChartOpts, css_px: (i32, i32)) -> Drawn {
+        Drawn {
+            windows: shown_windows(sales, o.span, o.windows).to_vec(),
+            currency: sales.currency,
+            opts: o.clone(),
+            css_px,
+        }
+    }
+}
+
+/// Draws the chart into `canvas`, sized to its CSS box (`css_px`, as last
+/// observed; read from the canvas when not observed yet) at the device
+/// pixel ratio.
+pub fn draw(
+    canvas: &HtmlCanvasElement,
+    sales: &SalesView,
+    o: &ChartOpts,
+    css_px: (i32, i32),
+) -> Result<(), String> {
     let dpr = web_sys::window()
         .map_or(1.0, |w| w.device_pixel_ratio())
         .clamp(1.0, 3.0);
-    let css_w = f64::from(canvas.client_width().max(240));
-    let css_h = f64::from(canvas.client_height().max(180));
+    let (cw, ch) = if css_px.0 > 0 {
+        css_px
+    } else {
+        (canvas.client_width(), canvas.client_height())
+    };
+    let css_w = f64::from(cw.max(240));
+    let css_h = f64::from(ch.max(180));
     // reason: sizes are small positive pixel counts
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let (w, h) = ((css_w * dpr) as u32, (css_h * dpr) as u32);

@@ -10,7 +10,7 @@ use shoppulse_core::event::Currency;
 use shoppulse_core::view::{ChannelTotals, SalesView, SalesWindow};
 
 use super::widgets::{lang, rb, rx, Panel, SubHead};
-use crate::chart::sales::{channel_css, channels, draw, shown_windows, ChartOpts, Span};
+use crate::chart::sales::{channel_css, channels, draw, shown_windows, ChartOpts, Drawn, Span};
 use crate::dom::{el, fill, patch, text, E};
 use crate::export::{csv_time, download_canvas, file_name, Csv};
 use crate::format::{decimal, money, thousands, window_label};
@@ -418,32 +418,55 @@ fn SalesChart(
     let theme = expect_context::<Ui>().theme;
     let sales = expect_context::<Sections>().sales;
     let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
-    let resized = RwSignal::new(0u32);
-    let listener = window_event_listener(leptos::ev::resize, move |_| {
-        resized.try_update(|n| *n = n.wrapping_add(1));
+    // The canvas's CSS box, from a ResizeObserver (reading it in the draw
+    // would force a layout in the middle of the publish's DOM updates).
+    let css_px = RwSignal::new((0i32, 0i32));
+    let observer = StoredValue::new_local(None::<web_sys::ResizeObserver>);
+    Effect::new(move |_| {
+        if let Some(c) = canvas_ref.get() {
+            if let Some(ro) = observe_size(&c, css_px) {
+                observer.set_value(Some(ro));
+            }
+        }
     });
-    on_cleanup(move || listener.remove());
+    on_cleanup(move || {
+        observer.try_update_value(|o| {
+            if let Some(ro) = o.take() {
+                ro.disconnect();
+            }
+        });
+    });
     let throttle = Rc::new(Throttle::default());
+    let last = StoredValue::new_local(None::<Drawn>);
     Effect::new(move |_| {
         sales.track();
         span.track();
         count.track();
         hidden.track();
         theme.track();
-        resized.track();
+        css_px.track();
         if canvas_ref.get().is_none() {
             return;
         }
         throttle.request(move || {
             // A trailing draw may fire after a language switch rebuilt the
             // dashboard: the old chart's signals are gone then.
-            let (Some(Some(canvas)), Some(span), Some(windows), Some(theme), Some(hidden)) = (
+            let (
+                Some(Some(canvas)),
+                Some(span),
+                Some(windows),
+                Some(theme),
+                Some(hidden),
+                Some(size),
+            ) = (
                 canvas_ref.try_get_untracked(),
                 span.try_get_untracked(),
                 count.try_get_untracked(),
                 theme.try_get_untracked(),
                 hidden.try_get_untracked(),
-            ) else {
+                css_px.try_get_untracked(),
+            )
+            else {
                 return;
             };
             let opts = ChartOpts {
@@ -453,10 +476,16 @@ fn SalesChart(
                 theme,
                 hidden,
             };
-            if let Some(Err(e)) = sales.try_with_untracked(|s: &SalesView| draw(&canvas, s, &opts))
-            {
-                leptos::logging::warn!("sales chart: {e}");
-            }
+            let _ = sales.try_with_untracked(|s: &SalesView| {
+                let now = Drawn::of(s, &opts, size);
+                if last.try_with_value(|d| d.as_ref() == Some(&now)) == Some(true) {
+                    return; // the same picture
+                }
+                if let Err(e) = draw(&canvas, s, &opts, size) {
+                    leptos::logging::warn!("sales chart: {e}");
+                }
+                last.try_set_value(Some(now));
+            });
         });
     });
     let png = move |_| {
@@ -486,4 +515,32 @@ fn SalesChart(
             </button>
         </div>
     }
+}
+
+/// Observes `canvas`'s CSS box into `css_px` (the callback holds no
+/// reference to the canvas, so a removed canvas is not kept alive by it).
+fn observe_size(
+    canvas: &web_sys::HtmlCanvasElement,
+    css_px: RwSignal<(i32, i32)>,
+) -> Option<web_sys::ResizeObserver> {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    let on_resize = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+        let Some(target) = entries
+            .get(0)
+            .dyn_into::<web_sys::ResizeObserverEntry>()
+            .ok()
+            .map(|e| e.target())
+        else {
+            return;
+        };
+        let size = (target.client_width(), target.client_height());
+        if css_px.try_get_untracked().is_some_and(|s| s != size) {
+            css_px.try_set(size);
+        }
+    })
+    .into_js_value();
+    let ro = web_sys::ResizeObserver::new(on_resize.unchecked_ref()).ok()?;
+    ro.observe(canvas);
+    Some(ro)
 }

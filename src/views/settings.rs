@@ -228,7 +228,7 @@ fn show_errors(form: &Element, errors: &[FieldError], l: Lang) {
                 .a("data-testid", "settings-error")
                 .a("data-field", f.key())
                 .a("role", "alert");
-            let _ = wrap.append_with_node_1(&p.0);
+            let _ = wrap.append_with_node_1(&p.materialise());
         }
         let _ = input.set_attribute("aria-describedby", &described.join(" "));
     }
@@ -350,9 +350,9 @@ fn SettingsForm() -> impl IntoView {
                         .flatten()
                 }) {
                     let n = window_choices(span)[window_choices(span).len() - 1] as usize;
-                    let opts = select_el("x", "", range_options(span, n, l));
+                    let opts = select_el("x", "", range_options(span, n, l)).materialise();
                     range.set_text_content(None);
-                    while let Some(o) = opts.0.first_child() {
+                    while let Some(o) = opts.first_child() {
                         let _ = range.append_child(&o);
                     }
                     set_prop(&range, "value", &JsValue::from_str(&n.to_string()));

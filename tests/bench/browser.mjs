@@ -22,10 +22,11 @@
 // Usage: node --experimental-websocket tests/bench/browser.mjs
 //          [--quick] [--json FILE] [--hour-minutes N] [--clients a,b] [--side-only] [--profile DIR]
 //          [--encoding bin1|json]   (ShopPulse's events frames; default: what the dashboard asks for, bin1)
+//          [--only side,same,latency,startup,memory]   (run only these parts; default: all)
 // Prints a table; --json writes every figure.
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -52,8 +53,16 @@ const MAX_EVENTS = QUICK ? 300_000 : 2_000_000;
 const MAX_S = QUICK ? 10 : 30;
 const CLIENTS = opt('--clients', 'shoppulse,perspective,plain').split(',');
 const ONLY_SIDE = flag('--side-only');
-// --profile DIR: CPU profiles (CDP Profiler) of each client's maximum run, saved as DIR/NAME.cpuprofile.
+// --only a,b: the parts to run (side = rate sweep + maximum; same = same stream, same aggregates;
+// latency; startup; memory). Default: all; --side-only is --only side.
+const PARTS = new Set(opt('--only', ONLY_SIDE ? 'side' : 'side,same,latency,startup,memory').split(','));
+// --profile DIR: CPU profiles (CDP Profiler) of each client's maximum run, saved as DIR/NAME.cpuprofile,
+// and of the latency run (10k ev/s), saved as DIR/shoppulse-latency.cpuprofile.
 const PROFILE = opt('--profile');
+if (PROFILE) mkdirSync(PROFILE, { recursive: true });
+// --trace: a DevTools timeline trace of the latency run; prints the main thread's time per
+// event kind (script, style, layout, paint...) and saves PROFILE/shoppulse-latency.trace.json.
+const TRACE = flag('--trace');
 // --encoding json forces ShopPulse onto JSON events frames (`?encoding=json`); the comparison clients always read JSON.
 const ENCODING = opt('--encoding', 'bin1');
 const GATEWAY_ARGS = ['--client-queue', '100000', '--client-queue-bytes', '2GiB', '--history', '200000'];
@@ -103,6 +112,24 @@ function selfTimes(p) {
   }
   return [...hits].sort((a, b) => b[1] - a[1]).slice(0, 25)
     .map(([k, h]) => `${((100 * h) / total).toFixed(1)}% ${k}`);
+}
+
+/** Main-thread time per trace event name (complete events, nested ones not double-counted). */
+function traceSummary(events) {
+  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  if (!main) return ['no renderer main thread in the trace'];
+  const mine = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur)
+    .sort((a, b) => a.ts - b.ts);
+  const self = new Map();
+  const stack = [];
+  for (const e of mine) {
+    while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
+    const parent = stack.at(-1);
+    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - e.dur);
+    self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
+    stack.push(e);
+  }
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, 16).map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`);
 }
 
 /**
@@ -262,11 +289,37 @@ async function latency() {
   const src = simSource({ rate: 10_000, events: 1_000_000 });
   try {
     const page = await openClient('shoppulse', gw, { latency: true });
+    if (PROFILE) {
+      await page.send('Profiler.enable');
+      await page.send('Profiler.setSamplingInterval', { interval: 500 });
+      await page.send('Profiler.start');
+    }
+    const traced = [];
+    let traceDone;
+    if (TRACE) {
+      page.on('Tracing.dataCollected', (d) => traced.push(...d.value));
+      traceDone = new Promise((r) => page.on('Tracing.tracingComplete', r));
+      await page.send('Tracing.start', {
+        categories: 'devtools.timeline,disabled-by-default-devtools.timeline',
+        transferMode: 'ReportEvents',
+      });
+    }
     await page.eval('__perf.start()');
     const seconds = QUICK ? 5 : 15;
     const pushed = await pushPaced(gw, src, 10_000, seconds);
     await new Promise((r) => setTimeout(r, 500));
     const f = await page.eval('__perf.stop()');
+    if (PROFILE) {
+      const { profile: p } = await page.send('Profiler.stop');
+      writeFileSync(path.join(PROFILE, 'shoppulse-latency.cpuprofile'), JSON.stringify(p));
+      log('latency profile (self time):\n  ' + selfTimes(p).slice(0, 20).join('\n  '));
+    }
+    if (TRACE) {
+      await page.send('Tracing.end');
+      await traceDone;
+      if (PROFILE) writeFileSync(path.join(PROFILE, 'shoppulse-latency.trace.json'), JSON.stringify(traced));
+      log('latency trace (main thread, ms per event kind, top-level events):\n  ' + traceSummary(traced).join('\n  '));
+    }
     await page.close();
     return { rate: 10_000, seconds, pushed, ...f };
   } finally {
@@ -354,28 +407,38 @@ async function memoryHour() {
 }
 
 try {
-  results.side = {};
-  for (const c of CLIENTS) {
-    log('rate sweep', c);
-    results.side[c] = await sweep(c);
-  }
-  log(`maximum: ${MAX_EVENTS} events from the gateway's history`);
-  const pre = await prefilled();
-  try {
-    for (const c of CLIENTS) results.side[c].max = await maximum(c, pre);
-  } finally {
-    await pre.gw.stop();
+  if (PARTS.has('side')) {
+    results.side = {};
+    for (const c of CLIENTS) {
+      log('rate sweep', c);
+      results.side[c] = await sweep(c);
+    }
+    log(`maximum: ${MAX_EVENTS} events from the gateway's history`);
+    const pre = await prefilled();
+    try {
+      for (const c of CLIENTS) results.side[c].max = await maximum(c, pre);
+    } finally {
+      await pre.gw.stop();
+    }
   }
   if (ONLY_SIDE) throw new Error('--side-only: stopping after the side-by-side figures');
-  log('same stream, three clients');
-  results.sameStream = await sameStream(QUICK ? 50_000 : 300_000);
-  log('same stream agree:', results.sameStream.agree, results.sameStream.diffs.join('; '));
-  log('latency at 10k ev/s');
-  results.latency = await latency();
-  log('start-up');
-  results.startup = await startup();
-  log(`memory over ${HOUR_MINUTES} minutes of event time at 10k ev/s`);
-  results.memoryHour = await memoryHour();
+  if (PARTS.has('same')) {
+    log('same stream, three clients');
+    results.sameStream = await sameStream(QUICK ? 50_000 : 300_000);
+    log('same stream agree:', results.sameStream.agree, results.sameStream.diffs.join('; '));
+  }
+  if (PARTS.has('latency')) {
+    log('latency at 10k ev/s');
+    results.latency = await latency();
+  }
+  if (PARTS.has('startup')) {
+    log('start-up');
+    results.startup = await startup();
+  }
+  if (PARTS.has('memory')) {
+    log(`memory over ${HOUR_MINUTES} minutes of event time at 10k ev/s`);
+    results.memoryHour = await memoryHour();
+  }
 } finally {
   await stat.close();
   await chrome.close();
@@ -390,6 +453,7 @@ const k = (x) => (x == null ? '—' : Math.round(x).toLocaleString('en-US'));
 const lines = [];
 lines.push(`Browser: ${results.browser} (headless) · machine: ${results.machine} · ${results.date}`);
 lines.push('');
+if (results.side) {
 lines.push('| client | kept up at p99 frame <= 16.7 ms, no long task (ev/s, open loop via /ingest) | max events/s (whole history, closed loop) | p99 / max frame at max (ms) | long tasks > 50 ms at max | memory after max (MB) |');
 lines.push('|---|---:|---:|---:|---:|---:|');
 for (const c of CLIENTS) {
@@ -403,16 +467,17 @@ for (const c of CLIENTS) {
 }
 lines.push('');
 lines.push(`Idle p99 frame (no events): ${CLIENTS.map((c) => `${c} ${f1(results.side[c].idle.frameP99Ms)} ms`).join(', ')}.`);
-lines.push(`Same stream, same aggregates (${k(results.sameStream.events)} events to all three at once): ${results.sameStream.agree ? 'agree' : `DIFFER: ${results.sameStream.diffs.join('; ')}`}.`);
+}
+if (results.sameStream) lines.push(`Same stream, same aggregates (${k(results.sameStream.events)} events to all three at once): ${results.sameStream.agree ? 'agree' : `DIFFER: ${results.sameStream.diffs.join('; ')}`}.`);
 const L = results.latency;
-lines.push(`ShopPulse event-to-pixel latency at 10,000 ev/s (${L.seconds} s, ${k(L.latencyN)} frames): p50 ${f1(L.latencyP50Ms)} ms, p99 ${f1(L.latencyP99Ms)} ms; p99 frame ${f1(L.frameP99Ms)} ms, long tasks ${L.longTasks}.`);
+if (L) lines.push(`ShopPulse event-to-pixel latency at 10,000 ev/s (${L.seconds} s, ${k(L.latencyN)} frames): p50 ${f1(L.latencyP50Ms)} ms, p99 ${f1(L.latencyP99Ms)} ms; p99 frame ${f1(L.frameP99Ms)} ms, long tasks ${L.longTasks}.`);
 const S = results.startup;
-lines.push(`ShopPulse start-up: wasm ${k(S.wasmBytes / 1024)} KiB, ${k(S.wasmGzipBytes / 1024)} KiB gzipped (gzip -9); first live data on screen ${S.firstDataMedianMs} ms median, ${S.firstDataMaxMs} ms max after navigation (${S.firstDataMs.join(', ')}).`);
+if (S) lines.push(`ShopPulse start-up: wasm ${k(S.wasmBytes / 1024)} KiB, ${k(S.wasmGzipBytes / 1024)} KiB gzipped (gzip -9); first live data on screen ${S.firstDataMedianMs} ms median, ${S.firstDataMaxMs} ms max after navigation (${S.firstDataMs.join(', ')}).`);
 const H = results.memoryHour;
-lines.push(`ShopPulse memory, ${H.minutes} min of event time at 10,000 ev/s (${k(H.events)} events in ${H.wallSeconds} s): ${f1(H.atHalfMB)} MB at minute ${Math.floor(H.minutes / 2)}, ${f1(H.atEndMB)} MB at minute ${H.minutes} (growth ${f1(H.growthPct)} %), peak ${f1(H.peakMB)} MB (wasm ${f1(H.wasmEndMB)} + JS heap ${f1(H.jsHeapEndMB)} at the end, after GC).`);
+if (H) lines.push(`ShopPulse memory, ${H.minutes} min of event time at 10,000 ev/s (${k(H.events)} events in ${H.wallSeconds} s): ${f1(H.atHalfMB)} MB at minute ${Math.floor(H.minutes / 2)}, ${f1(H.atEndMB)} MB at minute ${H.minutes} (growth ${f1(H.growthPct)} %), peak ${f1(H.peakMB)} MB (wasm ${f1(H.wasmEndMB)} + JS heap ${f1(H.jsHeapEndMB)} at the end, after GC).`);
 console.log(lines.join('\n'));
-for (const c of CLIENTS) {
+for (const c of results.side ? CLIENTS : []) {
   const errs = [...(results.side[c].errors ?? []), ...(results.side[c].max.errors ?? [])];
   if (errs.length) console.log(`${c} errors: ${errs.join('; ')}`);
 }
-if (!results.sameStream.agree) process.exitCode = 1;
+if (results.sameStream && !results.sameStream.agree) process.exitCode = 1;

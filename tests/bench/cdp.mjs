@@ -46,7 +46,13 @@ export async function launchChromium(extraArgs = []) {
         child.kill('SIGKILL');
         await gone;
       }
-      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+      // Chromium's helper processes may still be writing into the profile
+      // (ENOTEMPTY): the figures are taken, a leftover temp dir is not fatal.
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+      } catch (e) {
+        console.error('[cdp] could not remove', profile, e.code);
+      }
     },
   };
 }

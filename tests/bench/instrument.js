@@ -72,13 +72,36 @@
   };
 
   // Event-to-pixel latency: with `?latency=1` every socket's `events`
-  // frames are noted (last seq, gateway send time) from the frame's head
-  // only (no JSON parse), and matched against the sequence shown on screen.
+  // frames (JSON text or bin1 binary) are noted (first seq, gateway send
+  // time) from the frame's head only (no parse of the events), and matched against the sequence shown on screen.
   if (new URLSearchParams(location.search).has('latency')) {
     const Native = window.WebSocket;
     window.WebSocket = function (...args) {
       const ws = new Native(...args);
       ws.addEventListener('message', (m) => {
+        if (m.data instanceof ArrayBuffer) {
+          // bin1 (docs/PROTOCOL.md 2.1): "SPB1" · uv flags · str epoch · uv first_seq · sv sent_ms.
+          const b = new Uint8Array(m.data);
+          if (b.length < 8 || b[0] !== 0x53 || b[1] !== 0x50 || b[2] !== 0x42 || b[3] !== 0x31) return;
+          let at = 4;
+          const uv = () => {
+            let v = 0; let mul = 1;
+            for (;;) {
+              const x = b[at++];
+              v += (x & 0x7f) * mul;
+              if (x < 0x80) return v;
+              mul *= 128;
+            }
+          };
+          uv();
+          const epochLen = uv();
+          at += epochLen;
+          const first = uv();
+          const z = uv();
+          const sent = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+          if (P.recording) P.pending.push([first, sent]);
+          return;
+        }
         if (typeof m.data !== 'string' || !m.data.startsWith('{"type":"events"')) return;
         const head = m.data.slice(0, 200);
         const first = /"first_seq":(\d+)/.exec(head);
