@@ -52,21 +52,23 @@ pub struct VEl {
     pub key: Option<u64>,
 }
 
-/// An element being built.
+/// An element being built (boxed: the builder chains move it at every
+/// step, and a pointer is cheaper to move than the element, in time and in
+/// wasm size).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct E(pub VEl);
+pub struct E(pub Box<VEl>);
 
 fn make(svg: bool, tag: &str, class: &str) -> E {
     let mut attrs = Vec::new();
     if !class.is_empty() {
         attrs.push(("class".to_owned(), class.to_owned()));
     }
-    E(VEl {
+    E(Box::new(VEl {
         svg,
         tag: tag.to_owned(),
         attrs,
         ..VEl::default()
-    })
+    }))
 }
 
 /// A new `<tag class=...>` (no class when `class` is empty).
@@ -127,9 +129,8 @@ impl E {
         self
     }
 
-    /// Gives the element an identity among its siblings: when every child
-    /// of a container has a key, re-renders match children by key (an item
-    /// keeps its node and is only moved) instead of by place.
+    /// Gives the element an identity among its siblings (set by [`keyed`]
+    /// and [`keyed_morph`] on their items).
     #[must_use]
     pub fn key(mut self, key: u64) -> E {
         self.0.key = Some(key);
@@ -138,7 +139,7 @@ impl E {
 
     /// The virtual node.
     pub fn into_node(self) -> VNode {
-        VNode::El(Box::new(self.0))
+        VNode::El(self.0)
     }
 
     /// A real, detached element made from this one (for code that appends
@@ -222,13 +223,6 @@ impl<N> Live<N> {
             VNode::El(e) => e.key,
             VNode::Text(_) => None,
         }
-    }
-}
-
-fn key_of_node(v: &VNode) -> Option<u64> {
-    match v {
-        VNode::El(e) => e.key,
-        VNode::Text(_) => None,
     }
 }
 
@@ -322,25 +316,15 @@ fn update<D: Dom>(dom: &mut D, mut old: Live<D::N>, new: VNode) -> Live<D::N> {
 }
 
 /// Makes the children of `parent` (rendered as `old`) equal to `new` and
-/// returns what is rendered now. Children are matched by key when every
-/// old and new child has one, else by place (same tag at the same place is
-/// updated in place, anything else replaced).
+/// returns what is rendered now. Children are matched by place: the same
+/// tag at the same place is updated in place, anything else replaced (keyed
+/// lists: [`keyed`], [`keyed_morph`]).
 pub fn diff_children<D: Dom>(
     dom: &mut D,
     parent: &D::N,
     old: Vec<Live<D::N>>,
     new: Vec<VNode>,
 ) -> Vec<Live<D::N>> {
-    let all_keyed = !new.is_empty()
-        && new.iter().all(|n| key_of_node(n).is_some())
-        && old.iter().all(|o| o.key().is_some());
-    if all_keyed {
-        let items = new
-            .into_iter()
-            .map(|n| (key_of_node(&n).unwrap_or_default(), Some(n)))
-            .collect();
-        return place_keyed(dom, parent, old, items, false);
-    }
     let mut out = Vec::with_capacity(new.len());
     let mut olds = old.into_iter();
     for n in new {
@@ -380,43 +364,35 @@ fn place_keyed<D: Dom>(
     items: Vec<(u64, Option<VNode>)>,
     recycle: bool,
 ) -> Vec<Live<D::N>> {
-    let mut wanted: Vec<u64> = items.iter().map(|(k, _)| *k).collect();
-    wanted.sort_unstable();
+    // Linear scans: lists are short (at most a few hundred items), and a
+    // sort or a hash map would cost more wasm than the scans cost time.
+    let wanted: Vec<u64> = items.iter().map(|(k, _)| *k).collect();
     // Kept old items, in their old order: (key, node, placed yet).
     let mut order: Vec<(u64, D::N, bool)> = Vec::with_capacity(old.len());
-    // Kept old items by key, for lookup: sorted (key, the item).
-    let mut kept: Vec<(u64, Option<Live<D::N>>)> = Vec::with_capacity(old.len());
+    // Kept old items by position in `order`.
+    let mut kept: Vec<Option<Live<D::N>>> = Vec::with_capacity(old.len());
     let mut spares: Vec<Live<D::N>> = Vec::new();
     for o in old {
         let k = o.key().unwrap_or_default();
-        let dup = order.iter().any(|(x, _, _)| *x == k);
-        if wanted.binary_search(&k).is_ok() && !dup {
+        if wanted.contains(&k) && !order.iter().any(|(x, _, _)| *x == k) {
             order.push((k, o.node.clone(), false));
-            kept.push((k, Some(o)));
+            kept.push(Some(o));
         } else {
             spares.push(o);
         }
     }
-    kept.sort_unstable_by_key(|(k, _)| *k);
     let mut cursor = 0;
     let mut out = Vec::with_capacity(items.len());
     for (k, content) in items {
-        let old = kept
-            .binary_search_by_key(&k, |(x, _)| *x)
-            .ok()
-            .and_then(|i| kept[i].1.take());
+        let at = order.iter().position(|(x, _, _)| *x == k);
+        let old = at.and_then(|i| kept[i].take());
         let live = match (old, content) {
             (Some(o), None) => o,
             (Some(o), Some(n)) if same_kind(&o.v, &n) => update(dom, o, n),
             (Some(o), Some(n)) => {
-                // Same key, another tag: a new node in the old one's place.
-                let fresh = create(dom, n);
-                dom.insert(parent, &fresh.node, Some(&o.node));
-                dom.remove(parent, &o.node);
-                if let Some(slot) = order.iter_mut().find(|(x, _, _)| *x == k) {
-                    slot.1 = fresh.node.clone();
-                }
-                fresh
+                // Same key, another tag: a new node (the old one goes).
+                spares.push(o);
+                create(dom, n)
             }
             (None, Some(n)) => match spares.pop() {
                 Some(s) if recycle && same_kind(&s.v, &n) => update(dom, s, n),
@@ -436,10 +412,10 @@ fn place_keyed<D: Dom>(
                 slot.2 = true;
                 cursor += 1;
             }
-            at => {
-                dom.insert(parent, &live.node, at.map(|(_, n, _)| &*n));
-                if let Some(slot) = order.iter_mut().find(|(x, _, _)| *x == k) {
-                    slot.2 = true;
+            before => {
+                dom.insert(parent, &live.node, before.map(|(_, n, _)| &*n));
+                if let Some(i) = at {
+                    order[i].2 = true;
                 }
             }
         }
@@ -606,15 +582,10 @@ pub fn fill(container: &web_sys::Element, children: Vec<E>) {
         .active_element()
         .filter(|a| container.contains(Some(a)))
         .and_then(|a| a.get_attribute("data-key"));
-    container.set_text_content(None);
     if let Some(id) = container_id(container) {
         take_rendered(id);
     }
-    let mut dom = WebDom;
-    for c in children {
-        let l = create(&mut dom, c.into_node());
-        let _ = container.append_with_node_1(&l.node);
-    }
+    patch(container, children); // nothing rendered: empties, then builds
     if let Some(key) = focused_key {
         if let Ok(list) = container.query_selector_all("[data-key]") {
             for i in 0..list.length() {
@@ -679,13 +650,12 @@ pub fn keyed(
     keys: &[u64],
     build: &dyn Fn(usize) -> E,
 ) {
-    let mut had: Vec<u64> = cache.items.iter().filter_map(Live::key).collect();
-    had.sort_unstable();
+    let had: Vec<u64> = cache.items.iter().filter_map(Live::key).collect();
     let items = keys
         .iter()
         .enumerate()
         .map(|(i, &k)| {
-            if had.binary_search(&k).is_ok() {
+            if had.contains(&k) {
                 (k, None)
             } else {
                 (k, Some(build(i).key(k).into_node()))
@@ -902,37 +872,51 @@ mod tests {
             .collect()
     }
 
+    /// `keyed_morph`'s items: every item with its new content.
+    fn morph_items(names: &[&str]) -> Vec<(u64, Option<VNode>)> {
+        keyed_items(names)
+            .into_iter()
+            .map(|e| (e.0.key.unwrap_or_default(), Some(e.into_node())))
+            .collect()
+    }
+
+    /// Like `rerender`, for a keyed list (no recycling).
+    fn rerender_keyed(first: &[&str], second: &[&str]) -> (Rec, Vec<Live<u32>>) {
+        let mut dom = Rec::default();
+        let live = place_keyed(&mut dom, &ROOT, Vec::new(), morph_items(first), false);
+        dom.ops.clear();
+        dom.created = 0;
+        let live = place_keyed(&mut dom, &ROOT, live, morph_items(second), false);
+        (dom, live)
+    }
+
     #[test]
     fn a_keyed_reorder_only_moves_nodes() {
-        let (ops, live) = rerender(
-            keyed_items(&["a", "b", "c", "d"]),
-            keyed_items(&["b", "a", "c", "d"]),
-        );
-        assert_eq!(ops.len(), 1, "{ops:?}");
+        let (dom, live) = rerender_keyed(&["a", "b", "c", "d"], &["b", "a", "c", "d"]);
+        assert_eq!(dom.ops.len(), 1, "{:?}", dom.ops);
         assert!(
-            ops[0].starts_with(&format!("insert #{} into #0", live[0].node)),
-            "{ops:?}"
+            dom.ops[0].starts_with(&format!("insert #{} into #0", live[0].node)),
+            "{:?}",
+            dom.ops
         );
-        let (ops, _) = rerender(keyed_items(&["a", "b", "c"]), keyed_items(&["c", "b", "a"]));
+        let (dom, _) = rerender_keyed(&["a", "b", "c"], &["c", "b", "a"]);
         assert!(
-            !ops.is_empty() && ops.iter().all(|o| o.starts_with("insert")),
-            "{ops:?}"
+            !dom.ops.is_empty() && dom.ops.iter().all(|o| o.starts_with("insert")),
+            "{:?}",
+            dom.ops
         );
     }
 
     #[test]
+    fn the_same_keyed_list_again_touches_nothing() {
+        let (dom, _) = rerender_keyed(&["a", "b", "c"], &["a", "b", "c"]);
+        assert_eq!(dom.ops, Vec::<String>::new());
+    }
+
+    #[test]
     fn prepending_to_a_keyed_list_creates_only_the_new_item() {
-        let mut dom = Rec::default();
-        let live = diff_children(
-            &mut dom,
-            &ROOT,
-            Vec::new(),
-            nodes(keyed_items(&["b", "c", "d"])),
-        );
-        dom.ops.clear();
-        dom.created = 0;
-        // Newest first, bounded at 3: "d" falls off.
-        let live = diff_children(&mut dom, &ROOT, live, nodes(keyed_items(&["a", "b", "c"])));
+        // Newest first, bounded at 3: "a" arrives, "d" falls off.
+        let (dom, live) = rerender_keyed(&["b", "c", "d"], &["a", "b", "c"]);
         assert_eq!(dom.created, 2, "one <li> and its text: {:?}", dom.ops);
         assert_eq!(
             dom.ops
@@ -1004,7 +988,7 @@ mod tests {
             live[0].v,
             VNode::El(Box::new(VEl {
                 children: Vec::new(),
-                ..text("li", "", "a").key(key_of("a")).0
+                ..*text("li", "", "a").key(key_of("a")).0
             }))
         );
     }

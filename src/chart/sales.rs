@@ -184,9 +184,8 @@ impl Drawn {
     }
 }
 
-/// Draws the chart into `canvas`, sized to its CSS box (`css_px`, as last
-/// observed; read from the canvas when not observed yet) at the device
-/// pixel ratio.
+/// Draws the chart into `canvas`, sized to its CSS box (`css_px`, the
+/// canvas's client size) at the device pixel ratio.
 pub fn draw(
     canvas: &HtmlCanvasElement,
     sales: &SalesView,
@@ -196,13 +195,8 @@ pub fn draw(
     let dpr = web_sys::window()
         .map_or(1.0, |w| w.device_pixel_ratio())
         .clamp(1.0, 3.0);
-    let (cw, ch) = if css_px.0 > 0 {
-        css_px
-    } else {
-        (canvas.client_width(), canvas.client_height())
-    };
-    let css_w = f64::from(cw.max(240));
-    let css_h = f64::from(ch.max(180));
+    let css_w = f64::from(css_px.0.max(240));
+    let css_h = f64::from(css_px.1.max(180));
     // reason: sizes are small positive pixel counts
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let (w, h) = ((css_w * dpr) as u32, (css_h * dpr) as u32);

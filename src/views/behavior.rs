@@ -201,23 +201,23 @@ pub fn BehaviorPanel() -> impl IntoView {
             });
         }
     });
+    // One effect for the rest of the section: the diff makes the parts
+    // that did not change cheap, and an effect costs wasm.
     let funnel_ref = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        if let Some(d) = funnel_ref.get() {
-            patch(&d, funnel_els(b.with(|b| b.funnel), l));
-        }
-    });
     let top_ref = NodeRef::<leptos::html::Ol>::new();
-    Effect::new(move |_| {
-        if let Some(d) = top_ref.get() {
-            b.with(|b| patch(&d, top_els(&b.top_products, l)));
-        }
-    });
     let counts_ref = NodeRef::<leptos::html::Tbody>::new();
     Effect::new(move |_| {
-        if let Some(d) = counts_ref.get() {
-            patch(&d, counts_els(&b.with(counts_of), l));
-        }
+        b.with(|b| {
+            if let Some(d) = funnel_ref.get() {
+                patch(&d, funnel_els(b.funnel, l));
+            }
+            if let Some(d) = top_ref.get() {
+                patch(&d, top_els(&b.top_products, l));
+            }
+            if let Some(d) = counts_ref.get() {
+                patch(&d, counts_els(&counts_of(b), l));
+            }
+        });
     });
     view! {
         <Panel title=l.t(K::Behaviour) testid="behavior">

@@ -165,6 +165,29 @@ fn Toolbar() -> impl IntoView {
             Theme::Light => K::ThemeDark,
         })
     };
+    // The language choices: built here (cheaper in wasm than a template).
+    let lang_select = NodeRef::<leptos::html::Select>::new();
+    Effect::new(move |_| {
+        if let Some(s) = lang_select.get() {
+            patch(
+                &s,
+                Lang::ALL
+                    .into_iter()
+                    .map(|x| {
+                        let o = text("option", "", x.name())
+                            .a("value", x.code())
+                            .a("lang", x.code());
+                        if x == l {
+                            o.a("selected", "")
+                        } else {
+                            o
+                        }
+                    })
+                    .collect(),
+            );
+            s.set_value(l.code());
+        }
+    });
     view! {
         <div class="toolbar" role="toolbar" aria-label=l.t(K::Controls)>
             <button
@@ -201,12 +224,8 @@ fn Toolbar() -> impl IntoView {
                     // keyboard focus on this control.
                     request_animation_frame(|| focus_selector("[data-testid=lang-select]"));
                 }
-            >
-                {Lang::ALL
-                    .into_iter()
-                    .map(|x| view! { <option value=x.code() lang=x.code() selected=x == l>{x.name()}</option> })
-                    .collect_view()}
-            </select>
+                node_ref=lang_select
+            ></select>
             <button
                 type="button"
                 class="btn"

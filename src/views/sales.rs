@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use shoppulse_core::event::Currency;
 use shoppulse_core::view::{ChannelTotals, SalesView, SalesWindow};
 
-use super::widgets::{lang, rb, rx, Panel, SubHead};
+use super::widgets::{lang, Panel, SubHead};
 use crate::chart::sales::{channel_css, channels, draw, shown_windows, ChartOpts, Drawn, Span};
 use crate::dom::{el, fill, patch, text, E};
 use crate::export::{csv_time, download_canvas, file_name, Csv};
@@ -24,8 +24,9 @@ const DRAW_EVERY_MS: i64 = 250;
 /// Windows listed in the table, newest first.
 const WINDOW_ROWS: usize = 12;
 
-/// Coalesces draw requests: at most one draw per [`DRAW_EVERY_MS`]; a request
-/// inside the interval schedules one trailing draw.
+/// Coalesces draw requests: at most one draw per [`DRAW_EVERY_MS`], in a
+/// task of its own (at once when the last draw is older than that, else one
+/// trailing draw).
 #[derive(Default)]
 struct Throttle {
     last_ms: Cell<i64>,
@@ -37,12 +38,10 @@ impl Throttle {
         if self.pending.get() {
             return; // the scheduled draw reads the latest data
         }
+        // Always in a task of its own, never inside the publish: by then the
+        // frame's DOM updates are laid out, so reading the canvas size is
+        // free, and the draw does not lengthen the publish.
         let since = now_ms() - self.last_ms.get();
-        if since >= DRAW_EVERY_MS {
-            self.last_ms.set(now_ms());
-            draw();
-            return;
-        }
         self.pending.set(true);
         let this = Rc::clone(self);
         let delay = u64::try_from(DRAW_EVERY_MS - since).unwrap_or(0);
@@ -136,6 +135,41 @@ fn legend_items(names: &[String], l: Lang) -> Vec<E> {
     out
 }
 
+/// The four total figures (revenue, orders, average order, cancelled).
+fn total_els(t: &ChannelTotals, cur: Option<Currency>, l: Lang) -> Vec<E> {
+    let figure = |label: K, testid: &str, class: &str, value: &str| {
+        el("div", "figure")
+            .c(text("span", "figure-label", l.t(label)))
+            .c(text("span", class, value).a("data-testid", testid))
+    };
+    vec![
+        figure(
+            K::Revenue,
+            "sales-revenue",
+            "figure-value big",
+            &money(t.revenue_cents, cur, l),
+        ),
+        figure(
+            K::Orders,
+            "sales-orders",
+            "figure-value",
+            &thousands(t.orders),
+        ),
+        figure(
+            K::AvgOrder,
+            "sales-aov",
+            "figure-value",
+            &money(t.aov_cents, cur, l),
+        ),
+        figure(
+            K::CancelledRefunded,
+            "sales-cancelled",
+            "figure-value",
+            &thousands(t.cancelled),
+        ),
+    ]
+}
+
 fn option_els(options: Vec<(String, String, bool)>) -> Vec<E> {
     options
         .into_iter()
@@ -162,7 +196,6 @@ pub fn SalesPanel() -> impl IntoView {
     let span = Memo::new(move |_| settings.with(crate::settings::Settings::span));
     let count = Memo::new(move |_| settings.with(crate::settings::Settings::windows));
     let hidden = Memo::new(move |_| settings.with(|s| s.hidden_channels.clone()));
-    let currency = move || sales.with(|s| s.currency);
     let by_channel = move || {
         let hidden = hidden.get();
         sales.with(|s| {
@@ -254,10 +287,14 @@ pub fn SalesPanel() -> impl IntoView {
             );
         }
     });
+    // The controls' choices, then the content: built here (cheaper in wasm
+    // than templates) and diffed, so the parts that did not change cost
+    // their building only (one effect each: an effect costs wasm too).
+    let span_select = NodeRef::<leptos::html::Select>::new();
     Effect::new(move |_| {
+        let sp = span.get();
+        let cur = count.get();
         if let Some(r) = range.get() {
-            let sp = span.get();
-            let cur = count.get();
             patch(
                 &r,
                 option_els(
@@ -269,28 +306,39 @@ pub fn SalesPanel() -> impl IntoView {
             );
             r.set_value(&cur.to_string());
         }
-    });
-    Effect::new(move |_| {
-        if let Some(u) = legend.get() {
-            let h = hidden.get();
-            let names = sales.with(|s| channels(shown_windows(s, span.get(), count.get()), &h));
-            patch(&u, legend_items(&names, l));
+        if let Some(r) = span_select.get() {
+            patch(
+                &r,
+                option_els(
+                    Span::ALL
+                        .into_iter()
+                        .map(|s| (s.as_str().to_owned(), s.label(l).to_owned(), s == sp))
+                        .collect(),
+                ),
+            );
+            r.set_value(sp.as_str());
         }
     });
+    let totals = NodeRef::<leptos::html::Div>::new();
+    let notes = NodeRef::<leptos::html::P>::new();
     Effect::new(move |_| {
-        if let Some(b) = chan_body.get() {
-            patch(&b, channel_rows(&by_channel(), currency(), l));
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(b) = win_body.get() {
-            let sp = span.get();
-            sales.with(|s| patch(&b, window_rows(s, sp, l)));
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(u) = figs.get() {
-            sales.with(|s| {
+        let h = hidden.get();
+        let (sp, n) = (span.get(), count.get());
+        let rows = by_channel();
+        sales.with(|s| {
+            if let Some(d) = totals.get() {
+                patch(&d, total_els(&s.total, s.currency, l));
+            }
+            if let Some(u) = legend.get() {
+                patch(&u, legend_items(&channels(shown_windows(s, sp, n), &h), l));
+            }
+            if let Some(b) = chan_body.get() {
+                patch(&b, channel_rows(&rows, s.currency, l));
+            }
+            if let Some(b) = win_body.get() {
+                patch(&b, window_rows(s, sp, l));
+            }
+            if let Some(u) = figs.get() {
                 patch(
                     &u,
                     s.figures
@@ -305,52 +353,42 @@ pub fn SalesPanel() -> impl IntoView {
                         })
                         .collect(),
                 );
-            });
-        }
+            }
+            if let Some(p) = notes.get() {
+                let mut t = l.f(
+                    K::SalesNotes,
+                    &[
+                        &thousands(s.other_currency_orders),
+                        &thousands(s.late_orders),
+                    ],
+                );
+                if !h.is_empty() {
+                    t.push_str(" · ");
+                    t.push_str(&l.f(K::HiddenNote, &[&h.join(", ")]));
+                }
+                if p.text_content().as_deref() != Some(t.as_str()) {
+                    p.set_text_content(Some(&t));
+                }
+            }
+        });
     });
-    let money_of = move |f: fn(&ChannelTotals) -> i64| {
-        rx(move || sales.with(|s| money(f(&s.total), s.currency, l)))
-    };
-    let count_of =
-        move |f: fn(&ChannelTotals) -> u64| rx(move || sales.with(|s| thousands(f(&s.total))));
     view! {
         <Panel title=l.t(K::Sales) testid="sales" wide=true>
-            <div class="row-figures" data-testid="sales-total">
-                <div class="figure">
-                    <span class="figure-label">{l.t(K::Revenue)}</span>
-                    <span class="figure-value big" data-testid="sales-revenue">{money_of(|t| t.revenue_cents)}</span>
-                </div>
-                <div class="figure">
-                    <span class="figure-label">{l.t(K::Orders)}</span>
-                    <span class="figure-value" data-testid="sales-orders">{count_of(|t| t.orders)}</span>
-                </div>
-                <div class="figure">
-                    <span class="figure-label">{l.t(K::AvgOrder)}</span>
-                    <span class="figure-value" data-testid="sales-aov">{money_of(|t| t.aov_cents)}</span>
-                </div>
-                <div class="figure">
-                    <span class="figure-label">{l.t(K::CancelledRefunded)}</span>
-                    <span class="figure-value" data-testid="sales-cancelled">{count_of(|t| t.cancelled)}</span>
-                </div>
-            </div>
+            <div class="row-figures" data-testid="sales-total" node_ref=totals></div>
             <div class="chart-head">
                 <div class="chart-controls">
                     <label class="muted small">
                         {l.t(K::Window)}
                         <select
                             data-testid="sales-window-select"
+                            node_ref=span_select
                             on:change=move |ev| {
                                 let sp = Span::parse(&event_target_value(&ev));
                                 if let Some(st) = store.store() {
                                     ui.update_settings(&st, |s| s.set_span(sp));
                                 }
                             }
-                        >
-                            {Span::ALL
-                                .into_iter()
-                                .map(|s| view! { <option value=s.as_str() selected=rb(move || span.get() == s)>{s.label(l)}</option> })
-                                .collect_view()}
-                        </select>
+                        ></select>
                     </label>
                     <label class="muted small">
                         {l.t(K::Range)}
@@ -385,18 +423,7 @@ pub fn SalesPanel() -> impl IntoView {
                     </table>
                 </div>
             </div>
-            <p class="muted small" data-testid="sales-notes">
-                {rx(move || {
-                    let (other, late) = sales.with(|s| (s.other_currency_orders, s.late_orders));
-                    let h = hidden.get();
-                    let mut t = l.f(K::SalesNotes, &[&thousands(other), &thousands(late)]);
-                    if !h.is_empty() {
-                        t.push_str(" · ");
-                        t.push_str(&l.f(K::HiddenNote, &[&h.join(", ")]));
-                    }
-                    t
-                })}
-            </p>
+            <p class="muted small" data-testid="sales-notes" node_ref=notes></p>
             <h3>{l.t(K::BusinessFigures)}</h3>
             <ul class="rows" data-testid="sales-figures" tabindex="0" aria-label=l.t(K::BusinessFigures) node_ref=figs></ul>
         </Panel>
@@ -418,24 +445,11 @@ fn SalesChart(
     let theme = expect_context::<Ui>().theme;
     let sales = expect_context::<Sections>().sales;
     let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
-    // The canvas's CSS box, from a ResizeObserver (reading it in the draw
-    // would force a layout in the middle of the publish's DOM updates).
-    let css_px = RwSignal::new((0i32, 0i32));
-    let observer = StoredValue::new_local(None::<web_sys::ResizeObserver>);
-    Effect::new(move |_| {
-        if let Some(c) = canvas_ref.get() {
-            if let Some(ro) = observe_size(&c, css_px) {
-                observer.set_value(Some(ro));
-            }
-        }
+    let resized = RwSignal::new(0u32);
+    let listener = window_event_listener(leptos::ev::resize, move |_| {
+        resized.try_update(|n| *n = n.wrapping_add(1));
     });
-    on_cleanup(move || {
-        observer.try_update_value(|o| {
-            if let Some(ro) = o.take() {
-                ro.disconnect();
-            }
-        });
-    });
+    on_cleanup(move || listener.remove());
     let throttle = Rc::new(Throttle::default());
     let last = StoredValue::new_local(None::<Drawn>);
     Effect::new(move |_| {
@@ -444,31 +458,25 @@ fn SalesChart(
         count.track();
         hidden.track();
         theme.track();
-        css_px.track();
+        resized.track();
         if canvas_ref.get().is_none() {
             return;
         }
         throttle.request(move || {
             // A trailing draw may fire after a language switch rebuilt the
             // dashboard: the old chart's signals are gone then.
-            let (
-                Some(Some(canvas)),
-                Some(span),
-                Some(windows),
-                Some(theme),
-                Some(hidden),
-                Some(size),
-            ) = (
+            let (Some(Some(canvas)), Some(span), Some(windows), Some(theme), Some(hidden)) = (
                 canvas_ref.try_get_untracked(),
                 span.try_get_untracked(),
                 count.try_get_untracked(),
                 theme.try_get_untracked(),
                 hidden.try_get_untracked(),
-                css_px.try_get_untracked(),
-            )
-            else {
+            ) else {
                 return;
             };
+            // Read in a task of its own (see `Throttle`), after the frame's
+            // layout: no forced layout.
+            let size = (canvas.client_width(), canvas.client_height());
             let opts = ChartOpts {
                 span,
                 windows,
@@ -515,32 +523,4 @@ fn SalesChart(
             </button>
         </div>
     }
-}
-
-/// Observes `canvas`'s CSS box into `css_px` (the callback holds no
-/// reference to the canvas, so a removed canvas is not kept alive by it).
-fn observe_size(
-    canvas: &web_sys::HtmlCanvasElement,
-    css_px: RwSignal<(i32, i32)>,
-) -> Option<web_sys::ResizeObserver> {
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-    let on_resize = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
-        let Some(target) = entries
-            .get(0)
-            .dyn_into::<web_sys::ResizeObserverEntry>()
-            .ok()
-            .map(|e| e.target())
-        else {
-            return;
-        };
-        let size = (target.client_width(), target.client_height());
-        if css_px.try_get_untracked().is_some_and(|s| s != size) {
-            css_px.try_set(size);
-        }
-    })
-    .into_js_value();
-    let ro = web_sys::ResizeObserver::new(on_resize.unchecked_ref()).ok()?;
-    ro.observe(canvas);
-    Some(ro)
 }
