@@ -509,6 +509,8 @@ thread_local! {
     /// [`container_id`]; the container; its rendered children).
     static RENDERED: std::cell::RefCell<Vec<Rendered>> = const { std::cell::RefCell::new(Vec::new()) };
     static NEXT_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Entries left by the last sweep of containers gone from the page.
+    static SWEPT_AT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 type Rendered = (u32, web_sys::Element, Vec<Live<web_sys::Node>>);
@@ -564,9 +566,11 @@ pub fn patch(container: &web_sys::Element, children: Vec<E>) {
         let mut r = r.borrow_mut();
         r.push((id, container.clone(), live));
         // Forget containers no longer on the page (a panel rebuilt on a
-        // language switch) when there are more than the page has.
-        if r.len() > 64 {
+        // language switch) once the entries have doubled since the last
+        // sweep (so sweeps stay rare however many containers there are).
+        if r.len() > 2 * SWEPT_AT.with(std::cell::Cell::get).max(32) {
             r.retain(|x| x.1.is_connected());
+            SWEPT_AT.with(|s| s.set(r.len()));
         }
     });
 }

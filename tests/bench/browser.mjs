@@ -23,6 +23,7 @@
 //          [--quick] [--json FILE] [--hour-minutes N] [--clients a,b] [--side-only] [--profile DIR]
 //          [--encoding bin1|json]   (ShopPulse's events frames; default: what the dashboard asks for, bin1)
 //          [--only side,same,latency,startup,memory]   (run only these parts; default: all)
+//          [--trace]   (DevTools timeline of the latency run: main-thread time per kind of work)
 // Prints a table; --json writes every figure.
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
@@ -129,7 +130,15 @@ function traceSummary(events) {
     self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
     stack.push(e);
   }
-  return [...self].sort((a, b) => b[1] - a[1]).slice(0, 16).map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`);
+  // Animation-frame callbacks (ShopPulse publishes in one): their durations, and the whole
+  // frame's rendering work after them.
+  const q = (xs, f) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] : 0);
+  const raf = mine.filter((e) => e.name === 'FireAnimationFrame').map((e) => e.dur / 1000).sort((a, b) => a - b);
+  const span = mine.length ? (mine.at(-1).ts + mine.at(-1).dur - mine[0].ts) / 1000 : 0;
+  return [
+    `${(span / 1000).toFixed(1)} s traced; animation-frame callbacks: ${raf.length}, p50 ${q(raf, 0.5).toFixed(1)} ms, p99 ${q(raf, 0.99).toFixed(1)} ms, max ${(raf.at(-1) ?? 0).toFixed(1)} ms`,
+    ...[...self].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`),
+  ];
 }
 
 /**
