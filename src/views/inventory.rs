@@ -154,28 +154,27 @@ pub fn InventoryPanel() -> impl IntoView {
     let csv = Box::new(move || inv.with_untracked(|i| stock_csv(i, l)));
     let low = NodeRef::<leptos::html::Ul>::new();
     let cache = StoredValue::new_local(KeyCache::new());
-    Effect::new(move |_| {
-        let Some(ul) = low.get() else { return };
-        let now = s.health.with(|h| h.max_event_ms);
-        inv.with(|i| {
-            let keys: Vec<u64> = i
-                .low
-                .iter()
-                .map(|r| key_of(&r.product.to_string()))
-                .collect();
-            cache.update_value(|c| {
-                keyed_morph(c, &ul, &keys, &|k| {
-                    let r = &i.low[k];
-                    low_el(r, &stockout_text(r, now, l), l)
-                });
-            });
-        });
-    });
     let out = NodeRef::<leptos::html::Ul>::new();
     let oversold = NodeRef::<leptos::html::Ul>::new();
     let warnings = NodeRef::<leptos::html::Ul>::new();
+    // One effect for the section: the diff makes unchanged parts cheap, and
+    // an effect costs wasm.
     Effect::new(move |_| {
+        let now = s.health.with(|h| h.max_event_ms);
         inv.with(|i| {
+            if let Some(ul) = low.get() {
+                let keys: Vec<u64> = i
+                    .low
+                    .iter()
+                    .map(|r| key_of(&r.product.to_string()))
+                    .collect();
+                cache.update_value(|c| {
+                    keyed_morph(c, &ul, &keys, &|k| {
+                        let r = &i.low[k];
+                        low_el(r, &stockout_text(r, now, l), l)
+                    });
+                });
+            }
             if let Some(u) = out.get() {
                 patch(&u, out_els(i, l));
             }

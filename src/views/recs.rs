@@ -97,8 +97,8 @@ pub fn RecsPanel() -> impl IntoView {
     let pairs_ref = NodeRef::<leptos::html::Ul>::new();
     let users_ref = NodeRef::<leptos::html::Ul>::new();
     Effect::new(move |_| {
-        if let Some(o) = trend_ref.get() {
-            recs.with(|r| {
+        recs.with(|r| {
+            if let Some(o) = trend_ref.get() {
                 patch(
                     &o,
                     r.trending
@@ -106,11 +106,7 @@ pub fn RecsPanel() -> impl IntoView {
                         .map(|s| product_li(&s.product, &format!("{:.2}", s.score), l))
                         .collect(),
                 );
-            });
-        }
-    });
-    Effect::new(move |_| {
-        recs.with(|r| {
+            }
             if let Some(u) = pairs_ref.get() {
                 patch(
                     &u,
