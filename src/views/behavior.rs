@@ -1,6 +1,8 @@
 //! Shopper behaviour: live log, funnel, active shoppers, top products,
 //! action counts.
 
+use std::time::Duration;
+
 use leptos::prelude::*;
 use shoppulse_core::event::ACTION_SLOTS;
 use shoppulse_core::time::format_hms;
@@ -12,6 +14,20 @@ use crate::export::Csv;
 use crate::format::{conversion, thousands};
 use crate::i18n::{Lang, K};
 use crate::state::Sections;
+
+/// Lines of the live log in the page: about five times what its box shows
+/// (the core keeps `Config::log_len`, 200, which the CSV export gives).
+const LOG_SHOWN: usize = 60;
+
+/// Shortest time between two rewrites of the live log, ms.
+const LOG_MIN_INTERVAL_MS: f64 = 250.0;
+
+/// `performance.now()`, when there is a window.
+fn now_ms() -> Option<f64> {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+}
 
 /// Display name of an action slot.
 pub fn action_name(slot: usize, l: Lang) -> &'static str {
@@ -193,12 +209,45 @@ pub fn BehaviorPanel() -> impl IntoView {
     });
     let log = NodeRef::<leptos::html::Ol>::new();
     let cache = StoredValue::new_local(KeyCache::new());
+    // The live log is rewritten at most every LOG_MIN_INTERVAL_MS (the
+    // figures around it still follow every frame): at thousands of events
+    // per second it changed every frame, faster than anyone reads, and its
+    // layout and paint were the largest share of the page's rendering.
+    let last_ms = StoredValue::new_local(f64::NEG_INFINITY);
+    let scheduled = StoredValue::new_local(false);
+    let render_log = move || {
+        let (Some(ol), Some(now)) = (log.get_untracked(), now_ms()) else {
+            return;
+        };
+        b.with_untracked(|b| {
+            let shown = &b.log[..b.log.len().min(LOG_SHOWN)];
+            let keys = content_keys(shown);
+            cache.update_value(|c| keyed(c, &ol, &keys, &|i| log_el(&shown[i], l)));
+        });
+        last_ms.set_value(now);
+    };
     Effect::new(move |_| {
-        if let Some(ol) = log.get() {
-            b.with(|b| {
-                let keys = content_keys(&b.log);
-                cache.update_value(|c| keyed(c, &ol, &keys, &|i| log_el(&b.log[i], l)));
-            });
+        b.track();
+        if log.get().is_none() {
+            return;
+        }
+        let since = now_ms().unwrap_or(f64::INFINITY) - last_ms.get_value();
+        if since >= LOG_MIN_INTERVAL_MS {
+            render_log();
+        } else if !scheduled.get_value() {
+            scheduled.set_value(true);
+            // reason: a positive number of ms under LOG_MIN_INTERVAL_MS
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let wait = Duration::from_millis((LOG_MIN_INTERVAL_MS - since).ceil() as u64);
+            set_timeout(
+                move || {
+                    // The panel may be gone (a language switch rebuilds it).
+                    if scheduled.try_set_value(false).is_none() {
+                        render_log();
+                    }
+                },
+                wait,
+            );
         }
     });
     // One effect for the rest of the section: the diff makes the parts
