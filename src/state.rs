@@ -572,7 +572,7 @@ impl Store {
 }
 
 /// Monotonic clock for scheduling, ms (`performance.now()` in the browser).
-fn now_f64() -> f64 {
+pub fn now_f64() -> f64 {
     #[cfg(target_arch = "wasm32")]
     {
         web_sys::window()

@@ -13,7 +13,7 @@ use crate::dom::{content_keys, drill_button, el, keyed, patch, text, KeyCache, E
 use crate::export::Csv;
 use crate::format::{conversion, thousands};
 use crate::i18n::{Lang, K};
-use crate::state::Sections;
+use crate::state::{now_f64, Sections};
 
 /// Lines of the live log in the page: about five times what its box shows
 /// (the core keeps `Config::log_len`, 200, which the CSV export gives).
@@ -21,13 +21,6 @@ const LOG_SHOWN: usize = 60;
 
 /// Shortest time between two rewrites of the live log, ms.
 const LOG_MIN_INTERVAL_MS: f64 = 250.0;
-
-/// `performance.now()`, when there is a window.
-fn now_ms() -> Option<f64> {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-}
 
 /// Display name of an action slot.
 pub fn action_name(slot: usize, l: Lang) -> &'static str {
@@ -216,9 +209,10 @@ pub fn BehaviorPanel() -> impl IntoView {
     let last_ms = StoredValue::new_local(f64::NEG_INFINITY);
     let scheduled = StoredValue::new_local(false);
     let render_log = move || {
-        let (Some(ol), Some(now)) = (log.get_untracked(), now_ms()) else {
+        let Some(ol) = log.get_untracked() else {
             return;
         };
+        let now = now_f64();
         b.with_untracked(|b| {
             let shown = &b.log[..b.log.len().min(LOG_SHOWN)];
             let keys = content_keys(shown);
@@ -231,7 +225,7 @@ pub fn BehaviorPanel() -> impl IntoView {
         if log.get().is_none() {
             return;
         }
-        let since = now_ms().unwrap_or(f64::INFINITY) - last_ms.get_value();
+        let since = now_f64() - last_ms.get_value();
         if since >= LOG_MIN_INTERVAL_MS {
             render_log();
         } else if !scheduled.get_value() {

@@ -556,19 +556,13 @@ fn scan_plain_fields<'a>(json: &'a str, raw: &mut Raw<'a>) -> Option<()> {
     }
     let mut i = 1;
     loop {
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let (key, after) = plain_str(json, i + 1)?;
-        if b.get(after) != Some(&b':') {
-            return None;
-        }
+        let (key, after) = plain_key(json, i)?;
         let after = if key == "lines" {
             if seen & (1 << 30) != 0 {
                 return None;
             }
             seen |= 1 << 30;
-            let (items, after) = plain_lines(json, after + 1)?;
+            let (items, after) = plain_lines(json, after)?;
             raw.lines = Some(Scalar::Array(Vec::new()));
             raw.plain_lines = Some(items);
             after
@@ -578,7 +572,7 @@ fn scan_plain_fields<'a>(json: &'a str, raw: &mut Raw<'a>) -> Option<()> {
                 return None;
             }
             seen |= 1 << n;
-            let (value, after) = plain_value(json, after + 1)?;
+            let (value, after) = plain_value(json, after)?;
             *slot = value;
             after
         };
@@ -613,13 +607,7 @@ fn plain_lines(json: &str, i: usize) -> Option<(Vec<LineItem>, usize)> {
         let mut seen = 0u8;
         i += 1;
         loop {
-            if b.get(i) != Some(&b'"') {
-                return None;
-            }
-            let (key, after) = plain_str(json, i + 1)?;
-            if b.get(after) != Some(&b':') {
-                return None;
-            }
+            let (key, after) = plain_key(json, i)?;
             let n = match key {
                 "product" => 0,
                 "product_id" => 1,
@@ -631,7 +619,7 @@ fn plain_lines(json: &str, i: usize) -> Option<(Vec<LineItem>, usize)> {
                 return None;
             }
             seen |= 1 << n;
-            let (value, after) = plain_value(json, after + 1)?;
+            let (value, after) = plain_value(json, after)?;
             f[n] = value;
             match b.get(after) {
                 Some(b',') => i = after + 1,
@@ -654,6 +642,17 @@ fn plain_lines(json: &str, i: usize) -> Option<(Vec<LineItem>, usize)> {
             _ => return None,
         }
     }
+}
+
+/// An object key at `i` (`"key":`) and the index of its value; `None`
+/// for anything not plain.
+fn plain_key(json: &str, i: usize) -> Option<(&str, usize)> {
+    let b = json.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let (key, after) = plain_str(json, i + 1)?;
+    (b.get(after) == Some(&b':')).then_some((key, after + 1))
 }
 
 /// A string's text from `start` (just past its opening quote) and the

@@ -73,27 +73,28 @@ pub fn encode(epoch: &str, seq: u64, engine: &Engine) -> Vec<u8> {
     postcard::to_extend(engine, out).expect("the engine state serializes")
 }
 
-/// The epoch and sequence number of a snapshot frame, without decoding the
-/// engine state (to queue it while paused, say).
-pub fn header(bytes: &[u8]) -> Result<(String, u64), SnapshotError> {
-    let err = |reason: String| SnapshotError { reason };
+fn err(reason: String) -> SnapshotError {
+    SnapshotError { reason }
+}
+
+/// The magic and the header `(epoch, seq)`, and the bytes after them.
+fn split_header(bytes: &[u8]) -> Result<((String, u64), &[u8]), SnapshotError> {
     let rest = bytes
         .strip_prefix(&MAGIC)
         .ok_or_else(|| err("does not start with SPS1".to_owned()))?;
-    postcard::take_from_bytes::<(String, u64)>(rest)
-        .map(|(h, _)| h)
-        .map_err(|e| err(format!("header: {e}")))
+    postcard::take_from_bytes::<(String, u64)>(rest).map_err(|e| err(format!("header: {e}")))
+}
+
+/// The epoch and sequence number of a snapshot frame, without decoding the
+/// engine state (to queue it while paused, say).
+pub fn header(bytes: &[u8]) -> Result<(String, u64), SnapshotError> {
+    split_header(bytes).map(|(h, _)| h)
 }
 
 /// Decodes a snapshot frame: magic, header, then the whole rest must be one
 /// engine state.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-    let err = |reason: String| SnapshotError { reason };
-    let rest = bytes
-        .strip_prefix(&MAGIC)
-        .ok_or_else(|| err("does not start with SPS1".to_owned()))?;
-    let ((epoch, seq), rest) = postcard::take_from_bytes::<(String, u64)>(rest)
-        .map_err(|e| err(format!("header: {e}")))?;
+    let ((epoch, seq), rest) = split_header(bytes)?;
     let (engine, rest) =
         postcard::take_from_bytes::<Engine>(rest).map_err(|e| err(format!("engine state: {e}")))?;
     if !rest.is_empty() {

@@ -293,6 +293,32 @@ pub enum Start {
     },
 }
 
+/// The value kept in `slot` for position `head`, or `encode()` made and
+/// kept there (one encoding per head position, shared by every connection
+/// that joins there). A snapshot over the protocol's frame limit is logged.
+fn cached<T: Clone>(
+    slot: &mut Option<(u64, T)>,
+    head: u64,
+    len: impl Fn(&T) -> usize,
+    encode: impl FnOnce() -> T,
+) -> T {
+    if let Some((seq, value)) = slot {
+        if *seq == head {
+            return value.clone();
+        }
+    }
+    let value = encode();
+    if len(&value) > MAX_FRAME_BYTES {
+        tracing::warn!(
+            bytes = len(&value),
+            limit = MAX_FRAME_BYTES,
+            "snapshot is over the protocol's frame limit"
+        );
+    }
+    *slot = Some((head, value.clone()));
+    value
+}
+
 /// A snapshot's engine state, encoded once per head position and encoding
 /// and shared by every connection that joins there.
 #[derive(Debug, Clone)]
@@ -603,41 +629,27 @@ impl Hub {
             self.metrics.resumes.fetch_add(1, Ordering::Relaxed);
             s
         } else {
-            let state = match &st.snapshot_cache {
-                _ if snap1 => SnapshotBody::Snap1(match &st.snap1_cache {
-                    Some((seq, bytes)) if *seq == head => bytes.clone(),
-                    _ => {
-                        let bytes = Bytes::from(shoppulse_core::snapshot::encode(
-                            &self.info.epoch,
-                            head,
-                            &st.engine,
-                        ));
-                        if bytes.len() > MAX_FRAME_BYTES {
-                            tracing::warn!(
-                                bytes = bytes.len(),
-                                limit = MAX_FRAME_BYTES,
-                                "snap1 snapshot is over the protocol's frame limit"
-                            );
-                        }
-                        st.snap1_cache = Some((head, bytes.clone()));
-                        bytes
-                    }
-                }),
-                Some((seq, text)) if *seq == head => SnapshotBody::Json(text.clone()),
-                _ => {
-                    let text: Arc<str> = Arc::from(
-                        serde_json::to_string(&st.engine).unwrap_or_else(|_| "{}".to_owned()),
-                    );
-                    if text.len() > MAX_FRAME_BYTES {
-                        tracing::warn!(
-                            bytes = text.len(),
-                            limit = MAX_FRAME_BYTES,
-                            "snapshot state is over the protocol's frame limit"
-                        );
-                    }
-                    st.snapshot_cache = Some((head, text.clone()));
-                    SnapshotBody::Json(text)
-                }
+            // Through the guard once, so the cache and the engine borrow apart.
+            let st = &mut *st;
+            let state = if snap1 {
+                SnapshotBody::Snap1(cached(&mut st.snap1_cache, head, Bytes::len, || {
+                    Bytes::from(shoppulse_core::snapshot::encode(
+                        &self.info.epoch,
+                        head,
+                        &st.engine,
+                    ))
+                }))
+            } else {
+                SnapshotBody::Json(cached(
+                    &mut st.snapshot_cache,
+                    head,
+                    |t| t.len(),
+                    || {
+                        Arc::from(
+                            serde_json::to_string(&st.engine).unwrap_or_else(|_| "{}".to_owned()),
+                        )
+                    },
+                ))
             };
             if gap.is_some() {
                 self.metrics.gaps.fetch_add(1, Ordering::Relaxed);
