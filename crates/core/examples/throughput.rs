@@ -164,6 +164,27 @@ fn main() {
         }
         println!("operators only:         {:>12.0} events/s", m.rate());
     }
+    if run("batch") {
+        let mut e = engine.clone();
+        let mut g = gen::Gen::new(42);
+        for _ in 0..300_000 {
+            g.next_line(&mut line);
+        }
+        let mut m = Meter::default();
+        while m.busy < budget {
+            let events: Vec<_> = g
+                .lines(CHUNK)
+                .iter()
+                .filter_map(|l| decode_event(l, 0).ok())
+                .collect();
+            m.time(CHUNK, || {
+                for frame in events.chunks(FRAME) {
+                    e.apply_batch(frame);
+                }
+            });
+        }
+        println!("operators, apply_batch: {:>12.0} events/s", m.rate());
+    }
     if run("all") {
         let mut m = Meter::default();
         let mut first = Some(lines.clone());
@@ -191,6 +212,38 @@ fn main() {
             });
         }
         println!("bin1 decode + all ops:  {:>12.0} events/s", m.rate());
+    }
+    if run("all") {
+        let mut m = Meter::default();
+        let mut events = Vec::new();
+        while m.busy < budget {
+            let chunk = g.lines(CHUNK);
+            m.time(CHUNK, || {
+                for lines in chunk.chunks(FRAME) {
+                    events.clear();
+                    events.extend(lines.iter().filter_map(|l| decode_event(l, 0).ok()));
+                    engine.apply_batch(&events);
+                }
+            });
+        }
+        println!("decode + all, batches:  {:>12.0} events/s", m.rate());
+    }
+    if run("all") {
+        let mut m = Meter::default();
+        let mut scratch = Scratch::default();
+        let mut events = Vec::new();
+        while m.busy < budget {
+            let chunk = frames_of(&g.lines(CHUNK));
+            m.time(CHUNK, || {
+                for f in &chunk {
+                    if let Ok(frame) = Frame::parse(f) {
+                        let _ = frame.decode_into(&mut scratch, &mut events);
+                        engine.apply_batch(&events);
+                    }
+                }
+            });
+        }
+        println!("bin1 + all, batches:    {:>12.0} events/s", m.rate());
     }
     if only == "show" {
         show(&engine);

@@ -544,6 +544,37 @@ impl<'a> Frame<'a> {
         scratch: &mut Scratch,
         mut f: impl FnMut(u64, &Event),
     ) -> Result<(), BinaryError> {
+        self.decode_each(scratch, |seq, ev, lines| {
+            f(seq, &ev);
+            if let Body::Order(o) = ev.body {
+                // Keep the capacity for the next order.
+                *lines = o.lines;
+            }
+        })
+    }
+
+    /// Decodes every event of the frame, in order, into `out` (cleared
+    /// first; its capacity is reused), for [`crate::Engine::apply_batch`].
+    /// Stops at the first bad event and returns its error; the events before
+    /// it are in `out`. Their positions are the ones [`Frame::for_each`]
+    /// gives.
+    pub fn decode_into(
+        &self,
+        scratch: &mut Scratch,
+        out: &mut Vec<Event>,
+    ) -> Result<(), BinaryError> {
+        out.clear();
+        out.reserve(self.count);
+        self.decode_each(scratch, |_, ev, _| out.push(ev))
+    }
+
+    /// Decodes the events one by one, handing each to `f` with the scratch
+    /// line items (which `f` may refill to keep their capacity).
+    fn decode_each(
+        &self,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(u64, Event, &mut Vec<LineItem>),
+    ) -> Result<(), BinaryError> {
         scratch.strings.clear();
         scratch.strings.resize(self.dict.len(), None);
         let mut d = Decoder {
@@ -565,13 +596,7 @@ impl<'a> Frame<'a> {
             }
             lines.clear();
             match d.event(&mut prev_ts, lines) {
-                Ok(ev) => {
-                    f(seq, &ev);
-                    if let Body::Order(o) = ev.body {
-                        // Keep the capacity for the next order.
-                        *lines = o.lines;
-                    }
-                }
+                Ok(ev) => f(seq, ev, lines),
                 Err(mut e) => {
                     e.delivered = i;
                     return Err(e);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{decode_event, DecodeError, ErrorClass, EXCERPT_LEN};
-use crate::event::{Action, Body, Event, Kind, Rejected};
+use crate::event::{Action, Body, Event, Kind, OrderStatus, Rejected};
 use crate::id::Id;
 use crate::ops::{
     behavior::BehaviorOp, inventory::InventoryOp, recs::RecsOp, sales::SalesOp, sync::SyncOp,
@@ -69,6 +69,10 @@ impl Config {
             .unwrap_or(self.low_stock_threshold)
     }
 }
+
+/// Events whose state [`Engine::apply_batch`] reads ahead before applying
+/// them.
+pub const WARM_AHEAD: usize = 64;
 
 /// Latest rejections kept for display.
 pub const RECENT_REJECTIONS: usize = 20;
@@ -233,6 +237,55 @@ impl Engine {
         v.extend(self.sales.sizes());
         v.extend(self.sync.sizes());
         v
+    }
+
+    /// Applies a batch in order, exactly as [`Engine::apply`] on each event,
+    /// but faster on a full engine: the operators' state is mostly cold
+    /// hash-map entries, so for every [`WARM_AHEAD`] events it first reads
+    /// (without changing anything) the entries they will touch, letting the
+    /// CPU overlap those cache misses, then applies them one by one.
+    pub fn apply_batch(&mut self, events: &[Event]) {
+        for chunk in events.chunks(WARM_AHEAD) {
+            let mut acc = 0u64;
+            for ev in chunk {
+                acc ^= self.warm(ev);
+            }
+            for ev in chunk {
+                if let Body::Behavior(b) = &ev.body {
+                    acc ^= self.recs.warm_partners(b);
+                }
+            }
+            std::hint::black_box(acc);
+            for ev in chunk {
+                self.apply(ev);
+            }
+        }
+    }
+
+    /// Reads the entries `ev` will touch (see [`Engine::apply_batch`]).
+    fn warm(&self, ev: &Event) -> u64 {
+        match &ev.body {
+            Body::Behavior(b) => {
+                let mut acc = self.behavior.warm(b) ^ self.recs.warm(b);
+                if b.action == Action::Purchase {
+                    acc ^= self.inventory.warm(&b.product);
+                }
+                acc
+            }
+            Body::Inventory(i) => self.inventory.warm(&i.product),
+            Body::Order(o) => {
+                let mut acc = self.sales.warm(o);
+                if matches!(o.status, OrderStatus::Created | OrderStatus::Paid) {
+                    acc ^= self.recs.warm_order(o);
+                    for l in &o.lines {
+                        acc ^= self.inventory.warm(&l.product);
+                    }
+                }
+                acc
+            }
+            Body::Sync(s) => self.sync.warm(s),
+            Body::Sales(_) | Body::Rejected(_) => 0,
+        }
     }
 
     /// Applies a batch, in order.

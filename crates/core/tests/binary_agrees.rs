@@ -196,6 +196,11 @@ proptest! {
             prop_assert_eq!(bin, &json, "event {} binary vs JSON", i);
             prop_assert_eq!(bin, original);
         }
+        // `decode_into` (for batches) gives the same events, replacing
+        // whatever the vector held.
+        let mut into: Vec<Event> = events.iter().rev().cloned().collect();
+        frame.decode_into(&mut Scratch::default(), &mut into).expect("own frame decodes");
+        prop_assert_eq!(&into, &events);
     }
 
     /// Arbitrary bytes after the magic never panic.
@@ -216,10 +221,17 @@ proptest! {
         let i = at.index(bytes.len());
         bytes[i] = to;
         if let Ok(f) = Frame::parse(&bytes) {
-            let _ = f.for_each(&mut Scratch::default(), |_, e| {
+            let mut each = Vec::new();
+            let r = f.for_each(&mut Scratch::default(), |_, e| {
                 let again = decode_event(&e.to_json(), 0);
                 assert_eq!(again.as_ref(), Ok(e), "a decoded event is a valid event");
+                each.push(e.clone());
             });
+            // `decode_into` stops where `for_each` stops, with the same error.
+            let mut into = Vec::new();
+            let r2 = f.decode_into(&mut Scratch::default(), &mut into);
+            prop_assert_eq!(r.map_err(|e| e.to_string()), r2.map_err(|e| e.to_string()));
+            prop_assert_eq!(into, each);
         }
     }
 }

@@ -233,6 +233,15 @@ impl BehaviorOp {
         }
     }
 
+    /// Reads, without changing anything, the shopper entry `b` will touch,
+    /// so that [`crate::Engine::apply_batch`] can bring it into the cache
+    /// ahead of applying (the returned value only keeps the read alive).
+    pub fn warm(&self, b: &Behavior) -> u64 {
+        self.shoppers
+            .get(&shopper_key(b))
+            .map_or(0, |&m| u64::from(m))
+    }
+
     /// A shopper leaves the map: uncount its steps and activity.
     fn forget(&mut self, mask: u8) {
         for (i, bit) in STEP_BITS.iter().enumerate() {

@@ -216,6 +216,14 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         self.map.values_mut().map(|e| &mut e.1)
     }
 
+    /// The value of the first eviction candidate (the front of the upkeep
+    /// queue), without changing anything: lets a caller bring it into the
+    /// cache before an insert evicts it.
+    pub fn peek_oldest(&self) -> Option<&V> {
+        let (k, _) = self.queue.front()?;
+        self.map.get(k).map(|e| &e.1)
+    }
+
     /// Removes and returns the least recently stamped entry.
     pub fn pop_oldest(&mut self) -> Option<(K, V)> {
         while let Some((k, s)) = self.queue.pop_front() {

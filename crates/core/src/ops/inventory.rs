@@ -138,6 +138,14 @@ impl InventoryOp {
         }
     }
 
+    /// Reads, without changing anything, the entry of `product`
+    /// (for [`crate::Engine::apply_batch`]).
+    pub fn warm(&self, product: &Id) -> u64 {
+        self.products
+            .get(product)
+            .map_or(0, |p| p.qty.unsigned_abs())
+    }
+
     /// Applies an inventory event.
     pub fn on_inventory(&mut self, ts: i64, inv: &Inventory, cfg: &Config) {
         self.seq += 1;

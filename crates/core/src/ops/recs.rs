@@ -524,6 +524,77 @@ impl RecsOp {
         }
     }
 
+    /// Reads, without changing anything, the registry entry of `b`'s product
+    /// and `b`'s user's recent items (the lines [`RecsOp::on_behavior`] will
+    /// touch), for [`crate::Engine::apply_batch`]; the returned value only
+    /// keeps the reads alive.
+    pub fn warm(&self, b: &Behavior) -> u64 {
+        if !matches!(
+            b.action,
+            Action::Browse | Action::AddToCart | Action::Purchase
+        ) {
+            return 0;
+        }
+        let acc = self
+            .products
+            .get(&id_hash(&b.product))
+            .map_or(0, |p| p.uses ^ p.ph[0] ^ p.ph[8] ^ p.pc[0]);
+        acc ^ self.warm_user(&b.user)
+    }
+
+    /// Reads `user`'s recent items, or, for a user not held while the map
+    /// is full, the entry an insert would evict.
+    fn warm_user(&self, user: &Id) -> u64 {
+        let read = |u: &UserItems| u.hs[0] ^ u.hs[8] ^ u.hs[16] ^ u64::from(u.last[0] ^ u.last[16]);
+        match self.users.get(&id_hash(user)) {
+            Some(u) => read(u),
+            None if self.users.len() >= MAX_USERS => self.users.peek_oldest().map_or(0, read),
+            None => 0,
+        }
+    }
+
+    /// Reads the entries a new order `o` will touch (its products, its
+    /// user), for [`crate::Engine::apply_batch`].
+    pub fn warm_order(&self, o: &Order) -> u64 {
+        let mut acc = 0;
+        for l in o.lines.iter().take(ORDER_LINES_PAIRED) {
+            acc ^= self
+                .products
+                .get(&id_hash(&l.product))
+                .map_or(0, |p| p.uses ^ p.ph[8]);
+        }
+        if let Some(u) = &o.user {
+            acc ^= self.warm_user(u);
+        }
+        acc
+    }
+
+    /// The second level of [`RecsOp::warm`]: the registry entries of the
+    /// items `b`'s user touched last (the partners a new item is paired
+    /// with). Call after `warm`, when the user's items are in the cache.
+    pub fn warm_partners(&self, b: &Behavior) -> u64 {
+        if !matches!(
+            b.action,
+            Action::Browse | Action::AddToCart | Action::Purchase
+        ) {
+            return 0;
+        }
+        let Some(u) = self.users.get(&id_hash(&b.user)) else {
+            return 0;
+        };
+        let mut acc = 0;
+        let len = usize::from(u.len);
+        for (&h, &last) in u.hs[..len].iter().zip(&u.last[..len]) {
+            if u.clock.wrapping_sub(last) < CO_WINDOW {
+                acc ^= self
+                    .products
+                    .get(&h)
+                    .map_or(0, |p| p.ph[0] ^ p.ph[8] ^ p.pc[0]);
+            }
+        }
+        acc
+    }
+
     /// Applies a behaviour event.
     pub fn on_behavior(&mut self, ts: i64, b: &Behavior) {
         let (bit, w) = match b.action {

@@ -199,6 +199,19 @@ fn apply_win(ring: &mut Ring<Win>, ts: i64, now: i64, chan: u16, e: Effect) {
 }
 
 impl SalesOp {
+    /// Reads, without changing anything, the seen-set entry of `o`, or the
+    /// entry its insert would evict (for [`crate::Engine::apply_batch`]).
+    pub fn warm(&self, o: &Order) -> u64 {
+        match self.seen.get(&id_hash(&o.order)) {
+            Some(s) => s.total.unsigned_abs(),
+            None if self.seen.len() >= MAX_SEEN_ORDERS => self
+                .seen
+                .peek_oldest()
+                .map_or(0, |s| s.total.unsigned_abs()),
+            None => 0,
+        }
+    }
+
     /// Applies an order event; returns true when it is a *new* order (the
     /// first `created`/`paid` of its id), which other operators react to.
     pub fn on_order(&mut self, ts: i64, o: &Order, now: i64, cfg: &Config) -> bool {

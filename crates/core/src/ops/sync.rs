@@ -276,6 +276,14 @@ impl SyncOp {
             .map_or(i64::MAX, |k| k.0)
     }
 
+    /// Reads, without changing anything, the order entry `s` will touch
+    /// (for [`crate::Engine::apply_batch`]).
+    pub fn warm(&self, s: &Sync) -> u64 {
+        self.orders
+            .get(&id_hash(&s.order))
+            .map_or(0, |o| u64::from(o.chan))
+    }
+
     /// Applies a sync event.
     #[allow(clippy::cast_possible_truncation, clippy::too_many_lines)] // reason: target slot < 4; one linear state-machine step
     pub fn on_sync(&mut self, ts: i64, s: &Sync, now: i64, cfg: &Config) {

@@ -144,6 +144,44 @@ proptest::proptest! {
     }
 }
 
+/// `apply_batch` (read the state a batch will touch ahead, then apply) is
+/// `apply` on each event in order: the same state, byte for byte, on a
+/// stream long enough to fill the recommendation users and evict from them.
+#[test]
+fn apply_batch_gives_the_same_state_as_applying_one_by_one() {
+    let events: Vec<Event> = gen::Gen::new(5)
+        .lines(150_000)
+        .iter()
+        .map(|l| shoppulse_core::decode::decode_event(l, 0).expect("generated lines decode"))
+        .collect();
+    let mut one = Engine::new(Config::default());
+    let mut batched = Engine::new(Config::default());
+    for ev in &events {
+        one.apply(ev);
+    }
+    for (i, chunk) in events.chunks(997).enumerate() {
+        if i % 2 == 0 {
+            batched.apply_batch(chunk);
+        } else {
+            // Mixed with single applies, as a caller may.
+            for ev in chunk {
+                batched.apply(ev);
+            }
+        }
+    }
+    assert!(
+        one.sizes()
+            .contains(&("recs.users", shoppulse_core::ops::recs::MAX_USERS)),
+        "the stream fills the users map: {:?}",
+        one.sizes()
+    );
+    assert_eq!(one.view(), batched.view());
+    assert_eq!(
+        snapshot::encode("e1", 1, &one),
+        snapshot::encode("e1", 1, &batched)
+    );
+}
+
 #[test]
 fn the_view_is_deterministic() {
     let (a, _) = engine_after(10_000, 3);
