@@ -150,7 +150,7 @@ proptest::proptest! {
 #[test]
 fn apply_batch_gives_the_same_state_as_applying_one_by_one() {
     let events: Vec<Event> = gen::Gen::new(5)
-        .lines(150_000)
+        .lines(240_000)
         .iter()
         .map(|l| shoppulse_core::decode::decode_event(l, 0).expect("generated lines decode"))
         .collect();
