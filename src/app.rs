@@ -9,6 +9,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::access::AccessPrompt;
+use crate::link::{Interest, Start};
 use crate::state::{Sections, Store, StoreHandle};
 use crate::ui::{watch_system_theme, Ui};
 use crate::views::alerts::AlertsPanel;
@@ -22,25 +23,79 @@ use crate::views::settings::SettingsPanel;
 use crate::views::sync::SyncPanel;
 use crate::{access, feed};
 
+/// How the engine host starts, from the page's URL (`?shops=`,
+/// `?encoding=`, `?bench_resume_epoch=`).
+fn start(url: String) -> Start {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Start {
+            url,
+            shops: feed::page_shops(),
+            bin1: feed::wants_bin1(),
+            resume_epoch: query("bench_resume_epoch"),
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        Start {
+            url,
+            bin1: feed::wants_bin1(),
+            ..Start::default()
+        }
+    }
+}
+
+/// The page's query parameter `name`, if given.
+#[cfg(target_arch = "wasm32")]
+fn query(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
+        .filter(|v| !v.is_empty())
+}
+
+/// Run the operators in a Web Worker unless the page says `?worker=0`.
+fn wants_worker() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        query("worker").as_deref() != Some("0")
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        false
+    }
+}
+
 /// The dashboard.
 #[component]
 pub fn App() -> impl IntoView {
     let ui = Ui::load();
     let settings = ui.settings.get_untracked();
-    let store = Store::new(feed::feed_url(&settings.feed_url));
-    store.apply_settings(&settings, store.url());
+    let url = feed::feed_url(&settings.feed_url);
+    let store = Store::new(start(url.clone()), wants_worker());
+    store.apply_settings(&settings, url);
     store.set_token(access::load());
     let signals = store.signals;
     #[cfg(target_arch = "wasm32")]
     crate::bench::install(&store);
+    let lookup = RwSignal::new(String::new());
     provide_context(ui);
     provide_context(signals);
     provide_context(Sections::new(signals.view));
     provide_context(StoreHandle::new(&store));
-    provide_context(LookupQuery(RwSignal::new(String::new())));
+    provide_context(LookupQuery(lookup));
     watch_system_theme(ui);
 
-    leptos::task::spawn_local(feed::run(Rc::clone(&store)));
+    // What the page looks at beyond the view goes to the engine host, which
+    // answers in `signals.extras` with every publish.
+    let interested = Rc::clone(&store);
+    Effect::new(move |_| {
+        interested.set_interest(Interest {
+            lookup: lookup.with(|q| q.trim().to_owned()),
+            drill: ui.drill.get(),
+        });
+    });
     let ticker = Rc::clone(&store);
     set_interval(move || ticker.tick(), Duration::from_secs(1));
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {

@@ -69,41 +69,44 @@ pub fn aggregates_json(engine: &Engine, products_json: &str) -> String {
     serde_json::to_string(&aggregates(engine, &products)).unwrap_or_default()
 }
 
-/// Installs `window.__shoppulse_aggregates` for this page's store. With
-/// `?bench_resume_epoch=EPOCH` the first `hello` asks for the whole history
+/// Installs `window.__shoppulse_aggregates(products_json)` for this page's
+/// store: it returns a promise of the JSON answer, computed by the engine
+/// host (in its worker, or on this thread). With `?bench_resume_epoch=EPOCH`
+/// (read when the host starts) the first `hello` asks for the whole history
 /// of that epoch (resume from sequence 0) instead of a snapshot, so the
 /// benchmark can feed a fresh page every event the gateway holds as fast as
 /// the page takes them (the same path a dashboard takes after an unreadable
-/// snapshot).
+/// snapshot). `window.__shoppulse_host()` says where the operators run
+/// (`"worker"` or `"main"`) and `window.__shoppulse_host_memory()` the
+/// worker's wasm memory in bytes (0 on the main thread).
 #[cfg(target_arch = "wasm32")]
 pub fn install(store: &std::rc::Rc<crate::state::Store>) {
+    use leptos::prelude::GetUntracked;
     use wasm_bindgen::prelude::*;
-    let epoch = web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .and_then(|s| web_sys::UrlSearchParams::new_with_str(&s).ok())
-        .and_then(|p| p.get("bench_resume_epoch"));
-    if let Some(epoch) = epoch.filter(|e| !e.is_empty()) {
-        let mut s = store.session.borrow_mut();
-        s.epoch = Some(epoch);
-        s.last_seq = 0;
-    }
-    let store = std::rc::Rc::clone(store);
-    let hook = Closure::<dyn Fn(String) -> String>::new(move |products: String| {
-        store
-            .session
-            .try_borrow()
-            .map(|s| aggregates_json(&s.engine, &products))
-            .unwrap_or_default()
+    let page = std::rc::Rc::clone(store);
+    let hook = Closure::<dyn Fn(String) -> js_sys::Promise>::new(move |products: String| {
+        let page = std::rc::Rc::clone(&page);
+        js_sys::Promise::new(&mut move |resolve, _reject| {
+            page.aggregates(products.clone(), resolve);
+        })
     });
+    let signals = store.signals;
+    let host = Closure::<dyn Fn() -> String>::new(move || signals.host.get_untracked().to_owned());
+    let memory =
+        Closure::<dyn Fn() -> f64>::new(move || signals.host_memory_bytes.get_untracked() as f64);
     if let Some(w) = web_sys::window() {
-        let _ = js_sys::Reflect::set(
-            &w,
-            &JsValue::from_str("__shoppulse_aggregates"),
-            hook.as_ref(),
-        );
+        for (name, f) in [
+            ("__shoppulse_aggregates", hook.as_ref()),
+            ("__shoppulse_host", host.as_ref()),
+            ("__shoppulse_host_memory", memory.as_ref()),
+        ] {
+            let _ = js_sys::Reflect::set(&w, &JsValue::from_str(name), f);
+        }
     }
-    // One hook for the page's lifetime.
+    // The hooks live as long as the page.
     hook.forget();
+    host.forget();
+    memory.forget();
 }
 
 #[cfg(test)]

@@ -8,11 +8,14 @@
 //! failed (still retrying) -> `Connecting` again. A refused viewer token ->
 //! `Unauthorized`, no retry until the operator enters another token.
 //!
-//! Frames are handed to [`Store::on_text`] (JSON) and [`Store::on_binary`]
-//! (`bin1` events frames, asked for unless the page has `?encoding=json`)
-//! as they arrive; nothing here touches the engine directly.
+//! It runs where the engine host runs (a Web Worker by default, see
+//! [`crate::link`]). Frames are handed to [`Host::on_text`] (JSON) and
+//! [`Host::on_binary`] (`bin1` events frames, asked for unless the page has
+//! `?encoding=json`) as they arrive; nothing here touches the engine
+//! directly.
 
-use crate::state::{ConnState, Store};
+use crate::host::Host;
+use crate::state::ConnState;
 
 /// Keep-alive interval, ms.
 pub const HEARTBEAT_MS: i64 = 2_000;
@@ -89,7 +92,7 @@ pub fn bin1_for(query_encoding: Option<&str>) -> bool {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use browser::{feed_url, run, wants_bin1};
+pub use browser::{feed_url, page_shops, run, wants_bin1};
 
 /// Native builds: binary, as in the browser by default.
 #[cfg(not(target_arch = "wasm32"))]
@@ -101,7 +104,7 @@ pub fn wants_bin1() -> bool {
 #[cfg(not(target_arch = "wasm32"))]
 // reason: same signature as the browser version
 #[allow(clippy::unused_async)]
-pub async fn run(_store: std::rc::Rc<Store>) {}
+pub async fn run(_host: std::rc::Rc<Host>) {}
 
 #[cfg(not(target_arch = "wasm32"))]
 /// Native builds: the default local gateway.
@@ -128,7 +131,7 @@ mod browser {
     use gloo_timers::future::TimeoutFuture;
 
     use super::{
-        backoff_ms, feed_url_for, shops_for, waiting_state, ConnState, Store, CONNECT_TIMEOUT_MS,
+        backoff_ms, feed_url_for, shops_for, waiting_state, ConnState, Host, CONNECT_TIMEOUT_MS,
         DEAD_AFTER_MS, HEARTBEAT_MS, POLL_MS, RESYNCED_SHOWN_MS,
     };
     use crate::session::{Outcome, Session};
@@ -151,7 +154,7 @@ mod browser {
     }
 
     /// The page's `?shops=` (see [`super::shops_for`]).
-    fn page_shops() -> Option<Vec<String>> {
+    pub fn page_shops() -> Option<Vec<String>> {
         let search = web_sys::window()?.location().search().ok()?;
         shops_for(
             web_sys::UrlSearchParams::new_with_str(&search)
@@ -169,8 +172,11 @@ mod browser {
         super::bin1_for(encoding.as_deref())
     }
 
+    /// `navigator.onLine` is false (of the window or of the worker).
     fn browser_offline() -> bool {
-        web_sys::window().is_some_and(|w| !w.navigator().on_line())
+        js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+            .and_then(|n| js_sys::Reflect::get(&n, &"onLine".into()))
+            .is_ok_and(|v| v.as_bool() == Some(false))
     }
 
     /// How one connection ended.
@@ -187,8 +193,7 @@ mod browser {
     }
 
     /// Connects forever; never returns.
-    pub async fn run(store: Rc<Store>) {
-        store.session.borrow_mut().shops = page_shops();
+    pub async fn run(store: Rc<Host>) {
         let mut failures: u32 = 0;
         loop {
             store.set_state(ConnState::Connecting);
@@ -199,8 +204,7 @@ mod browser {
             store.note_disconnect(ended.reason);
             if unauthorized {
                 // Wait for another token (or another feed URL) instead of
-                // retrying the same one.
-                crate::access::forget();
+                // retrying the same one (the page forgets the refused one).
                 store.set_state(ConnState::Unauthorized);
                 let version = store.token_version();
                 while store.token_version() == version {
@@ -225,7 +229,7 @@ mod browser {
         }
     }
 
-    async fn wait_countdown(store: &Store, wait_ms: u32, failures: u32) {
+    async fn wait_countdown(store: &Rc<Host>, wait_ms: u32, failures: u32) {
         let mut remaining = wait_ms;
         let was_offline = browser_offline();
         while remaining > 0 {
@@ -264,7 +268,7 @@ mod browser {
         }
     }
 
-    async fn connect_once(store: &Rc<Store>, url: &str) -> Ended {
+    async fn connect_once(store: &Rc<Host>, url: &str) -> Ended {
         let mut ended = Ended::default();
         let mut ws = match WebSocket::open(url) {
             Ok(ws) => ws,

@@ -2,8 +2,10 @@
 //! browser.
 //!
 //! Data flows one way: [`feed`] (socket) -> [`session`] (protocol rules,
-//! engine) via [`state::Store`] -> one view per animation frame ->
-//! [`state::Sections`] memos -> [`views`] (read only) and [`chart`] (canvas).
+//! engine) in the engine [`host`] (a Web Worker, [`worker`], or this thread;
+//! messages in [`link`]) -> at most one publish per animation frame ->
+//! [`state::Store`] signals -> [`state::Sections`] memos -> [`views`] (read
+//! only) and [`chart`] (canvas).
 //! Alongside: [`bench`] (the benchmark's read-only aggregates hook), [`alerts`] derived from each published view, [`pause`] (the
 //! queue while the view is paused), [`settings`], [`i18n`] (every label),
 //! [`format`] (numbers, money, dates per language), [`export`] (CSV, PNG).
@@ -17,7 +19,9 @@ pub mod dom;
 pub mod export;
 pub mod feed;
 pub mod format;
+pub mod host;
 pub mod i18n;
+pub mod link;
 #[cfg(target_arch = "wasm32")]
 pub mod notify;
 pub mod pause;
@@ -27,11 +31,18 @@ pub mod settings;
 pub mod state;
 pub mod ui;
 pub mod views;
+#[cfg(target_arch = "wasm32")]
+pub mod worker;
 
 fn main() {
     #[cfg(target_arch = "wasm32")]
     {
         console_error_panic_hook::set_once();
+        if worker::in_worker() {
+            // The same module, started by worker.js: the engine host.
+            worker::serve();
+            return;
+        }
         // The static "loading" placeholder of index.html gives way to the app.
         if let Some(boot) = web_sys::window()
             .and_then(|w| w.document())

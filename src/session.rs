@@ -56,7 +56,7 @@ pub type ConfigFn = Box<dyn Fn(&Config) -> Config>;
 pub const ORDER_LOG_LEN: usize = 4096;
 
 /// One order or sync event seen by this dashboard (for an order's timeline).
-#[derive(Clone, PartialEq, Debug)]
+#[derive(Clone, PartialEq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct OrderNote {
     /// Event time.
     pub ts_ms: i64,
@@ -69,7 +69,7 @@ pub struct OrderNote {
 }
 
 /// The two kinds of order note.
-#[derive(Clone, PartialEq, Debug)]
+#[derive(Clone, PartialEq, Debug, serde::Serialize, serde::Deserialize)]
 pub enum NoteKind {
     /// The order's own status (`created`, `paid`...).
     Order(String),
@@ -119,7 +119,7 @@ impl OrderNote {
 pub const REJECT_SOURCE: &str = "dashboard";
 
 /// What the gateway said about itself in its `hello`.
-#[derive(Clone, PartialEq, Debug, Default)]
+#[derive(Clone, PartialEq, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServerInfo {
     /// Gateway name and version.
     pub server: String,

@@ -14,6 +14,7 @@ use shoppulse_core::id::Id;
 
 use crate::chart::sales::Span;
 use crate::i18n::K;
+use crate::link::EngineSettings;
 
 /// Largest low-stock threshold accepted.
 pub const MAX_THRESHOLD: i64 = 1_000_000;
@@ -117,15 +118,16 @@ impl Settings {
 
     /// `cfg` with the operator's thresholds and SLA.
     pub fn apply_to(&self, cfg: &Config) -> Config {
-        let mut c = cfg.clone();
-        c.low_stock_threshold = self.low_stock_threshold;
-        c.product_thresholds = self
-            .product_thresholds
-            .iter()
-            .map(|(p, t)| (Id::from_text(p), *t))
-            .collect::<BTreeMap<Id, i64>>();
-        c.sync_sla_ms = self.sync_sla_s.saturating_mul(1000);
-        c
+        self.engine().apply_to(cfg)
+    }
+
+    /// The part of the settings the engine host needs.
+    pub fn engine(&self) -> EngineSettings {
+        EngineSettings {
+            low_stock_threshold: self.low_stock_threshold,
+            product_thresholds: self.product_thresholds.clone(),
+            sync_sla_s: self.sync_sla_s,
+        }
     }
 
     /// Settings as text for storage: `key=value` lines.
@@ -428,6 +430,21 @@ pub fn validate(d: &Draft, base: &Settings) -> Result<Settings, Vec<FieldError>>
         hidden_channels: hidden,
         ..base.clone()
     })
+}
+
+impl EngineSettings {
+    /// `cfg` with these thresholds and SLA.
+    pub fn apply_to(&self, cfg: &Config) -> Config {
+        let mut c = cfg.clone();
+        c.low_stock_threshold = self.low_stock_threshold;
+        c.product_thresholds = self
+            .product_thresholds
+            .iter()
+            .map(|(p, t)| (Id::from_text(p), *t))
+            .collect::<BTreeMap<Id, i64>>();
+        c.sync_sla_ms = self.sync_sla_s.saturating_mul(1000);
+        c
+    }
 }
 
 #[cfg(test)]

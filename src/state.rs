@@ -1,32 +1,33 @@
-//! Application state: the non-reactive engine and the reactive snapshots the
-//! views read.
+//! The page's state: the reactive signals the views read, the alerts, and
+//! the link to the engine host.
 //!
-//! Data flows one way: [`crate::feed`] hands each text frame to
-//! [`Store::on_text`], which applies it to the [`Session`] (engine included)
-//! at once and schedules one publish on the next animation frame (costly
-//! publishes paced so that publishing takes at most [`PUBLISH_DUTY`] of the
-//! main thread). The
-//! publish builds ONE [`View`] (only when something changed) and sets it into
-//! [`Signals::view`]; [`Sections`] splits it with memos so a section that did
-//! not change does not re-render. Views only read.
+//! Data flows one way: the engine host ([`crate::host::Host`], in a Web
+//! Worker or on this thread, see [`crate::link`]) applies the socket's
+//! frames and publishes what changed, at most once per animation frame;
+//! [`Store::apply`] sets it into [`Signals`] (the view only when it
+//! changed) and derives the alerts; [`Sections`] splits the view with memos
+//! so a section that did not change does not re-render. Views only read;
+//! the page's intentions (pause, settings, token, what a drill-down looks
+//! at) go to the host as [`Cmd`]s.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use shoppulse_core::frame::ServerFrame;
+use serde::{Deserialize, Serialize};
 use shoppulse_core::view::{
     BehaviorView, HealthView, InventoryView, RecsView, SalesView, SyncView, View,
 };
 
 use crate::alerts::{AlertRow, Alerts, AlertsView, Rules};
-use crate::pause::{PauseQueue, Queued};
-use crate::session::{Encoding, Outcome, ServerInfo, Session};
+use crate::host::Host;
+use crate::link::{Answer, Cmd, Extras, Interest, Published, Start};
+use crate::session::ServerInfo;
 use crate::settings::Settings;
 
 /// Connection state shown in the feed-health strip.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub enum ConnState {
     /// Opening the socket / waiting for the gateway's hello.
     #[default]
@@ -77,7 +78,7 @@ impl ConnState {
 }
 
 /// Connection facts for the health strip (changes rarely).
-#[derive(Clone, PartialEq, Debug, Default)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct ConnInfo {
     /// Current state.
     pub state: ConnState,
@@ -100,7 +101,7 @@ pub struct ConnInfo {
 }
 
 /// Stream position, published with each view.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Progress {
     /// Stream epoch of the state held.
     pub epoch: Option<String>,
@@ -131,6 +132,13 @@ pub struct Signals {
     pub queued: RwSignal<u64>,
     /// The alerts panel.
     pub alerts: RwSignal<AlertsView>,
+    /// The host's answers to what the page looks at (lookup, drill-down).
+    pub extras: RwSignal<Extras>,
+    /// Where the operators run: `"worker"` or `"main"` (shown in the
+    /// health strip's details, read by the tests).
+    pub host: RwSignal<&'static str>,
+    /// Wasm memory of the engine host when it is a worker, bytes.
+    pub host_memory_bytes: RwSignal<u64>,
 }
 
 /// Per-section memos over [`Signals::view`]: a section re-renders only when
@@ -175,51 +183,56 @@ pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, va
 /// Wall-clock samples kept for the events/s figure (one per second).
 const RATE_SAMPLES: usize = 6;
 
-/// Largest share of the main thread that a costly publish (building the
-/// view and re-rendering the sections) may take while events stream in:
-/// after a publish that cost `c` ms (more than [`PUBLISH_FRAME_BUDGET_MS`]),
-/// the next one waits `c * (1 - d) / d` ms, so the rest goes to applying
-/// events. Profiled: at high rates the re-render, not the operators, is what
-/// limits the events applied per second.
-const PUBLISH_DUTY: f64 = 0.3;
-/// A publish that cost at most this, ms, is followed by one on the next
-/// animation frame (the rendering diffs, so a publish costs what changed:
-/// a few ms at 10,000 events/s), which keeps event-to-pixel latency to
-/// about a frame; only costlier publishes are paced by [`PUBLISH_DUTY`].
-const PUBLISH_FRAME_BUDGET_MS: f64 = 8.0;
-/// Longest pause between publishes however costly they are, ms (the view is
-/// never older than about this).
-const PUBLISH_MAX_GAP_MS: f64 = 1_000.0;
+/// Where the engine host runs.
+enum Link {
+    /// On this thread (`?worker=0`, or no worker could start).
+    Local(Rc<Host>),
+    /// In a dedicated worker.
+    #[cfg(target_arch = "wasm32")]
+    Worker(web_sys::Worker),
+}
 
-/// The engine and its bookkeeping (non-reactive), plus the signals it feeds.
-#[derive(Debug)]
+/// The page's state (see the module note).
 pub struct Store {
-    /// Protocol state and engine. Borrowed briefly; never across an await.
-    pub session: RefCell<Session>,
     /// The reactive outputs.
     pub signals: Signals,
-    publish_scheduled: Cell<bool>,
-    /// Earliest time of the next publish (`performance.now()` ms).
-    next_publish_ms: Cell<f64>,
+    link: RefCell<Option<Link>>,
+    /// How the host was started (kept to start a local one if the worker
+    /// fails).
+    start: Start,
+    /// The latest commands that set the host's state, replayed to a local
+    /// host if the worker fails.
+    settings_cmd: RefCell<Option<Cmd>>,
+    token_cmd: RefCell<Option<Cmd>>,
+    interest: RefCell<Interest>,
     rate_samples: RefCell<VecDeque<(f64, u64)>>,
-    paused: Cell<bool>,
-    queue: RefCell<PauseQueue>,
     alerts: RefCell<Alerts>,
     rules: Cell<Rules>,
     hidden_channels: RefCell<Vec<String>>,
     notify: Cell<bool>,
-    /// Why the current connection should be dropped and resumed, if it should.
-    reconnect: RefCell<Option<String>>,
-    token_version: Cell<u32>,
+    /// Pending answers of the benchmark hook: `(request, resolve)`.
+    #[cfg(target_arch = "wasm32")]
+    pending: RefCell<Vec<(u32, js_sys::Function)>>,
+    #[cfg(target_arch = "wasm32")]
+    next_request: Cell<u32>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
-    /// A store with a fresh session, publishing into new signals.
-    pub fn new(url: String) -> Rc<Self> {
+    /// A store whose engine host starts from `start`: in a worker when
+    /// `worker` and the page can start one, else on this thread.
+    pub fn new(start: Start, worker: bool) -> Rc<Self> {
         let signals = Signals {
             view: RwSignal::new(View::default()),
             conn: RwSignal::new(ConnInfo {
-                url,
+                url: start.url.clone(),
                 ..ConnInfo::default()
             }),
             progress: RwSignal::new(Progress::default()),
@@ -228,136 +241,164 @@ impl Store {
             paused: RwSignal::new(false),
             queued: RwSignal::new(0),
             alerts: RwSignal::new(AlertsView::default()),
+            extras: RwSignal::new(Extras::default()),
+            host: RwSignal::new("main"),
+            host_memory_bytes: RwSignal::new(0),
         };
-        Rc::new(Store {
-            session: RefCell::new(Session::with_encoding(if crate::feed::wants_bin1() {
-                Encoding::Bin1
-            } else {
-                Encoding::Json
-            })),
+        let store = Rc::new(Store {
             signals,
-            publish_scheduled: Cell::new(false),
-            next_publish_ms: Cell::new(0.0),
+            link: RefCell::new(None),
+            start,
+            settings_cmd: RefCell::new(None),
+            token_cmd: RefCell::new(None),
+            interest: RefCell::new(Interest::default()),
             rate_samples: RefCell::new(VecDeque::with_capacity(RATE_SAMPLES + 1)),
-            paused: Cell::new(false),
-            queue: RefCell::new(PauseQueue::default()),
             alerts: RefCell::new(Alerts::new()),
             rules: Cell::new(Rules::default()),
             hidden_channels: RefCell::new(Vec::new()),
             notify: Cell::new(false),
-            reconnect: RefCell::new(None),
-            token_version: Cell::new(0),
-        })
+            #[cfg(target_arch = "wasm32")]
+            pending: RefCell::new(Vec::new()),
+            #[cfg(target_arch = "wasm32")]
+            next_request: Cell::new(0),
+        });
+        #[cfg(target_arch = "wasm32")]
+        if worker {
+            if let Some(w) = crate::worker::spawn(&store) {
+                store.link.replace(Some(Link::Worker(w)));
+                store.signals.host.set("worker");
+                store.send(Cmd::Start(store.start.clone()));
+                return store;
+            }
+        }
+        let _ = worker;
+        store.start_local();
+        store
     }
 
-    /// Applies one text frame now (or queues it while paused); the view
-    /// follows on the next animation frame.
-    pub fn on_text(self: &Rc<Self>, text: &str) -> Outcome {
-        if self.paused.get() {
-            if let Ok(frame) = ServerFrame::parse(text) {
-                if matches!(
-                    frame,
-                    ServerFrame::Events { .. }
-                        | ServerFrame::Snapshot { .. }
-                        | ServerFrame::Gap { .. }
-                ) {
-                    let applied = self.session.borrow().resume_point();
-                    let mut q = self.queue.borrow_mut();
-                    q.push(frame, applied.as_ref());
-                    set_if_changed(self.signals.queued, q.events());
-                    return Outcome::Continue;
+    /// Starts the engine host on this thread (and its feed), replaying the
+    /// latest settings, token and interest.
+    pub fn start_local(self: &Rc<Self>) {
+        let page = Rc::downgrade(self);
+        let host = Host::new(
+            self.start.clone(),
+            Box::new(move |a| {
+                if let Some(p) = page.upgrade() {
+                    p.on_answer(a);
                 }
-                let outcome = self.session.borrow_mut().on_frame(frame, now_ms());
-                self.schedule_publish();
-                return outcome;
-            }
-        }
-        let outcome = self.session.borrow_mut().on_text(text, now_ms());
-        self.schedule_publish();
-        outcome
-    }
-
-    /// Applies one binary message (a `snap1` snapshot or a `bin1` events
-    /// frame) now, or queues it while paused (a `bin1` frame as the
-    /// equivalent JSON `events` frame).
-    pub fn on_binary(self: &Rc<Self>, bytes: &[u8]) -> Outcome {
-        if self.paused.get() {
-            if let Ok((epoch, seq)) = shoppulse_core::snapshot::header(bytes) {
-                let mut q = self.queue.borrow_mut();
-                q.push_snap1(bytes.to_vec(), epoch, seq);
-                set_if_changed(self.signals.queued, q.events());
-                return Outcome::Continue;
-            }
-            if let Some(frame) = bin1_as_json_frame(bytes) {
-                let applied = self.session.borrow().resume_point();
-                let mut q = self.queue.borrow_mut();
-                q.push(frame, applied.as_ref());
-                set_if_changed(self.signals.queued, q.events());
-                return Outcome::Continue;
-            }
-        }
-        let outcome = self.session.borrow_mut().on_binary(bytes, now_ms());
-        self.schedule_publish();
-        outcome
-    }
-
-    /// The `hello` for a new connection (with the resume point, if any;
-    /// while paused, after what is queued).
-    pub fn hello_frame(&self) -> String {
-        if let Some(r) = self.queue.borrow().resume_point() {
-            return self.session.borrow().hello_at(Some(r.clone()));
-        }
-        self.session.borrow().hello_frame()
-    }
-
-    /// Pauses (frames queue, the view freezes) or resumes (the queue
-    /// applies in order, then the view follows).
-    pub fn set_paused(self: &Rc<Self>, paused: bool) {
-        if self.paused.replace(paused) == paused {
-            return;
-        }
-        self.signals.paused.set(paused);
-        if paused {
-            return;
-        }
-        let (frames, overflowed) = self.queue.borrow_mut().take();
-        let mut reconnect =
-            overflowed.then(|| "pause queue was full: resuming from the gateway".to_owned());
-        let mut resynced = false;
+            }),
+        );
+        self.link.replace(Some(Link::Local(Rc::clone(&host))));
+        self.signals.host.set("main");
+        for cmd in [
+            self.settings_cmd.borrow().clone(),
+            self.token_cmd.borrow().clone(),
+        ]
+        .into_iter()
+        .flatten()
         {
-            let mut s = self.session.borrow_mut();
-            let now = now_ms();
-            for f in frames {
-                let outcome = match f {
-                    Queued::Frame(f) => s.on_frame(f, now),
-                    Queued::Snap1(bytes) => s.on_binary(&bytes, now),
-                };
-                match outcome {
-                    Outcome::Reconnect(r) => reconnect = Some(r),
-                    Outcome::Resynced => resynced = true,
-                    _ => {}
+            host.handle(cmd);
+        }
+        host.handle(Cmd::Interest(self.interest.borrow().clone()));
+        if self.signals.paused.get_untracked() {
+            host.handle(Cmd::Pause(true));
+        }
+        #[cfg(target_arch = "wasm32")]
+        leptos::task::spawn_local(crate::feed::run(host));
+    }
+
+    /// Sends `cmd` to the engine host.
+    fn send(&self, cmd: Cmd) {
+        let link = self.link.borrow();
+        match &*link {
+            Some(Link::Local(h)) => {
+                let h = Rc::clone(h);
+                drop(link);
+                h.handle(cmd);
+            }
+            #[cfg(target_arch = "wasm32")]
+            Some(Link::Worker(w)) => crate::worker::post(w, &crate::link::encode(&cmd)),
+            None => {}
+        }
+    }
+
+    /// The engine host's worker failed (`why`): the host starts again on
+    /// this thread, from a snapshot.
+    pub fn worker_failed(self: &Rc<Self>, why: &str) {
+        if matches!(&*self.link.borrow(), Some(Link::Local(_))) {
+            return;
+        }
+        #[cfg(target_arch = "wasm32")]
+        if let Some(Link::Worker(w)) = self.link.borrow_mut().take() {
+            w.terminate();
+        }
+        self.signals.conn.update(|c| {
+            c.last_error = Some(format!("worker failed, operators moved to the page: {why}"));
+        });
+        self.start_local();
+    }
+
+    /// Handles what the engine host sent.
+    pub fn on_answer(self: &Rc<Self>, answer: Answer) {
+        match answer {
+            Answer::Publish(p) => {
+                self.apply(*p);
+                if !matches!(&*self.link.borrow(), Some(Link::Local(_))) {
+                    // The next publish may come once this one is drawn.
+                    let store = Rc::clone(self);
+                    request_animation_frame(move || store.send(Cmd::Drawn));
                 }
             }
+            Answer::Aggregates(id, json) => {
+                #[cfg(target_arch = "wasm32")]
+                {
+                    let mut pending = self.pending.borrow_mut();
+                    if let Some(i) = pending.iter().position(|(r, _)| *r == id) {
+                        let (_, resolve) = pending.swap_remove(i);
+                        drop(pending);
+                        let _ = resolve.call1(
+                            &wasm_bindgen::JsValue::NULL,
+                            &wasm_bindgen::JsValue::from_str(&json),
+                        );
+                    }
+                }
+                #[cfg(not(target_arch = "wasm32"))]
+                let _ = (id, json);
+            }
         }
-        set_if_changed(self.signals.queued, 0);
-        if resynced {
-            self.set_state(ConnState::Resynced);
-        }
-        if let Some(r) = reconnect {
-            self.request_reconnect(r);
-        }
-        self.schedule_publish();
     }
 
-    /// Asks the feed to drop the connection and resume (picked up within
-    /// half a second).
-    pub fn request_reconnect(&self, reason: String) {
-        *self.reconnect.borrow_mut() = Some(reason);
-    }
-
-    /// The pending reconnect request, once.
-    pub fn take_reconnect(&self) -> Option<String> {
-        self.reconnect.borrow_mut().take()
+    /// Sets what changed into the signals and derives the alerts.
+    pub fn apply(&self, p: Published) {
+        if let Some(c) = p.conn {
+            let refused = c.state == ConnState::Unauthorized
+                && self
+                    .signals
+                    .conn
+                    .with_untracked(|o| o.state != ConnState::Unauthorized);
+            if refused {
+                // A refused token is forgotten at once.
+                crate::access::forget();
+            }
+            set_if_changed(self.signals.conn, c);
+        }
+        if let Some(pr) = p.progress {
+            set_if_changed(self.signals.progress, pr);
+        }
+        if let Some(q) = p.queued {
+            set_if_changed(self.signals.queued, q);
+        }
+        if let Some(e) = p.extras {
+            set_if_changed(self.signals.extras, e);
+        }
+        if let Some(m) = p.host_memory_bytes {
+            set_if_changed(self.signals.host_memory_bytes, m);
+        }
+        if let Some(view) = p.view {
+            let raised = self.update_alerts(&view);
+            self.notify_rows(&raised);
+            set_if_changed(self.signals.view, view);
+        }
     }
 
     /// The feed URL in use.
@@ -365,14 +406,27 @@ impl Store {
         self.signals.conn.with_untracked(|c| c.url.clone())
     }
 
-    /// Applies the operator's settings: engine thresholds and SLA (kept
-    /// across snapshots), alert rules, hidden channels, notifications, and
-    /// the feed URL (`url`, already resolved; a change reconnects).
-    pub fn apply_settings(self: &Rc<Self>, s: &Settings, url: String) {
-        let engine_settings = s.clone();
-        self.session
-            .borrow_mut()
-            .set_local_config(Some(Box::new(move |c| engine_settings.apply_to(c))));
+    /// Pauses (frames queue, the view freezes) or resumes.
+    pub fn set_paused(&self, paused: bool) {
+        set_if_changed(self.signals.paused, paused);
+        self.send(Cmd::Pause(paused));
+    }
+
+    /// Tells the host what the page looks at (sent only when it changed).
+    pub fn set_interest(&self, interest: Interest) {
+        if *self.interest.borrow() != interest {
+            self.interest.replace(interest.clone());
+            self.send(Cmd::Interest(interest));
+        }
+    }
+
+    /// Applies the operator's settings: engine thresholds and SLA and the
+    /// feed URL (`url`, already resolved; a change reconnects) in the host;
+    /// alert rules, hidden channels and notifications here.
+    pub fn apply_settings(&self, s: &Settings, url: String) {
+        let cmd = Cmd::Settings(s.engine(), url);
+        self.settings_cmd.replace(Some(cmd.clone()));
+        self.send(cmd);
         self.rules.set(Rules {
             fail_rate: s.alert_fail_pct as f64 / 100.0,
             lag_ms: s.alert_lag_ms as f64,
@@ -380,12 +434,24 @@ impl Store {
         });
         self.hidden_channels.replace(s.hidden_channels.clone());
         self.notify.set(s.notify);
-        if self.url() != url {
-            self.signals.conn.update(|c| c.url = url);
-            self.request_reconnect("feed URL changed".to_owned());
-        }
         self.refresh_alerts();
-        self.schedule_publish();
+    }
+
+    /// Sets the viewer token sent in the next hello.
+    pub fn set_token(&self, token: Option<String>) {
+        let cmd = Cmd::Token(token);
+        self.token_cmd.replace(Some(cmd.clone()));
+        self.send(cmd);
+    }
+
+    /// The benchmark hook: asks the host for the aggregates (with the stock
+    /// of `products_json`); `resolve` gets the JSON answer.
+    #[cfg(target_arch = "wasm32")]
+    pub fn aggregates(&self, products_json: String, resolve: js_sys::Function) {
+        let id = self.next_request.get().wrapping_add(1);
+        self.next_request.set(id);
+        self.pending.borrow_mut().push((id, resolve));
+        self.send(Cmd::Aggregates(id, products_json));
     }
 
     /// Re-reads the alert conditions from the published view (after a
@@ -431,131 +497,11 @@ impl Store {
         }
     }
 
-    /// Sets the viewer token sent in the next hello.
-    pub fn set_token(&self, token: Option<String>) {
-        self.session.borrow_mut().token = token
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| shoppulse_core::frame::Token::new(t.trim()));
-        self.token_version
-            .set(self.token_version.get().wrapping_add(1));
-    }
-
-    /// Bumped by every [`Store::set_token`] (the feed waits for it after a
-    /// refusal).
-    pub fn token_version(&self) -> u32 {
-        self.token_version.get()
-    }
-
-    /// Changes the connection state shown.
-    pub fn set_state(&self, state: ConnState) {
-        if self.signals.conn.with_untracked(|c| c.state != state) {
-            self.signals.conn.update(|c| c.state = state);
-        }
-    }
-
-    /// The connection state shown.
-    pub fn state(&self) -> ConnState {
-        self.signals.conn.with_untracked(|c| c.state)
-    }
-
-    /// Records why a connection ended.
-    pub fn note_disconnect(&self, reason: String) {
-        self.signals.conn.update(|c| {
-            c.disconnects += 1;
-            c.last_disconnect = Some(reason);
-        });
-    }
-
-    /// Schedules one publish on an animation frame (coalesced), no sooner
-    /// than the render budget allows (see [`PUBLISH_DUTY`]).
-    fn schedule_publish(self: &Rc<Self>) {
-        if self.publish_scheduled.replace(true) {
-            return;
-        }
-        let store = Rc::clone(self);
-        let wait_ms = self.next_publish_ms.get() - now_f64();
-        if wait_ms > 1.0 {
-            // reason: wait_ms is in (1, PUBLISH_MAX_GAP_MS]
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let wait = std::time::Duration::from_millis(wait_ms as u64);
-            set_timeout(
-                move || request_animation_frame(move || store.publish()),
-                wait,
-            );
-        } else {
-            request_animation_frame(move || store.publish());
-        }
-    }
-
-    /// Builds the view (only if something changed) and sets the signals.
-    fn publish(self: &Rc<Self>) {
-        self.publish_scheduled.set(false);
-        // The render cost: from here to the first task after this one (the
-        // views update in microtasks of this task), which sets the earliest
-        // next publish.
-        let started = now_f64();
-        let store = Rc::clone(self);
-        set_timeout(
-            move || {
-                let cost = now_f64() - started;
-                let gap = if cost <= PUBLISH_FRAME_BUDGET_MS {
-                    0.0
-                } else {
-                    (cost * (1.0 - PUBLISH_DUTY) / PUBLISH_DUTY).min(PUBLISH_MAX_GAP_MS)
-                };
-                store.next_publish_ms.set(started + cost + gap);
-            },
-            std::time::Duration::ZERO,
-        );
-        let (view, progress, conn_facts) = {
-            let mut s = self.session.borrow_mut();
-            if !s.take_changed() {
-                return;
-            }
-            let progress = Progress {
-                epoch: s.epoch.clone(),
-                last_seq: s.last_seq,
-                head_seq: s.head_seq,
-                applied_here: s.applied_here,
-            };
-            let facts = (
-                s.server.clone(),
-                s.last_error.clone(),
-                s.protocol_errors,
-                s.gaps,
-                s.last_gap.clone(),
-            );
-            (s.engine.view(), progress, facts)
-        };
-        let raised = self.update_alerts(&view);
-        self.notify_rows(&raised);
-        set_if_changed(self.signals.progress, progress);
-        let (server, last_error, protocol_errors, gaps, last_gap) = conn_facts;
-        let conn = self.signals.conn;
-        let differs = conn.with_untracked(|c| {
-            c.server != server
-                || c.last_error != last_error
-                || c.protocol_errors != protocol_errors
-                || c.gaps != gaps
-                || c.last_gap != last_gap
-        });
-        if differs {
-            conn.update(|c| {
-                c.server = server;
-                c.last_error = last_error;
-                c.protocol_errors = protocol_errors;
-                c.gaps = gaps;
-                c.last_gap = last_gap;
-            });
-        }
-        set_if_changed(self.signals.view, view);
-    }
-
     /// Once a second: the wall clock and the events/s figure.
     pub fn tick(&self) {
         let now = now_ms();
         self.signals.now_ms.set(now);
-        let applied = self.session.borrow().applied_here;
+        let applied = self.signals.progress.with_untracked(|p| p.applied_here);
         let mut samples = self.rate_samples.borrow_mut();
         samples.push_back((now as f64, applied));
         while samples.len() > RATE_SAMPLES {
@@ -575,8 +521,11 @@ impl Store {
 pub fn now_f64() -> f64 {
     #[cfg(target_arch = "wasm32")]
     {
-        web_sys::window()
-            .and_then(|w| w.performance())
+        // `performance` of the window or of the worker running the host.
+        use wasm_bindgen::JsCast;
+        js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+            .ok()
+            .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
             .map_or_else(js_sys::Date::now, |p| p.now())
     }
     #[cfg(not(target_arch = "wasm32"))]
@@ -602,8 +551,8 @@ pub fn now_ms() -> i64 {
     }
 }
 
-/// A `Copy` handle on the store for views that read the engine directly
-/// (the per-user recommendation lookup). Read-only by convention.
+/// A `Copy` handle on the store for the views' controls (pause, settings,
+/// alerts); the views read only the signals.
 #[derive(Clone, Copy, Debug)]
 pub struct StoreHandle(pub StoredValue<Rc<Store>, LocalStorage>);
 
@@ -611,18 +560,6 @@ impl StoreHandle {
     /// Wraps `store` for use in reactive closures.
     pub fn new(store: &Rc<Store>) -> Self {
         StoreHandle(StoredValue::new_local(Rc::clone(store)))
-    }
-
-    /// Reads the engine.
-    pub fn with_engine<R>(self, f: impl FnOnce(&shoppulse_core::Engine) -> R) -> Option<R> {
-        self.with_session(|s| f(&s.engine))
-    }
-
-    /// Reads the session (engine and the order notes).
-    pub fn with_session<R>(self, f: impl FnOnce(&Session) -> R) -> Option<R> {
-        self.0
-            .try_with_value(|store| store.session.try_borrow().ok().map(|s| f(&s)))
-            .flatten()
     }
 
     /// The store itself (for the controls: pause, settings).
@@ -650,23 +587,4 @@ impl StoreHandle {
             s.clear_resolved_alerts();
         }
     }
-}
-
-/// A readable `bin1` frame as the equivalent JSON `events` frame (for the
-/// pause queue, which holds parsed frames); `None` when unreadable (the
-/// session then counts it).
-fn bin1_as_json_frame(bytes: &[u8]) -> Option<ServerFrame> {
-    let f = shoppulse_core::binary::Frame::parse(bytes).ok()?;
-    let mut events = Vec::with_capacity(f.count);
-    f.for_each(&mut shoppulse_core::binary::Scratch::default(), |_, ev| {
-        events.push(ev.to_json());
-    })
-    .ok()?;
-    let text = shoppulse_core::frame::encode_events_frame(
-        f.epoch,
-        f.first_seq,
-        f.sent_ms,
-        events.iter().map(String::as_str),
-    );
-    ServerFrame::parse(&text).ok()
 }

@@ -41,7 +41,7 @@ impl Theme {
 }
 
 /// What the drill-down panel shows.
-#[derive(Clone, PartialEq, Debug)]
+#[derive(Clone, PartialEq, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Drill {
     /// A product: stock, depletion, sparkline, what sells with it.
     Product(Id),

@@ -19,14 +19,10 @@ use super::widgets::{lang, rx, sparkline_el};
 use crate::dom::{drill_button, el, patch, text, E};
 use crate::format::{datetime, duration_ms, percent, thousands};
 use crate::i18n::{Lang, K};
+use crate::link::DrillData;
 use crate::session::{NoteKind, OrderNote};
-use crate::state::{Sections, Signals, StoreHandle};
+use crate::state::{Sections, Signals};
 use crate::ui::{Drill, Ui};
-
-/// Unsynced orders listed for a cell.
-pub const CELL_ORDERS: usize = 50;
-/// Partners listed for a product.
-pub const PARTNERS_SHOWN: usize = 8;
 
 /// The delegated click handler: opens the drill-down named by the nearest
 /// `data-drill` element (`product` / `order` with `data-drill-id`, `cell`
@@ -337,27 +333,42 @@ fn order_el(states: &[OrderTargetState], notes: &[OrderNote], l: Lang) -> Vec<E>
     out
 }
 
-/// Reads what `drill` shows (`tick`: the once-a-second refresh of the
-/// cell scan, which is not re-run every frame).
-fn read(drill: &Drill, store: StoreHandle, sections: Sections, l: Lang) -> Option<Data> {
-    match drill {
-        Drill::Product(id) => {
+/// What `drill` shows: the engine's side from the host's answer in
+/// `signals.extras` (`None` until the host answered for this drill-down),
+/// the rest from the sections.
+fn read(drill: &Drill, signals: Signals, sections: Sections, l: Lang) -> Option<Data> {
+    let data = signals.extras.with(|x| {
+        x.drill
+            .as_ref()
+            .filter(|(d, _)| d == drill)
+            .map(|(_, data)| data.clone())
+    })?;
+    match (drill, data) {
+        (
+            Drill::Product(id),
+            DrillData::Product {
+                stock,
+                partners,
+                score,
+                now_ms,
+            },
+        ) => {
             let top = sections.behavior.with(|b| {
                 b.top_products
                     .iter()
                     .find(|p| p.product == *id)
                     .map(|p| p.count)
             });
-            store.with_engine(|e| Data::Product {
+            Some(Data::Product {
                 id: id.clone(),
-                stock: e.stock_of(id),
-                partners: e.bought_with(id, PARTNERS_SHOWN),
-                score: e.trend_score(id),
+                stock,
+                partners,
+                score,
                 top,
-                now: e.now_ms(),
+                now: now_ms,
             })
         }
-        Drill::Cell(ch, t) => {
+        (Drill::Cell(ch, t), DrillData::Cell { orders }) => {
             let figures = sections.sync.with(|s| {
                 s.cells
                     .iter()
@@ -374,15 +385,12 @@ fn read(drill: &Drill, store: StoreHandle, sections: Sections, l: Lang) -> Optio
                         )
                     })
             });
-            store.with_engine(|e| Data::Cell {
-                orders: e.cell_orders(ch, *t, CELL_ORDERS),
-                figures,
-            })
+            Some(Data::Cell { orders, figures })
         }
-        Drill::Order(id) => store.with_session(|s| Data::Order {
-            states: s.engine.order_sync(id),
-            notes: s.order_notes(id),
-        }),
+        (Drill::Order(_), DrillData::Order { states, notes }) => {
+            Some(Data::Order { states, notes })
+        }
+        _ => None,
     }
 }
 
@@ -391,7 +399,6 @@ fn read(drill: &Drill, store: StoreHandle, sections: Sections, l: Lang) -> Optio
 pub fn DrillPanel() -> impl IntoView {
     let l = lang();
     let ui = expect_context::<Ui>();
-    let store = expect_context::<StoreHandle>();
     let signals = expect_context::<Signals>();
     let sections = expect_context::<Sections>();
     let drill = ui.drill;
@@ -417,14 +424,10 @@ pub fn DrillPanel() -> impl IntoView {
             last.set_value(None);
             return;
         };
-        // Products and orders follow every view; the cell scan runs once a second.
-        if matches!(d, Drill::Cell(..)) {
-            signals.now_ms.track();
-        } else {
-            signals.view.track();
-        }
+        // The host answers with every publish for products and orders, and
+        // once a second for a cell (its scan is costly).
         let Some(c) = body.get() else { return };
-        let Some(data) = read(&d, store, sections, l) else {
+        let Some(data) = read(&d, signals, sections, l) else {
             return;
         };
         if last.with_value(|p| p.as_ref() == Some(&data)) && c.child_element_count() > 0 {

@@ -9,7 +9,7 @@ use super::widgets::{lang, Panel, SubHead};
 use crate::dom::{button, drill_button, el, patch, text, E};
 use crate::export::Csv;
 use crate::i18n::{Lang, K};
-use crate::state::{Sections, Signals, StoreHandle};
+use crate::state::{Sections, Signals};
 
 /// A core reason ("bought with 101", "trending"...) in `l`.
 pub fn reason_text(reason: &str, l: Lang) -> String {
@@ -149,22 +149,24 @@ pub fn RecsPanel() -> impl IntoView {
     }
 }
 
-/// Type a user id; shows `engine.recommend_for(user)` and follows the feed.
+/// Type a user id; shows the engine's `recommend_for(user)` (asked of the
+/// host through the page's interest) and follows the feed.
 #[component]
 fn UserLookup() -> impl IntoView {
     let l = lang();
-    let store = expect_context::<StoreHandle>();
-    let view_sig = expect_context::<Signals>().view;
+    let extras = expect_context::<Signals>().extras;
     let query = expect_context::<LookupQuery>().0;
+    // The host's answer for the query as typed (none while it is empty or
+    // not answered yet); it follows the feed.
     let result = move || {
         let q = query.get();
         let q = q.trim();
-        if q.is_empty() {
-            return None;
-        }
-        view_sig.track();
-        let id = Id::from_text(q);
-        store.with_engine(|e| e.recommend_for(&id))
+        extras.with(|x| {
+            x.lookup
+                .as_ref()
+                .filter(|(asked, _)| !q.is_empty() && asked == q)
+                .map(|(_, recs)| recs.clone())
+        })
     };
     let out = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {

@@ -5,13 +5,13 @@
 //! that did not change does not re-render. Bounded: every list has a cap
 //! (documented on the field), whatever the size of the stream.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{Currency, SyncStatus, Target};
 use crate::id::Id;
 
 /// Everything the dashboard shows.
-#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct View {
     /// Feed health: counters and latest rejection reasons.
     pub health: HealthView,
@@ -28,7 +28,7 @@ pub struct View {
 }
 
 /// Feed health.
-#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct HealthView {
     /// Events applied to the operators (rejection notices not included).
     pub applied: u64,
@@ -72,7 +72,7 @@ pub struct RejectionLine {
 pub type ActionCounts = [u64; 6];
 
 /// Shopper behaviour.
-#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct BehaviorView {
     /// Readable log, newest first (at most `Config::log_len`, default 200).
     pub log: Vec<LogLine>,
@@ -101,7 +101,7 @@ pub struct BehaviorView {
 }
 
 /// One line of the behaviour log.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct LogLine {
     /// Event time (epoch ms).
     pub ts_ms: i64,
@@ -116,7 +116,7 @@ pub struct LogLine {
 }
 
 /// Shoppers reaching each funnel step.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Funnel {
     /// Shoppers who browsed.
     pub browse: u64,
@@ -129,7 +129,7 @@ pub struct Funnel {
 }
 
 /// A product with a count (top products).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct ProductCount {
     /// Which product.
     pub product: Id,
@@ -140,7 +140,7 @@ pub struct ProductCount {
 }
 
 /// Stock.
-#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct InventoryView {
     /// Products tracked.
     pub tracked: u64,
@@ -163,7 +163,7 @@ pub struct InventoryView {
 }
 
 /// One product's stock.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct StockRow {
     /// Which product.
     pub product: Id,
@@ -182,7 +182,7 @@ pub struct StockRow {
 }
 
 /// Recommendations.
-#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct RecsView {
     /// Trending products (exponentially decayed score), best first, at most 10;
     /// never out of stock.
@@ -194,7 +194,7 @@ pub struct RecsView {
 }
 
 /// A product with a score.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Scored {
     /// Which product.
     pub product: Id,
@@ -203,7 +203,7 @@ pub struct Scored {
 }
 
 /// Suggestions for one user.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct UserRecs {
     /// Which user.
     pub user: Id,
@@ -214,7 +214,7 @@ pub struct UserRecs {
 }
 
 /// Sales.
-#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct SalesView {
     /// Currency of the money figures (the first seen; other currencies are
     /// counted in `other_currency_orders`).
@@ -239,7 +239,7 @@ pub struct SalesView {
 }
 
 /// One event-time window.
-#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct SalesWindow {
     /// Window start (epoch ms).
     pub start_ms: i64,
@@ -256,7 +256,7 @@ pub struct SalesWindow {
 }
 
 /// Revenue and orders of one channel (or all).
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct ChannelTotals {
     /// Channel name (`"total"` for all).
     pub channel: String,
@@ -284,7 +284,7 @@ pub struct FigureLine {
 }
 
 /// Order sync.
-#[derive(Clone, PartialEq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct SyncView {
     /// One cell per (channel, target) seen, channels sorted by name, targets in
     /// [`Target::ALL`] order.
@@ -308,7 +308,7 @@ pub struct SyncView {
 }
 
 /// One (channel, target) cell of the sync matrix.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct SyncCell {
     /// Channel.
     pub channel: String,
@@ -336,7 +336,7 @@ impl SyncCell {
 }
 
 /// An order stuck in pending or retrying.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct StuckOrder {
     /// Which order.
     pub order: Id,
@@ -370,7 +370,7 @@ pub struct InvalidTransition {
 }
 
 /// Lag histogram for one channel.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct LagHistogram {
     /// Channel.
     pub channel: String,
@@ -379,7 +379,7 @@ pub struct LagHistogram {
 }
 
 /// Order-volume forecast for one channel.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Forecast {
     /// Channel.
     pub channel: String,
@@ -391,7 +391,7 @@ pub struct Forecast {
 
 /// The current sync state of one (order, target): the drill-downs' answer
 /// ([`crate::engine::Engine::order_sync`], [`crate::engine::Engine::cell_orders`]).
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct OrderTargetState {
     /// Which order.
     pub order: Id,
