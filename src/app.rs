@@ -33,6 +33,7 @@ fn start(url: String) -> Start {
             shops: feed::page_shops(),
             bin1: feed::wants_bin1(),
             resume_epoch: query("bench_resume_epoch"),
+            note: None,
         }
     }
     #[cfg(not(target_arch = "wasm32"))]

@@ -95,6 +95,7 @@ impl Host {
             Encoding::Json
         });
         session.shops = start.shops;
+        session.last_error = start.note;
         if let Some(epoch) = start.resume_epoch.filter(|e| !e.is_empty()) {
             session.epoch = Some(epoch);
             session.last_seq = 0;

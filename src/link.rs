@@ -31,6 +31,8 @@ pub struct Start {
     pub bin1: bool,
     /// `?bench_resume_epoch=`: ask for the whole history of this epoch.
     pub resume_epoch: Option<String>,
+    /// A problem to show from the start (why the host is not in a worker).
+    pub note: Option<String>,
 }
 
 /// The operator's settings the host needs (the engine thresholds and SLA).

@@ -272,16 +272,19 @@ impl Store {
             }
         }
         let _ = worker;
-        store.start_local();
+        store.start_local(None);
         store
     }
 
     /// Starts the engine host on this thread (and its feed), replaying the
     /// latest settings, token and interest.
-    pub fn start_local(self: &Rc<Self>) {
+    pub fn start_local(self: &Rc<Self>, note: Option<String>) {
         let page = Rc::downgrade(self);
         let host = Host::new(
-            self.start.clone(),
+            Start {
+                note,
+                ..self.start.clone()
+            },
             Box::new(move |a| {
                 if let Some(p) = page.upgrade() {
                     p.on_answer(a);
@@ -332,10 +335,9 @@ impl Store {
         if let Some(Link::Worker(w)) = self.link.borrow_mut().take() {
             w.terminate();
         }
-        self.signals.conn.update(|c| {
-            c.last_error = Some(format!("worker failed, operators moved to the page: {why}"));
-        });
-        self.start_local();
+        self.start_local(Some(format!(
+            "worker failed, operators moved to the page: {why}"
+        )));
     }
 
     /// Handles what the engine host sent.

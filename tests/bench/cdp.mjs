@@ -96,8 +96,26 @@ export async function newPage(port) {
   let nextId = 1;
   const waiting = new Map();
   const listeners = new Map();
+  const workers = []; // sessionIds of the page's dedicated workers
+  let workerSource = null;
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
+    if (msg.method === 'Target.attachedToTarget' && msg.params.targetInfo.type === 'worker') {
+      // A dedicated worker, paused before its first script: the
+      // instrumentation goes in, then it runs.
+      const sessionId = msg.params.sessionId;
+      workers.push(sessionId);
+      (async () => {
+        if (workerSource) await send('Runtime.evaluate', { expression: workerSource }, sessionId).catch(() => {});
+        await send('Runtime.runIfWaitingForDebugger', {}, sessionId).catch(() => {});
+      })();
+      return;
+    }
+    if (msg.method === 'Target.detachedFromTarget') {
+      const i = workers.indexOf(msg.params.sessionId);
+      if (i >= 0) workers.splice(i, 1);
+      return;
+    }
     if (msg.id && waiting.has(msg.id)) {
       const { resolve, reject } = waiting.get(msg.id);
       waiting.delete(msg.id);
@@ -107,10 +125,10 @@ export async function newPage(port) {
       for (const f of listeners.get(msg.method) ?? []) f(msg.params);
     }
   };
-  const send = (method, params = {}) => new Promise((resolve, reject) => {
+  const send = (method, params = {}, sessionId = undefined) => new Promise((resolve, reject) => {
     const id = nextId++;
     waiting.set(id, { resolve, reject });
-    ws.send(JSON.stringify({ id, method, params }));
+    ws.send(JSON.stringify(sessionId ? { id, method, params, sessionId } : { id, method, params }));
   });
   const page = {
     send,
@@ -125,6 +143,24 @@ export async function newPage(port) {
         throw new Error(`page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
       }
       return r.result.value;
+    },
+    /**
+     * Runs `source` in every dedicated worker the page starts, before the
+     * worker's own script (call before navigating).
+     */
+    async instrumentWorkers(source) {
+      workerSource = source;
+      await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true });
+    },
+    /** Used JS heap of the page's dedicated workers, bytes (after a GC each). */
+    async workersHeapBytes() {
+      let total = 0;
+      for (const w of [...workers]) {
+        await send('HeapProfiler.collectGarbage', {}, w).catch(() => {});
+        const h = await send('Runtime.getHeapUsage', {}, w).catch(() => null);
+        total += h?.usedSize ?? 0;
+      }
+      return total;
     },
     /** Navigates and waits for the load event. */
     async goto(url) {

@@ -2,9 +2,18 @@
 // Page.addScriptToEvaluateOnNewDocument): frame times from
 // requestAnimationFrame deltas, long tasks (PerformanceObserver 'longtask'),
 // memory (JS heap; wasm linear memory for ShopPulse from Trunk's start
-// event), an applied-events read-out for every client, and optionally the
-// event-to-pixel latency (see `latency`).
+// event and of its engine worker), an applied-events read-out for every
+// client, and optionally the event-to-pixel latency (see `wrapSockets`).
 (() => {
+  const LATENCY_CHANNEL = 'shoppulse-bench-latency';
+  if (typeof window === 'undefined') {
+    // In a worker (the engine host): only the socket wrapper (below), its
+    // frame heads posted to the page.
+    const out = new BroadcastChannel(LATENCY_CHANNEL);
+    // eslint-disable-next-line no-use-before-define
+    wrapSockets(self, (first, sent) => out.postMessage([first, sent]));
+    return;
+  }
   const P = (window.__perf = {
     recording: false, deltas: [], long: [], last: 0, wasmMemory: null, lat: [], pending: [],
   });
@@ -61,6 +70,8 @@
   P.memory = async () => ({
     jsHeapBytes: performance.memory ? performance.memory.usedJSHeapSize : null,
     wasmBytes: P.wasmMemory ? P.wasmMemory.buffer.byteLength : null,
+    // ShopPulse's engine worker's wasm (0 with the operators on the page).
+    workerWasmBytes: window.__shoppulse_host_memory ? window.__shoppulse_host_memory() : null,
     pageBytes: window.crossOriginIsolated && performance.measureUserAgentSpecificMemory
       ? (await performance.measureUserAgentSpecificMemory()).bytes : null,
   });
@@ -73,10 +84,14 @@
 
   // Event-to-pixel latency: with `?latency=1` every socket's `events`
   // frames (JSON text or bin1 binary) are noted (first seq, gateway send
-  // time) from the frame's head only (no parse of the events), and matched against the sequence shown on screen.
-  if (new URLSearchParams(location.search).has('latency')) {
-    const Native = window.WebSocket;
-    window.WebSocket = function (...args) {
+  // time) from the frame's head only (no parse of the events), and matched
+  // against the sequence shown on screen. The socket may be the page's own
+  // (operators on the main thread) or the engine worker's: this script is
+  // also run in the page's workers (cdp.mjs `instrumentWorkers`), where it
+  // hands the frame heads to the page over a BroadcastChannel.
+  function wrapSockets(scope, note) {
+    const Native = scope.WebSocket;
+    scope.WebSocket = function (...args) {
       const ws = new Native(...args);
       ws.addEventListener('message', (m) => {
         if (m.data instanceof ArrayBuffer) {
@@ -99,7 +114,7 @@
           const first = uv();
           const z = uv();
           const sent = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-          if (P.recording) P.pending.push([first, sent]);
+          note(first, sent);
           return;
         }
         if (typeof m.data !== 'string' || !m.data.startsWith('{"type":"events"')) return;
@@ -111,11 +126,15 @@
         // needs the body, so the first seq is used (the frame is on screen
         // when the shown seq reaches it; its later events come in the same
         // apply).
-        if (P.recording) P.pending.push([Number(first[1]), Number(sent[1])]);
+        note(Number(first[1]), Number(sent[1]));
       });
       return ws;
     };
-    window.WebSocket.prototype = Native.prototype;
-    Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+    scope.WebSocket.prototype = Native.prototype;
+    Object.assign(scope.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  }
+  if (new URLSearchParams(location.search).has('latency')) {
+    wrapSockets(window, (first, sent) => { if (P.recording) P.pending.push([first, sent]); });
+    new BroadcastChannel(LATENCY_CHANNEL).onmessage = (m) => { if (P.recording) P.pending.push(m.data); };
   }
 })();

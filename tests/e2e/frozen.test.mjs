@@ -32,8 +32,11 @@ test('a frozen tab is dropped by its own bound, the others stay live, and it rec
     '--sim-events', String(EVENTS), '--history', '4000', '--client-queue', '256',
   ]);
   try {
-    const live = await openDashboard(browser, gw.url);
-    const frozen = await openDashboard(browser, gw.url);
+    // `?worker=0`: the operators on the page's thread, so pausing the page's
+    // JavaScript stops the reading too (with a worker, the worker would keep
+    // reading while the page is frozen).
+    const live = await openDashboard(browser, `${gw.url}/?worker=0`);
+    const frozen = await openDashboard(browser, `${gw.url}/?worker=0`);
     for (const p of [live.page, frozen.page]) {
       await until(async () => (await strip(p)).state === 'live', 15_000, 'live');
     }

@@ -137,7 +137,9 @@ test('with tokens: unauthorized without a storm, then live with the token; the t
     env: { RUST_LOG: 'debug' },
   });
   try {
-    const { page, context, errors } = await openDashboard(browser, gw.url);
+    // `?worker=0`: the socket on the page's thread, where Playwright sees
+    // each connection attempt.
+    const { page, context, errors } = await openDashboard(browser, `${gw.url}/?worker=0`);
     const sockets = [];
     page.on('websocket', (ws) => sockets.push(ws.url()));
     const consoleText = [];
@@ -262,10 +264,10 @@ test('the dashboard runs over TLS (https page, wss feed)', async () => {
       const page = await context.newPage();
       const sockets = [];
       page.on('websocket', (ws) => sockets.push(ws.url()));
-      const res = await page.goto(gw.url);
+      const res = await page.goto(`${gw.url}/?worker=0`); // the socket where Playwright sees it
       assert.ok(res.headers()['strict-transport-security']);
       await until(async () => (await readCount(page, 'events-applied')) > 50, 20_000, 'events over wss');
-      assert.ok(sockets.every((u) => u.startsWith('wss://')), `feed over wss: ${sockets}`);
+      assert.ok(sockets.length > 0 && sockets.every((u) => u.startsWith('wss://')), `feed over wss: ${sockets}`);
       assert.deepEqual(await page.evaluate(() => window.__csp), []);
       await context.close();
     } finally {
