@@ -205,7 +205,7 @@ mod browser {
             if unauthorized {
                 // Wait for another token (or another feed URL) instead of
                 // retrying the same one (the page forgets the refused one).
-                store.set_state(ConnState::Unauthorized);
+                store.note_refused();
                 let version = store.token_version();
                 while store.token_version() == version {
                     if store.take_reconnect().is_some() {

@@ -313,6 +313,15 @@ impl Host {
         }
     }
 
+    /// The gateway refused the viewer token: shown, and counted so the page
+    /// forgets the token.
+    pub fn note_refused(self: &Rc<Self>) {
+        self.conn.borrow_mut().refusals += 1;
+        self.conn_dirty.set(true);
+        self.set_state(ConnState::Unauthorized);
+        self.schedule_publish();
+    }
+
     /// The connection state shown.
     pub fn state(&self) -> ConnState {
         self.conn.borrow().state

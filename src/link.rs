@@ -287,4 +287,35 @@ mod tests {
         host.publish_now();
         assert_eq!(*out.borrow(), 2);
     }
+
+    /// Regression: with publishes coalesced, a second refused token in a row
+    /// reached the page as the same `unauthorized` state it already showed,
+    /// so the page did not forget that token (found by security.test.mjs).
+    #[test]
+    fn a_second_refusal_in_a_row_reaches_the_page_so_it_forgets_that_token_too() {
+        let out: Rc<RefCell<Vec<Published>>> = Rc::default();
+        let sink = Rc::clone(&out);
+        let host = Host::new(
+            Start::default(),
+            Box::new(move |a| {
+                if let Answer::Publish(p) = a {
+                    sink.borrow_mut().push(*p);
+                }
+            }),
+        );
+        host.note_refused();
+        host.publish_now();
+        host.set_state(ConnState::Connecting);
+        host.note_refused();
+        host.publish_now();
+        let seen: Vec<(ConnState, u32)> = out
+            .borrow()
+            .iter()
+            .filter_map(|p| p.conn.as_ref().map(|c| (c.state, c.refusals)))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![(ConnState::Unauthorized, 1), (ConnState::Unauthorized, 2)]
+        );
+    }
 }

@@ -98,6 +98,8 @@ pub struct ConnInfo {
     pub gaps: u32,
     /// Reason of the latest gap.
     pub last_gap: Option<String>,
+    /// Viewer tokens the gateway refused so far (each one is forgotten).
+    pub refusals: u32,
 }
 
 /// Stream position, published with each view.
@@ -373,11 +375,12 @@ impl Store {
     /// Sets what changed into the signals and derives the alerts.
     pub fn apply(&self, p: Published) {
         if let Some(c) = p.conn {
-            let refused = c.state == ConnState::Unauthorized
-                && self
-                    .signals
-                    .conn
-                    .with_untracked(|o| o.state != ConnState::Unauthorized);
+            // Counted, not compared by state: a second refusal in a row may
+            // come without any other state published in between.
+            let refused = self
+                .signals
+                .conn
+                .with_untracked(|o| o.refusals != c.refusals);
             if refused {
                 // A refused token is forgotten at once.
                 crate::access::forget();

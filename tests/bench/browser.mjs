@@ -52,7 +52,12 @@ const STEP_S = QUICK ? 3 : 4;
 const RATES = QUICK ? [10_000, 50_000] : [10_000, 25_000, 50_000, 75_000];
 const MAX_EVENTS = QUICK ? 300_000 : 2_000_000;
 const MAX_S = QUICK ? 10 : 30;
-const CLIENTS = opt('--clients', 'shoppulse,perspective,plain').split(',');
+// ShopPulse twice: `shoppulse` as shipped (operators in a Web Worker) and
+// `shoppulse-main` (`?worker=0`: operators on the page's main thread).
+const CLIENTS = opt('--clients', 'shoppulse,shoppulse-main,perspective,plain').split(',');
+const isShopPulse = (name) => name.startsWith('shoppulse');
+/** The page query selecting where ShopPulse's operators run. */
+const hostQuery = (name) => (name === 'shoppulse-main' ? '&worker=0' : '');
 const ONLY_SIDE = flag('--side-only');
 // --only a,b: the parts to run (side = rate sweep + maximum; same = same stream, same aggregates;
 // latency; startup; memory). Default: all; --side-only is --only side.
@@ -80,15 +85,34 @@ const results = {
 };
 log(results.machine, '·', results.browser);
 
-async function openClient(name, gw, { latency = false } = {}) {
+/**
+ * A fresh page with the instrumentation; ShopPulse's engine worker gets the
+ * socket wrapper only for the latency run (`latency`), and is attached to
+ * in every run (its memory is counted).
+ */
+async function instrumentedPage(name, { latency = false } = {}) {
   const page = await newPage(chrome.port);
   await page.send('Page.addScriptToEvaluateOnNewDocument', { source: INSTRUMENT });
+  if (isShopPulse(name)) await page.instrumentWorkers(latency ? INSTRUMENT : '');
+  return page;
+}
+
+/** `__perf.memory()` plus the JS heap of the page's workers; `totalBytes` for ShopPulse. */
+async function memoryOf(page) {
+  const m = await page.eval('__perf.memory()');
+  m.workerJsHeapBytes = await page.workersHeapBytes();
+  m.totalBytes = (m.jsHeapBytes ?? 0) + (m.wasmBytes ?? 0) + (m.workerWasmBytes ?? 0) + m.workerJsHeapBytes;
+  return m;
+}
+
+async function openClient(name, gw, { latency = false } = {}) {
+  const page = await instrumentedPage(name, { latency });
   const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
-  const url = name === 'shoppulse'
-    ? `${gw.url}/?feed=${feed}${latency ? '&latency=1' : ''}${ENCODING === 'json' ? '&encoding=json' : ''}`
+  const url = isShopPulse(name)
+    ? `${gw.url}/?feed=${feed}${hostQuery(name)}${latency ? '&latency=1' : ''}${ENCODING === 'json' ? '&encoding=json' : ''}`
     : `${stat.url}/${name}.html?feed=${feed}`;
   await page.goto(url);
-  const ready = name === 'shoppulse'
+  const ready = isShopPulse(name)
     ? `document.querySelector('[data-state]')?.getAttribute('data-state') === 'live'`
     : `!!(window.__bench && __bench.state.open && __bench.state.errors.length === 0)`;
   await until(() => page.eval(ready), 30_000, `${name} connected`);
@@ -213,12 +237,11 @@ async function prefilled() {
  * still arriving (at most MAX_S seconds).
  */
 async function maximum(name, { gw, epoch }) {
-  const page = await newPage(chrome.port);
-  await page.send('Page.addScriptToEvaluateOnNewDocument', { source: INSTRUMENT });
+  const page = await instrumentedPage(name);
   const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
   const e = encodeURIComponent(epoch);
-  const url = name === 'shoppulse'
-    ? `${gw.url}/?feed=${feed}&bench_resume_epoch=${e}`
+  const url = isShopPulse(name)
+    ? `${gw.url}/?feed=${feed}&bench_resume_epoch=${e}${hostQuery(name)}`
     : `${stat.url}/${name}.html?feed=${feed}&epoch=${e}`;
   if (PROFILE) {
     await page.send('Profiler.enable');
@@ -246,7 +269,7 @@ async function maximum(name, { gw, epoch }) {
   const first = samples.find(([, a]) => a > 0) ?? samples[0];
   const last = samples.at(-1);
   const perS = last[0] > first[0] ? Math.round((last[1] - first[1]) / (last[0] - first[0])) : 0;
-  const memory = await page.eval('__perf.memory()');
+  const memory = await memoryOf(page);
   const errors = await errorsOf(page);
   await page.close();
   if (profile) log(name, 'profile (self time):\n  ' + profile.slice(0, 15).join('\n  '));
@@ -278,12 +301,11 @@ async function sameStream(events) {
     }
     const plain = await pages.plain.eval('__bench.aggregates()');
     const persp = await pages.perspective.eval('__bench.aggregates()');
-    const sp = JSON.parse(await pages.shoppulse.eval(`__shoppulse_aggregates(${JSON.stringify(productsJson(plain))})`));
-    const diffs = [
-      ...compareExact(persp, plain, ['perspective', 'plain']),
-      ...compareShopPulse(sp, plain, 'plain'),
-      ...compareShopPulse(sp, persp, 'perspective'),
-    ];
+    const diffs = [...compareExact(persp, plain, ['perspective', 'plain'])];
+    for (const c of CLIENTS.filter(isShopPulse)) {
+      const sp = JSON.parse(await pages[c].eval(`__shoppulse_aggregates(${JSON.stringify(productsJson(plain))})`));
+      diffs.push(...compareShopPulse(sp, plain, `${c} vs plain`), ...compareShopPulse(sp, persp, `${c} vs perspective`));
+    }
     for (const c of CLIENTS) await pages[c].close();
     return { events: pushed, agree: diffs.length === 0, diffs: diffs.slice(0, 20) };
   } finally {
@@ -292,12 +314,12 @@ async function sameStream(events) {
   }
 }
 
-/** Event-to-pixel latency at 10,000 ev/s (ShopPulse). */
-async function latency() {
+/** Event-to-pixel latency at 10,000 ev/s (ShopPulse, operators where `name` says). */
+async function latency(name) {
   const gw = await startGateway(GATEWAY_ARGS);
   const src = simSource({ rate: 10_000, events: 1_000_000 });
   try {
-    const page = await openClient('shoppulse', gw, { latency: true });
+    const page = await openClient(name, gw, { latency: true });
     if (PROFILE) {
       await page.send('Profiler.enable');
       await page.send('Profiler.setSamplingInterval', { interval: 500 });
@@ -320,17 +342,17 @@ async function latency() {
     const f = await page.eval('__perf.stop()');
     if (PROFILE) {
       const { profile: p } = await page.send('Profiler.stop');
-      writeFileSync(path.join(PROFILE, 'shoppulse-latency.cpuprofile'), JSON.stringify(p));
+      writeFileSync(path.join(PROFILE, `${name}-latency.cpuprofile`), JSON.stringify(p));
       log('latency profile (self time):\n  ' + selfTimes(p).slice(0, 20).join('\n  '));
     }
     if (TRACE) {
       await page.send('Tracing.end');
       await traceDone;
-      if (PROFILE) writeFileSync(path.join(PROFILE, 'shoppulse-latency.trace.json'), JSON.stringify(traced));
+      if (PROFILE) writeFileSync(path.join(PROFILE, `${name}-latency.trace.json`), JSON.stringify(traced));
       log('latency trace (main thread, ms per event kind, top-level events):\n  ' + traceSummary(traced).join('\n  '));
     }
     await page.close();
-    return { rate: 10_000, seconds, pushed, ...f };
+    return { name, rate: 10_000, seconds, pushed, ...f };
   } finally {
     src.close();
     await gw.stop();
@@ -376,8 +398,7 @@ async function memoryHour() {
     const samples = [];
     const sample = async (minute) => {
       await page.send('HeapProfiler.collectGarbage');
-      const m = await page.eval('__perf.memory()');
-      samples.push({ minute, totalBytes: (m.jsHeapBytes ?? 0) + (m.wasmBytes ?? 0), ...m });
+      samples.push({ minute, ...(await memoryOf(page)) });
     };
     const half = Math.floor(HOUR_MINUTES / 2);
     let next = 1;
@@ -407,6 +428,8 @@ async function memoryHour() {
       growthPct: Math.round(((m60.totalBytes - m30.totalBytes) / m30.totalBytes) * 1000) / 10,
       wasmEndMB: MB(m60.wasmBytes),
       jsHeapEndMB: MB(m60.jsHeapBytes),
+      workerWasmEndMB: MB(m60.workerWasmBytes),
+      workerJsHeapEndMB: MB(m60.workerJsHeapBytes),
       samples,
     };
   } finally {
@@ -437,8 +460,11 @@ try {
     log('same stream agree:', results.sameStream.agree, results.sameStream.diffs.join('; '));
   }
   if (PARTS.has('latency')) {
-    log('latency at 10k ev/s');
-    results.latency = await latency();
+    results.latency = [];
+    for (const c of CLIENTS.filter(isShopPulse)) {
+      log('latency at 10k ev/s', c);
+      results.latency.push(await latency(c));
+    }
   }
   if (PARTS.has('startup')) {
     log('start-up');
@@ -468,22 +494,24 @@ lines.push('|---|---:|---:|---:|---:|---:|');
 for (const c of CLIENTS) {
   const s = results.side[c];
   const mem = s.max.memory;
-  const memText = c === 'shoppulse'
-    ? `${f1(MB((mem.jsHeapBytes ?? 0) + (mem.wasmBytes ?? 0)))} (JS heap ${f1(MB(mem.jsHeapBytes))} + wasm ${f1(MB(mem.wasmBytes))})`
+  const memText = isShopPulse(c)
+    ? `${f1(MB(mem.totalBytes))} (page JS heap ${f1(MB(mem.jsHeapBytes))} + wasm ${f1(MB(mem.wasmBytes))}${c === 'shoppulse' ? `; worker JS heap ${f1(MB(mem.workerJsHeapBytes))} + wasm ${f1(MB(mem.workerWasmBytes))}` : ''})`
     : `${f1(MB(mem.pageBytes))} page incl. workers (main JS heap ${f1(MB(mem.jsHeapBytes))})`;
-  const label = { shoppulse: `(a) ShopPulse (${ENCODING === 'json' ? 'JSON' : 'bin1'})`, perspective: '(b) Perspective 3.8.0', plain: '(c) plain JS + Maps' }[c];
+  const enc = ENCODING === 'json' ? 'JSON' : 'bin1';
+  const label = { shoppulse: `(a) ShopPulse (${enc}, operators in a worker)`, 'shoppulse-main': `(a') ShopPulse (${enc}, operators on the main thread)`, perspective: '(b) Perspective 3.8.0', plain: '(c) plain JS + Maps' }[c];
   lines.push(`| ${label} | ${s.boundIsFeedLimit ? '>= ' : ''}${k(s.atBound)} | ${k(s.max.perS)} | ${f1(s.max.frameP99Ms)} / ${f1(s.max.frameMaxMs)} | ${s.max.longTasks} (max ${f1(s.max.longMaxMs)} ms) | ${memText} |`);
 }
 lines.push('');
 lines.push(`Idle p99 frame (no events): ${CLIENTS.map((c) => `${c} ${f1(results.side[c].idle.frameP99Ms)} ms`).join(', ')}.`);
 }
-if (results.sameStream) lines.push(`Same stream, same aggregates (${k(results.sameStream.events)} events to all three at once): ${results.sameStream.agree ? 'agree' : `DIFFER: ${results.sameStream.diffs.join('; ')}`}.`);
-const L = results.latency;
-if (L) lines.push(`ShopPulse event-to-pixel latency at 10,000 ev/s (${L.seconds} s, ${k(L.latencyN)} frames): p50 ${f1(L.latencyP50Ms)} ms, p99 ${f1(L.latencyP99Ms)} ms; p99 frame ${f1(L.frameP99Ms)} ms, long tasks ${L.longTasks}.`);
+if (results.sameStream) lines.push(`Same stream, same aggregates (${k(results.sameStream.events)} events to every client at once): ${results.sameStream.agree ? 'agree' : `DIFFER: ${results.sameStream.diffs.join('; ')}`}.`);
+for (const L of results.latency ?? []) {
+  lines.push(`${L.name} event-to-pixel latency at 10,000 ev/s (${L.seconds} s, ${k(L.latencyN)} frames): p50 ${f1(L.latencyP50Ms)} ms, p99 ${f1(L.latencyP99Ms)} ms; p99 frame ${f1(L.frameP99Ms)} ms, long tasks ${L.longTasks}.`);
+}
 const S = results.startup;
 if (S) lines.push(`ShopPulse start-up: wasm ${k(S.wasmBytes / 1024)} KiB, ${k(S.wasmGzipBytes / 1024)} KiB gzipped (gzip -9); first live data on screen ${S.firstDataMedianMs} ms median, ${S.firstDataMaxMs} ms max after navigation (${S.firstDataMs.join(', ')}).`);
 const H = results.memoryHour;
-if (H) lines.push(`ShopPulse memory, ${H.minutes} min of event time at 10,000 ev/s (${k(H.events)} events in ${H.wallSeconds} s): ${f1(H.atHalfMB)} MB at minute ${Math.floor(H.minutes / 2)}, ${f1(H.atEndMB)} MB at minute ${H.minutes} (growth ${f1(H.growthPct)} %), peak ${f1(H.peakMB)} MB (wasm ${f1(H.wasmEndMB)} + JS heap ${f1(H.jsHeapEndMB)} at the end, after GC).`);
+if (H) lines.push(`ShopPulse memory, ${H.minutes} min of event time at 10,000 ev/s (${k(H.events)} events in ${H.wallSeconds} s): ${f1(H.atHalfMB)} MB at minute ${Math.floor(H.minutes / 2)}, ${f1(H.atEndMB)} MB at minute ${H.minutes} (growth ${f1(H.growthPct)} %), peak ${f1(H.peakMB)} MB (page wasm ${f1(H.wasmEndMB)} + JS heap ${f1(H.jsHeapEndMB)}, worker wasm ${f1(H.workerWasmEndMB)} + JS heap ${f1(H.workerJsHeapEndMB)} at the end, after GC).`);
 console.log(lines.join('\n'));
 for (const c of results.side ? CLIENTS : []) {
   const errs = [...(results.side[c].errors ?? []), ...(results.side[c].max.errors ?? [])];
