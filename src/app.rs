@@ -56,11 +56,14 @@ fn query(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Run the operators in a Web Worker unless the page says `?worker=0`.
+/// Run the operators in a Web Worker when the page says `?worker=1` (not
+/// the default yet: on this machine's first, loaded benchmark run the worker
+/// applied fewer events per second than the main thread, see
+/// docs/PERFORMANCE.md).
 fn wants_worker() -> bool {
     #[cfg(target_arch = "wasm32")]
     {
-        query("worker").as_deref() != Some("0")
+        query("worker").as_deref() == Some("1")
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

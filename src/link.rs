@@ -2,9 +2,10 @@
 //! views) and the engine host ([`crate::host::Host`]: socket, protocol,
 //! operators), and the two ways of carrying them.
 //!
-//! The host runs either in a dedicated Web Worker (the default: decoding and
-//! the operators never take the page's main thread) or on the main thread
-//! (`?worker=0`, or when a worker cannot be started). Both run the same
+//! The host runs either on the page's main thread (the default) or in a
+//! dedicated Web Worker (`?worker=1`: decoding and the operators never take
+//! the page's main thread; back on the main thread when a worker cannot be
+//! started). Both run the same
 //! [`crate::host::Host`] code and exchange the same messages: [`Cmd`] from
 //! the page, [`Published`] and [`Answer`] from the host. On the main thread
 //! they are passed by value; to and from a worker they are `postcard` bytes

@@ -57,7 +57,7 @@ const MAX_S = QUICK ? 10 : 30;
 const CLIENTS = opt('--clients', 'shoppulse,shoppulse-main,perspective,plain').split(',');
 const isShopPulse = (name) => name.startsWith('shoppulse');
 /** The page query selecting where ShopPulse's operators run. */
-const hostQuery = (name) => (name === 'shoppulse-main' ? '&worker=0' : '');
+const hostQuery = (name) => (name === 'shoppulse-main' ? '&worker=0' : '&worker=1');
 const ONLY_SIDE = flag('--side-only');
 // --only a,b: the parts to run (side = rate sweep + maximum; same = same stream, same aggregates;
 // latency; startup; memory). Default: all; --side-only is --only side.

@@ -1,5 +1,6 @@
-// The operators run in a dedicated Web Worker by default (issue 5: the page's
-// main thread only draws); `?worker=0` runs them on the page's thread. Fed
+// The operators run in a dedicated Web Worker with `?worker=1` (issue 5: the
+// page's main thread only draws); `?worker=0` (the default) runs them on the
+// page's thread. Fed
 // the same stream, both must show exactly the same figures, answer the same
 // recommendation lookup and drill-downs, and compute the same aggregates.
 // A worker that cannot start leaves the operators on the page's thread.
@@ -14,10 +15,10 @@ const host = (page) => page.evaluate(() => window.__shoppulse_host?.());
 const live = (page) => until(async () => (await page.getByTestId('conn-status').innerText()).toLowerCase().includes('live'), 15_000, 'live');
 
 test('worker and main-thread dashboards fed the same stream show the same figures, lookups and drill-downs', async () => {
-  const worker = await openDashboard(shared.browser, shared.gw.url);
+  const worker = await openDashboard(shared.browser, `${shared.gw.url}${sep(shared.gw.url)}worker=1`);
   const main = await openDashboard(shared.browser, `${shared.gw.url}${sep(shared.gw.url)}worker=0`);
   for (const { page } of [worker, main]) await live(page);
-  assert.equal(await host(worker.page), 'worker', 'the operators run in a worker by default');
+  assert.equal(await host(worker.page), 'worker', '?worker=1 runs the operators in a worker');
   assert.equal(await host(main.page), 'main', '?worker=0 runs them on the page');
 
   const lines = generate({ seed: 5, events: 6_000 }).map((l) => {
@@ -68,7 +69,7 @@ test('a worker that cannot start leaves the operators on the page, which says so
   const context = await shared.browser.newContext();
   await context.route('**/worker.js*', (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: 'throw new Error("no worker here");' }));
   const page = await context.newPage();
-  await page.goto(shared.gw.url);
+  await page.goto(`${shared.gw.url}${sep(shared.gw.url)}worker=1`);
   await until(async () => (await host(page)) === 'main', 15_000, 'fell back to the main thread');
   await live(page);
   const before = await readCount(page, 'events-applied');
