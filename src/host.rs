@@ -170,9 +170,7 @@ impl Host {
                         | ServerFrame::Snapshot { .. }
                         | ServerFrame::Gap { .. }
                 ) {
-                    let applied = self.session.borrow().resume_point();
-                    self.queue.borrow_mut().push(frame, applied.as_ref());
-                    self.queued_changed();
+                    self.queue_frame(frame);
                     return Outcome::Continue;
                 }
                 let outcome = self.session.borrow_mut().on_frame(frame, now_ms());
@@ -198,15 +196,20 @@ impl Host {
                 return Outcome::Continue;
             }
             if let Some(frame) = bin1_as_json_frame(bytes) {
-                let applied = self.session.borrow().resume_point();
-                self.queue.borrow_mut().push(frame, applied.as_ref());
-                self.queued_changed();
+                self.queue_frame(frame);
                 return Outcome::Continue;
             }
         }
         let outcome = self.session.borrow_mut().on_binary(bytes, now_ms());
         self.schedule_publish();
         outcome
+    }
+
+    /// Queues `frame` while paused (after what was applied).
+    fn queue_frame(self: &Rc<Self>, frame: ServerFrame) {
+        let applied = self.session.borrow().resume_point();
+        self.queue.borrow_mut().push(frame, applied.as_ref());
+        self.queued_changed();
     }
 
     fn queued_changed(self: &Rc<Self>) {

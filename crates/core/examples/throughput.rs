@@ -84,6 +84,31 @@ impl Meter {
     }
 }
 
+/// Events/s of `apply` on a copy of the warmed-up `engine`, fed pre-decoded
+/// chunks of the stream after the warm-up (decoding is not timed).
+fn operators_rate(
+    engine: &Engine,
+    budget: Duration,
+    mut apply: impl FnMut(&mut Engine, &[shoppulse_core::event::Event]),
+) -> f64 {
+    let mut e = engine.clone();
+    let mut g = gen::Gen::new(42);
+    let mut line = String::new();
+    for _ in 0..300_000 {
+        g.next_line(&mut line);
+    }
+    let mut m = Meter::default();
+    while m.busy < budget {
+        let events: Vec<_> = g
+            .lines(CHUNK)
+            .iter()
+            .filter_map(|l| decode_event(l, 0).ok())
+            .collect();
+        m.time(CHUNK, || apply(&mut e, &events));
+    }
+    m.rate()
+}
+
 #[allow(clippy::too_many_lines)] // reason: the phases run one after another, each a short block
 fn main() {
     let secs: f64 = std::env::args()
@@ -144,46 +169,20 @@ fn main() {
         println!("bin1 decode only:       {:>12.0} events/s", m.rate());
     }
     if run("ops") {
-        let mut e = engine.clone();
-        let mut g = gen::Gen::new(42);
-        for _ in 0..300_000 {
-            g.next_line(&mut line);
-        }
-        let mut m = Meter::default();
-        while m.busy < budget {
-            let events: Vec<_> = g
-                .lines(CHUNK)
-                .iter()
-                .filter_map(|l| decode_event(l, 0).ok())
-                .collect();
-            m.time(CHUNK, || {
-                for ev in &events {
-                    e.apply(ev);
-                }
-            });
-        }
-        println!("operators only:         {:>12.0} events/s", m.rate());
+        let rate = operators_rate(&engine, budget, |e, events| {
+            for ev in events {
+                e.apply(ev);
+            }
+        });
+        println!("operators only:         {rate:>12.0} events/s");
     }
     if run("batch") {
-        let mut e = engine.clone();
-        let mut g = gen::Gen::new(42);
-        for _ in 0..300_000 {
-            g.next_line(&mut line);
-        }
-        let mut m = Meter::default();
-        while m.busy < budget {
-            let events: Vec<_> = g
-                .lines(CHUNK)
-                .iter()
-                .filter_map(|l| decode_event(l, 0).ok())
-                .collect();
-            m.time(CHUNK, || {
-                for frame in events.chunks(FRAME) {
-                    e.apply_batch(frame);
-                }
-            });
-        }
-        println!("operators, apply_batch: {:>12.0} events/s", m.rate());
+        let rate = operators_rate(&engine, budget, |e, events| {
+            for frame in events.chunks(FRAME) {
+                e.apply_batch(frame);
+            }
+        });
+        println!("operators, apply_batch: {rate:>12.0} events/s");
     }
     if run("all") {
         let mut m = Meter::default();
