@@ -10,10 +10,12 @@
 //! forgotten at once.
 
 use leptos::prelude::*;
+use web_sys::Element;
 
+use crate::dom::{el, text};
 use crate::i18n::K;
 use crate::state::{ConnState, Signals, StoreHandle};
-use crate::views::widgets::lang;
+use crate::views::widgets::{lang, on, part, set_value, value_of};
 
 /// `sessionStorage` key of the token.
 pub const STORAGE_KEY: &str = "shoppulse.token";
@@ -57,46 +59,45 @@ pub fn forget() {
     }
 }
 
-/// Asks for a viewer token while the gateway refuses the current one.
-#[component]
-pub fn AccessPrompt() -> impl IntoView {
+/// Whether the gateway refuses the current token (the prompt is shown
+/// while it does).
+pub fn refused() -> Memo<bool> {
     let signals = expect_context::<Signals>();
+    Memo::new(move |_| signals.conn.with(|c| c.state == ConnState::Unauthorized))
+}
+
+/// The prompt for a viewer token, shown while the gateway refuses the
+/// current one (see [`refused`]).
+pub fn access_prompt() -> Element {
+    let l = lang();
     let store = expect_context::<StoreHandle>();
-    let refused = Memo::new(move |_| signals.conn.with(|c| c.state == ConnState::Unauthorized));
-    let (value, set_value) = signal(String::new());
-    let submit = move |ev: leptos::ev::SubmitEvent| {
+    let form = el("form", "access")
+        .a("data-testid", "access-form")
+        .c(text("p", "access-error", l.t(K::Unauthorized))
+            .a("role", "alert")
+            .a("data-testid", "access-error"))
+        .c(el("label", "")
+            .t(l.t(K::ViewerToken))
+            .t(" ")
+            .c(el("input", "")
+                .a("type", "password")
+                .a("autocomplete", "off")
+                .a("spellcheck", "false")
+                .a("data-testid", "access-token")))
+        .c(text("button", "", l.t(K::Connect))
+            .a("type", "submit")
+            .a("data-testid", "access-connect"))
+        .materialise();
+    let input = part(&form, "input");
+    on(&form, "submit", move |ev| {
         ev.prevent_default();
-        let token = value.get_untracked().trim().to_owned();
+        let token = value_of(&input).trim().to_owned();
         if token.is_empty() {
             return;
         }
         save(&token);
-        set_value.set(String::new());
+        set_value(&input, "");
         store.0.with_value(|s| s.set_token(Some(token)));
-    };
-    move || {
-        refused.get().then(|| {
-            let l = lang();
-            view! {
-                <form class="access" data-testid="access-form" on:submit=submit>
-                    <p class="access-error" role="alert" data-testid="access-error">
-                        {l.t(K::Unauthorized)}
-                    </p>
-                    <label>
-                        {l.t(K::ViewerToken)}
-                        " "
-                        <input
-                            type="password"
-                            autocomplete="off"
-                            spellcheck="false"
-                            data-testid="access-token"
-                            prop:value=move || value.get()
-                            on:input=move |ev| set_value.set(event_target_value(&ev))
-                        />
-                    </label>
-                    <button type="submit" data-testid="access-connect">{l.t(K::Connect)}</button>
-                </form>
-            }
-        })
-    }
+    });
+    form
 }

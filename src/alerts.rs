@@ -376,7 +376,7 @@ impl Alerts {
             (true, true) => 1,
             _ => 2,
         };
-        rows.sort_by(|a, b| {
+        shoppulse_core::sort::sort_by(&mut rows, |a, b| {
             rank(a)
                 .cmp(&rank(b))
                 .then(b.last_ms.cmp(&a.last_ms))

@@ -7,25 +7,27 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
+use web_sys::Element;
 
-use crate::access::AccessPrompt;
+use crate::dom::el;
 use crate::link::{Interest, Start};
 use crate::state::{Sections, Store, StoreHandle};
 use crate::ui::{watch_system_theme, Ui};
-use crate::views::alerts::AlertsPanel;
-use crate::views::behavior::BehaviorPanel;
-use crate::views::drill::{on_drill_click, DrillPanel};
-use crate::views::health::{EmptyState, HealthStrip, Rejections};
-use crate::views::inventory::InventoryPanel;
-use crate::views::recs::{LookupQuery, RecsPanel};
-use crate::views::sales::SalesPanel;
-use crate::views::settings::SettingsPanel;
-use crate::views::sync::SyncPanel;
+use crate::views::alerts::alerts_panel;
+use crate::views::behavior::behavior_panel;
+use crate::views::drill::{drill_panel, on_drill_click};
+use crate::views::health::{empty_state, health_strip, rejections};
+use crate::views::inventory::inventory_panel;
+use crate::views::recs::{recs_panel, LookupQuery};
+use crate::views::sales::sales_panel;
+use crate::views::settings::settings_panel;
+use crate::views::sync::sync_panel;
+use crate::views::widgets::{fx, on, show};
 use crate::{access, feed};
 
 /// How the engine host starts, from the page's URL (`?shops=`,
 /// `?encoding=`, `?bench_resume_epoch=`).
-fn start(url: String) -> Start {
+fn start_of(url: String) -> Start {
     #[cfg(target_arch = "wasm32")]
     {
         Start {
@@ -71,13 +73,13 @@ fn wants_worker() -> bool {
     }
 }
 
-/// The dashboard.
-#[component]
-pub fn App() -> impl IntoView {
+/// Starts the dashboard: the store, the feed, the clock and the contexts,
+/// then the page (built anew on a language switch).
+pub fn start() {
     let ui = Ui::load();
     let settings = ui.settings.get_untracked();
     let url = feed::feed_url(&settings.feed_url);
-    let store = Store::new(start(url.clone()), wants_worker());
+    let store = Store::new(start_of(url.clone()), wants_worker());
     store.apply_settings(&settings, url);
     store.set_token(access::load());
     let signals = store.signals;
@@ -94,7 +96,7 @@ pub fn App() -> impl IntoView {
     // What the page looks at beyond the view goes to the engine host, which
     // answers in `signals.extras` with every publish.
     let interested = Rc::clone(&store);
-    Effect::new(move |_| {
+    fx(move || {
         interested.set_interest(Interest {
             lookup: lookup.with(|q| q.trim().to_owned()),
             drill: ui.drill.get(),
@@ -110,26 +112,66 @@ pub fn App() -> impl IntoView {
     });
     on_cleanup(move || keys.remove());
 
-    // Keyed by the language: a switch builds the dashboard anew (no diffing
-    // of the old tree, so no rebuild code for it either).
-    view! {
-        <For each=move || [ui.lang.get()] key=|l| *l let:_lang>
-            <div class="app" on:click=move |ev| on_drill_click(ui, &ev)>
-                <HealthStrip />
-                <AccessPrompt />
-                <main class="grid">
-                    <EmptyState />
-                    <AlertsPanel />
-                    <Rejections />
-                    <BehaviorPanel />
-                    <InventoryPanel />
-                    <RecsPanel />
-                    <SalesPanel />
-                    <SyncPanel />
-                </main>
-                <DrillPanel />
-                <SettingsPanel />
-            </div>
-        </For>
+    // Built anew in the new language on a switch (the stream, settings,
+    // alerts and open panels are kept); the effect's owner holds the old
+    // page's effects, cleaned up before the new page is built.
+    let shown = StoredValue::new_local(None::<Element>);
+    fx(move || {
+        ui.lang.track();
+        let app = untrack(|| page(ui));
+        match shown.get_value() {
+            Some(old) => {
+                let _ = old.replace_with_with_node_1(&app);
+            }
+            None => {
+                if let Some(body) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.body())
+                {
+                    let _ = body.append_child(&app);
+                }
+            }
+        }
+        shown.set_value(Some(app));
+    });
+}
+
+/// The page: the strip, the panels and the drawers.
+fn page(ui: Ui) -> Element {
+    let app = el("div", "app").materialise();
+    on(&app, "click", move |ev| on_drill_click(ui, &ev));
+    // Where a drawer or the token prompt goes when shown.
+    let anchor = || -> web_sys::Node {
+        let t: web_sys::Node = match web_sys::Text::new() {
+            Ok(t) => t.into(),
+            Err(_) => el("span", "").materialise().into(),
+        };
+        let _ = app.append_child(&t);
+        t
+    };
+    let _ = app.append_child(&health_strip());
+    let access_at = anchor();
+    let refused = access::refused();
+    show(&app, &access_at, move || refused.get(), access::access_prompt);
+    let main = el("main", "grid").materialise();
+    for e in empty_state() {
+        let _ = main.append_child(&e);
     }
+    for e in [
+        alerts_panel(),
+        rejections(),
+        behavior_panel(),
+        inventory_panel(),
+        recs_panel(),
+        sales_panel(),
+        sync_panel(),
+    ] {
+        let _ = main.append_child(&e);
+    }
+    let _ = app.append_child(&main);
+    let drill_at = anchor();
+    drill_panel(&app, &drill_at);
+    let settings_at = anchor();
+    settings_panel(&app, &settings_at);
+    app
 }

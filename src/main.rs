@@ -50,7 +50,7 @@ fn main() {
         {
             boot.remove();
         }
-        leptos::mount::mount_to_body(app::App);
+        leptos::mount::mount_to_body(app::start);
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

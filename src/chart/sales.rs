@@ -150,7 +150,7 @@ pub fn channels(windows: &[SalesWindow], hidden: &[String]) -> Vec<String> {
         .flat_map(|w| w.by_channel.iter().map(|c| c.channel.clone()))
         .filter(|c| !hidden.contains(c))
         .collect();
-    names.sort();
+    shoppulse_core::sort::sort_by(&mut names, Ord::cmp);
     names.dedup();
     names
 }

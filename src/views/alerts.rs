@@ -6,7 +6,11 @@ use shoppulse_core::time::{format_hms, format_rfc3339_ms};
 use wasm_bindgen::JsCast;
 
 use super::sync::target_title;
-use super::widgets::{lang, rb, rx, CsvButton};
+use web_sys::Element;
+
+use super::widgets::{
+    csv_button, csv_click, fx, lang, on, on_click, part, set_attr, set_class, set_text,
+};
 use crate::alerts::{AlertKind, AlertRow, AlertsView};
 use crate::dom::{button, drill_button, el, keyed_morph, text, KeyCache, E};
 use crate::export::{csv_time, Csv};
@@ -184,22 +188,46 @@ fn render(list: &web_sys::Element, cache: &mut KeyCache, v: &AlertsView, l: Lang
 }
 
 /// The alerts panel.
-#[component]
-pub fn AlertsPanel() -> impl IntoView {
+pub fn alerts_panel() -> Element {
     let l = lang();
     let alerts = expect_context::<Signals>().alerts;
     let store = expect_context::<StoreHandle>();
-    let open = move || alerts.with(|a| a.open);
-    let csv = Box::new(move || alerts.with_untracked(|a| alerts_csv(a, l)));
-    let list = NodeRef::<leptos::html::Ul>::new();
+    let root = el("section", "panel wide alerts-panel")
+        .a("aria-labelledby", "alerts-title")
+        .c(el("div", "panel-head")
+            .c(el("h2", "")
+                .a("id", "alerts-title")
+                .t(l.t(K::Alerts))
+                .c(el("span", "badge")))
+            .c(el("div", "head-actions")
+                .c(text("button", "btn tiny", l.t(K::AckAll))
+                    .a("type", "button")
+                    .a("data-testid", "alerts-ack-all"))
+                .c(text("button", "btn tiny", l.t(K::ClearResolved))
+                    .a("type", "button")
+                    .a("data-testid", "alerts-clear"))
+                .c(csv_button("alerts", l.t(K::Alerts)))))
+        .c(text("p", "muted", l.t(K::NoAlerts)).a("data-testid", "alerts-empty"))
+        .c(el("ul", "alert-list")
+            .a("data-testid", "alerts")
+            .a("aria-labelledby", "alerts-title"))
+        .materialise();
+    let list = part(&root, "ul");
+    let badge = part(&root, ".badge");
+    let empty = part(&root, "p");
     let cache = StoredValue::new_local(KeyCache::new());
-    Effect::new(move |_| {
-        if let Some(u) = list.get() {
-            alerts.with(|a| cache.update_value(|c| render(&u, c, a, l)));
-        }
+    let r = root.clone();
+    fx(move || {
+        alerts.with(|a| {
+            set_attr(&r, "data-open", &a.open.to_string());
+            set_class(&badge, "badge-on", a.open > 0);
+            set_text(&badge, &l.f(K::AlertsOpen, &[&a.open]));
+            set_class(&empty, "hidden", !a.rows.is_empty() || a.held_total > 0);
+            cache.update_value(|c| render(&list, c, a, l));
+        });
     });
     // Acknowledge buttons are plain DOM: one delegated handler.
-    let on_click = move |ev: leptos::ev::MouseEvent| {
+    on(&root, "click", move |ev| {
         let id = ev
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
@@ -209,28 +237,12 @@ pub fn AlertsPanel() -> impl IntoView {
         if id.is_some() {
             store.ack(id);
         }
-    };
-    view! {
-        <section class="panel wide alerts-panel" aria-labelledby="alerts-title" data-open=rx(move || open().to_string()) on:click=on_click>
-            <div class="panel-head">
-                <h2 id="alerts-title">
-                    {l.t(K::Alerts)}
-                    <span class="badge" class:badge-on=rb(move || open() > 0)>{rx(move || l.f(K::AlertsOpen, &[&open()]))}</span>
-                </h2>
-                <div class="head-actions">
-                    <button type="button" class="btn tiny" data-testid="alerts-ack-all" on:click=move |_| store.ack(None)>
-                        {l.t(K::AckAll)}
-                    </button>
-                    <button type="button" class="btn tiny" data-testid="alerts-clear" on:click=move |_| store.clear_resolved_alerts()>
-                        {l.t(K::ClearResolved)}
-                    </button>
-                    <CsvButton table="alerts" label=l.t(K::Alerts) csv=csv />
-                </div>
-            </div>
-            <p class="muted" data-testid="alerts-empty" class:hidden=rb(move || alerts.with(|a| !a.rows.is_empty() || a.held_total > 0))>
-                {l.t(K::NoAlerts)}
-            </p>
-            <ul class="alert-list" data-testid="alerts" aria-labelledby="alerts-title" node_ref=list></ul>
-        </section>
-    }
+    });
+    on_click(&root, move |id, e| match id {
+        "alerts-ack-all" => store.ack(None),
+        "alerts-clear" => store.clear_resolved_alerts(),
+        "export-csv" => csv_click(e, &[("alerts", &|| alerts.with_untracked(|a| alerts_csv(a, l)))]),
+        _ => {}
+    });
+    root
 }

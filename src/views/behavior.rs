@@ -8,7 +8,9 @@ use shoppulse_core::event::ACTION_SLOTS;
 use shoppulse_core::time::format_hms;
 use shoppulse_core::view::{ActionCounts, BehaviorView, Funnel, LogLine, ProductCount};
 
-use super::widgets::{lang, rx, Panel, SubHead};
+use web_sys::Element;
+
+use super::widgets::{csv_click, figure, fx, lang, on_click, panel, part, set_text, sub_head, Slot};
 use crate::dom::{content_keys, drill_button, el, keyed, patch, text, KeyCache, E};
 use crate::export::Csv;
 use crate::format::{conversion, thousands};
@@ -151,23 +153,12 @@ fn counts_els(c: &[ActionCounts; 4], l: Lang) -> Vec<E> {
 }
 
 /// The behaviour panel.
-#[component]
 #[allow(clippy::too_many_lines)] // reason: one panel, laid out top to bottom
-pub fn BehaviorPanel() -> impl IntoView {
+pub fn behavior_panel() -> Element {
     let l = lang();
     let b = expect_context::<Sections>().behavior;
-    let active = rx(move || {
-        b.with(|b| {
-            let n = thousands(b.active_shoppers);
-            if b.active_exact || b.active_shoppers == 0 {
-                n
-            } else {
-                format!("≈{n}")
-            }
-        })
-    });
     let counts_of = |b: &BehaviorView| [b.counts_1m, b.counts_5m, b.counts_1h, b.counts_total];
-    let top_csv = Box::new(move || {
+    let top_csv = move || {
         let mut c = Csv::new(&[l.t(K::ColProduct), l.t(K::ColCount), l.t(K::ColError)]);
         b.with_untracked(|b| {
             for p in &b.top_products {
@@ -179,8 +170,8 @@ pub fn BehaviorPanel() -> impl IntoView {
             }
         });
         c.finish()
-    });
-    let counts_csv = Box::new(move || {
+    };
+    let counts_csv = move || {
         let mut c = Csv::new(&[
             l.t(K::ColAction),
             l.t(K::Col1m),
@@ -199,8 +190,8 @@ pub fn BehaviorPanel() -> impl IntoView {
             ]);
         }
         c.finish()
-    });
-    let log = NodeRef::<leptos::html::Ol>::new();
+    };
+    let log = Slot::new();
     let cache = StoredValue::new_local(KeyCache::new());
     // The live log is rewritten at most every LOG_MIN_INTERVAL_MS (the
     // figures around it still follow every frame): at thousands of events
@@ -209,7 +200,7 @@ pub fn BehaviorPanel() -> impl IntoView {
     let last_ms = StoredValue::new_local(f64::NEG_INFINITY);
     let scheduled = StoredValue::new_local(false);
     let render_log = move || {
-        let Some(ol) = log.get_untracked() else {
+        let Some(ol) = log.get() else {
             return;
         };
         let now = now_f64();
@@ -220,7 +211,7 @@ pub fn BehaviorPanel() -> impl IntoView {
         });
         last_ms.set_value(now);
     };
-    Effect::new(move |_| {
+    fx(move || {
         b.track();
         if log.get().is_none() {
             return;
@@ -244,56 +235,63 @@ pub fn BehaviorPanel() -> impl IntoView {
             );
         }
     });
+    let root = panel(l.t(K::Behaviour), "behavior", false)
+        .c(el("div", "row-figures").c(figure(l.t(K::ActiveShoppers), "active-shoppers")))
+        .c(el("div", "funnel").a("data-testid", "funnel"))
+        .c(text("h3", "", l.t(K::LiveLog)))
+        .c(el("ol", "log")
+            .a("data-testid", "behavior-log")
+            .a("tabindex", "0")
+            .a("aria-label", l.t(K::LiveLog))
+            .a("data-empty", l.t(K::NoActivity)))
+        .c(el("div", "two-col")
+            .c(el("div", "")
+                .c(sub_head(l.t(K::TopProducts), "top-products"))
+                .c(el("ol", "rank").a("data-testid", "top-products")))
+            .c(el("div", "")
+                .c(sub_head(l.t(K::Actions), "actions"))
+                .c(el("table", "table compact")
+                    .a("data-testid", "action-counts")
+                    .c(el("thead", "").c([
+                        K::ColAction,
+                        K::Col1m,
+                        K::Col5m,
+                        K::Col1h,
+                        K::ColAll,
+                    ]
+                    .into_iter()
+                    .fold(el("tr", ""), |tr, k| {
+                        tr.c(text("th", "", l.t(k)).a("scope", "col"))
+                    })))
+                    .c(el("tbody", "")))))
+        .materialise();
+    log.find(&root, "[data-testid=behavior-log]");
+    let active = part(&root, "[data-testid=active-shoppers]");
+    let funnel = part(&root, "[data-testid=funnel]");
+    let top = part(&root, "[data-testid=top-products]");
+    let counts = part(&root, "tbody");
     // One effect for the rest of the section: the diff makes the parts
     // that did not change cheap, and an effect costs wasm.
-    let funnel_ref = NodeRef::<leptos::html::Div>::new();
-    let top_ref = NodeRef::<leptos::html::Ol>::new();
-    let counts_ref = NodeRef::<leptos::html::Tbody>::new();
-    Effect::new(move |_| {
+    fx(move || {
         b.with(|b| {
-            if let Some(d) = funnel_ref.get() {
-                patch(&d, funnel_els(b.funnel, l));
-            }
-            if let Some(d) = top_ref.get() {
-                patch(&d, top_els(&b.top_products, l));
-            }
-            if let Some(d) = counts_ref.get() {
-                patch(&d, counts_els(&counts_of(b), l));
-            }
+            let n = thousands(b.active_shoppers);
+            set_text(
+                &active,
+                &if b.active_exact || b.active_shoppers == 0 {
+                    n
+                } else {
+                    format!("≈{n}")
+                },
+            );
+            patch(&funnel, funnel_els(b.funnel, l));
+            patch(&top, top_els(&b.top_products, l));
+            patch(&counts, counts_els(&counts_of(b), l));
         });
     });
-    view! {
-        <Panel title=l.t(K::Behaviour) testid="behavior">
-            <div class="row-figures">
-                <div class="figure">
-                    <span class="figure-label">{l.t(K::ActiveShoppers)}</span>
-                    <span class="figure-value" data-testid="active-shoppers">{active}</span>
-                </div>
-            </div>
-            <div class="funnel" data-testid="funnel" node_ref=funnel_ref></div>
-            <h3>{l.t(K::LiveLog)}</h3>
-            <ol class="log" data-testid="behavior-log" tabindex="0" aria-label=l.t(K::LiveLog) data-empty=l.t(K::NoActivity) node_ref=log></ol>
-            <div class="two-col">
-                <div>
-                    <SubHead title=l.t(K::TopProducts) table="top-products" csv=top_csv />
-                    <ol class="rank" data-testid="top-products" node_ref=top_ref></ol>
-                </div>
-                <div>
-                    <SubHead title=l.t(K::Actions) table="actions" csv=counts_csv />
-                    <table class="table compact" data-testid="action-counts">
-                        <thead>
-                            <tr>
-                                <th scope="col">{l.t(K::ColAction)}</th>
-                                <th scope="col">{l.t(K::Col1m)}</th>
-                                <th scope="col">{l.t(K::Col5m)}</th>
-                                <th scope="col">{l.t(K::Col1h)}</th>
-                                <th scope="col">{l.t(K::ColAll)}</th>
-                            </tr>
-                        </thead>
-                        <tbody node_ref=counts_ref></tbody>
-                    </table>
-                </div>
-            </div>
-        </Panel>
-    }
+    on_click(&root, move |id, e| {
+        if id == "export-csv" {
+            csv_click(e, &[("top-products", &top_csv), ("actions", &counts_csv)]);
+        }
+    });
+    root
 }

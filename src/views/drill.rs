@@ -15,7 +15,9 @@ use wasm_bindgen::JsCast;
 
 use super::inventory::stockout_text;
 use super::sync::{status_title, target_title};
-use super::widgets::{lang, rx, sparkline_el};
+use web_sys::Element;
+
+use super::widgets::{fx, lang, on_click, part, set_attr, set_text, show, sparkline_el};
 use crate::dom::{drill_button, el, patch, text, E};
 use crate::format::{datetime, duration_ms, percent, thousands};
 use crate::i18n::{Lang, K};
@@ -27,7 +29,7 @@ use crate::ui::{Drill, Ui};
 /// The delegated click handler: opens the drill-down named by the nearest
 /// `data-drill` element (`product` / `order` with `data-drill-id`, `cell`
 /// inside an element with `data-channel` and `data-target`).
-pub fn on_drill_click(ui: Ui, ev: &web_sys::MouseEvent) {
+pub fn on_drill_click(ui: Ui, ev: &web_sys::Event) {
     let Some(el) = ev
         .target()
         .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
@@ -395,38 +397,56 @@ fn read(drill: &Drill, signals: Signals, sections: Sections, l: Lang) -> Option<
 }
 
 /// The drawer.
-#[component]
-pub fn DrillPanel() -> impl IntoView {
+pub fn drill_panel(parent: &Element, anchor: &web_sys::Node) {
+    let drill = expect_context::<Ui>().drill;
+    show(parent, anchor, move || drill.with(Option::is_some), drawer);
+}
+
+/// The open drawer.
+fn drawer() -> Element {
     let l = lang();
     let ui = expect_context::<Ui>();
     let signals = expect_context::<Signals>();
     let sections = expect_context::<Sections>();
     let drill = ui.drill;
-    let title = rx(move || match drill.get() {
-        Some(Drill::Product(p)) => l.f(K::ProductDetails, &[&p]),
-        Some(Drill::Cell(c, t)) => l.f(K::CellDetails, &[&c, &target_title(t, l)]),
-        Some(Drill::Order(o)) => l.f(K::OrderDetails, &[&o]),
-        None => String::new(),
-    });
-    let kind = rx(move || {
-        match drill.get() {
-            Some(Drill::Product(_)) => "product",
-            Some(Drill::Cell(..)) => "cell",
-            Some(Drill::Order(_)) => "order",
-            None => "",
+    let root = el("aside", "drawer")
+        .a("data-testid", "drilldown")
+        .a("role", "dialog")
+        .a("aria-labelledby", "drill-title")
+        .c(el("div", "drawer-head")
+            .c(el("h2", "").a("id", "drill-title").a("tabindex", "-1"))
+            .c(text("button", "btn", "✕")
+                .a("type", "button")
+                .a("data-testid", "drilldown-close")
+                .a("aria-label", l.t(K::CloseDetails))))
+        .c(el("div", "drill-body"))
+        .materialise();
+    on_click(&root, move |id, _| {
+        if id == "drilldown-close" {
+            drill.set(None);
         }
-        .to_owned()
     });
-    let body = NodeRef::<leptos::html::Div>::new();
+    let title = part(&root, "h2");
+    let r = root.clone();
+    fx(move || {
+        let (t, kind) = match drill.get() {
+            Some(Drill::Product(p)) => (l.f(K::ProductDetails, &[&p]), "product"),
+            Some(Drill::Cell(c, t)) => (l.f(K::CellDetails, &[&c, &target_title(t, l)]), "cell"),
+            Some(Drill::Order(o)) => (l.f(K::OrderDetails, &[&o]), "order"),
+            None => (String::new(), ""),
+        };
+        set_text(&title, &t);
+        set_attr(&r, "data-kind", kind);
+    });
+    let c = part(&root, ".drill-body");
     let last: StoredValue<Option<Data>, LocalStorage> = StoredValue::new_local(None);
-    Effect::new(move |_| {
+    fx(move || {
         let Some(d) = drill.get() else {
             last.set_value(None);
             return;
         };
         // The host answers with every publish for products and orders, and
         // once a second for a cell (its scan is costly).
-        let Some(c) = body.get() else { return };
         let Some(data) = read(&d, signals, sections, l) else {
             return;
         };
@@ -457,31 +477,14 @@ pub fn DrillPanel() -> impl IntoView {
         let _ = c.set_attribute(key, &id);
         last.set_value(Some(data));
     });
-    // Move focus into the panel when it opens (keyboard users land on it).
-    Effect::new(move |_| {
+    // Move focus into the panel when it opens or shows another item
+    // (keyboard users land on it).
+    fx(move || {
         if drill.with(Option::is_some) {
             request_animation_frame(|| focus_selector("#drill-title"));
         }
     });
-    view! {
-        <Show when=move || drill.with(Option::is_some)>
-            <aside class="drawer" data-testid="drilldown" data-kind=kind role="dialog" aria-labelledby="drill-title">
-                <div class="drawer-head">
-                    <h2 id="drill-title" tabindex="-1">{title}</h2>
-                    <button
-                        type="button"
-                        class="btn"
-                        data-testid="drilldown-close"
-                        aria-label=l.t(K::CloseDetails)
-                        on:click=move |_| drill.set(None)
-                    >
-                        "✕"
-                    </button>
-                </div>
-                <div class="drill-body" node_ref=body></div>
-            </aside>
-        </Show>
-    }
+    root
 }
 
 /// Focuses the first element matching `sel` (for keyboard users).

@@ -2,10 +2,14 @@
 //! and the loading and empty states.
 
 use leptos::prelude::*;
+use web_sys::Element;
 
 use super::drill::focus_selector;
-use super::widgets::{lang, rb, rx, Figure};
-use crate::dom::{content_keys, el, keyed, patch, text, KeyCache};
+use super::widgets::{
+    attr_fx, figure, fx, lang, on, on_click, part, set_attr, set_class, set_text, set_value,
+    target_value, text_fx,
+};
+use crate::dom::{content_keys, el, keyed, patch, text, KeyCache, E};
 use crate::format::{datetime, rate, relative, thousands};
 use crate::i18n::{Lang, K};
 use crate::state::{ConnState, Sections, Signals, StoreHandle};
@@ -59,8 +63,7 @@ fn source_text(signals: Signals, l: Lang) -> String {
 /// The strip: connection state, counters, rate, lag, source and the
 /// toolbar. Carries `data-last-seq`, `data-epoch`, `data-head-seq`,
 /// `data-applied` and `data-state` for tests.
-#[component]
-pub fn HealthStrip() -> impl IntoView {
+pub fn health_strip() -> Element {
     let l = lang();
     let signals = expect_context::<Signals>();
     let sections = expect_context::<Sections>();
@@ -68,9 +71,35 @@ pub fn HealthStrip() -> impl IntoView {
     let conn = signals.conn;
     let progress = signals.progress;
 
-    let status = rx(move || conn.with(|c| state_label(c.state, l)));
-    let detail = rx(move || {
+    let root = el("header", "strip")
+        .a("data-testid", "feed-health")
+        .c(text("h1", "brand", "ShopPulse"))
+        .c(el("div", "")
+            .c(el("span", "dot").a("aria-hidden", "true"))
+            .c(el("span", "").a("data-testid", "conn-status").a("role", "status")))
+        .c(figure(l.t(K::Applied), "events-applied"))
+        .c(figure(l.t(K::Rejected), "events-rejected"))
+        .c(figure(l.t(K::Late), "events-late"))
+        .c(figure(l.t(K::EventsPerS), "events-rate"))
+        .c(figure(l.t(K::BehindFeed), "feed-lag"))
+        .c(figure(l.t(K::NewestEvent), "event-time"))
+        .c(el("div", "strip-source")
+            .c(el("span", "").a("data-testid", "feed-source"))
+            .c(el("span", "muted small").a("data-testid", "conn-detail")))
+        .materialise();
+    let _ = root.append_child(&toolbar());
+    let r = root.clone();
+    let conn_box = part(&root, "div");
+    let status = part(&root, "[data-testid=conn-status]");
+    let detail = part(&root, "[data-testid=conn-detail]");
+    let source = part(&root, "[data-testid=feed-source]");
+    fx(move || {
         conn.with(|c| {
+            let key = c.state.key();
+            set_attr(&r, "data-state", key);
+            set_attr(&r, "data-gaps", &c.gaps.to_string());
+            set_attr(&conn_box, "class", &format!("conn conn-{key}"));
+            set_text(&status, &state_label(c.state, l));
             let mut parts = Vec::new();
             if let ConnState::Offline { in_s } = c.state {
                 parts.push(l.f(K::RetryingIn, &[&in_s]));
@@ -87,20 +116,37 @@ pub fn HealthStrip() -> impl IntoView {
             if let Some(e) = &c.last_error {
                 parts.push(l.f(K::LastError, &[e]));
             }
-            parts.join(" · ")
-        })
+            set_text(&detail, &parts.join(" · "));
+        });
+        set_text(&source, &source_text(signals, l));
     });
-    let applied = Signal::derive(move || health.with(|h| thousands(h.applied)));
-    let rejected = Signal::derive(move || health.with(|h| thousands(h.rejected)));
-    let late = Signal::derive(move || health.with(|h| thousands(h.late)));
-    let per_s = Signal::derive(move || rate(signals.rate.get()));
-    let behind = Signal::derive(move || {
+    let r = root.clone();
+    let behind = part(&root, "[data-testid=feed-lag]");
+    fx(move || {
         progress.with(|p| {
+            set_attr(&r, "data-last-seq", &p.last_seq.to_string());
+            set_attr(&r, "data-head-seq", &p.head_seq.to_string());
+            set_attr(&r, "data-epoch", p.epoch.as_deref().unwrap_or_default());
             let n = p.head_seq.saturating_sub(p.last_seq);
-            l.f(K::NEvents, &[&thousands(n)])
-        })
+            set_text(&behind, &l.f(K::NEvents, &[&thousands(n)]));
+        });
     });
-    let newest = Signal::derive(move || {
+    let r = root.clone();
+    let applied = part(&root, "[data-testid=events-applied]");
+    let rejected = part(&root, "[data-testid=events-rejected]");
+    let late = part(&root, "[data-testid=events-late]");
+    fx(move || {
+        health.with(|h| {
+            set_attr(&r, "data-applied", &h.applied.to_string());
+            set_text(&applied, &thousands(h.applied));
+            set_text(&rejected, &thousands(h.rejected));
+            set_text(&late, &thousands(h.late));
+        });
+    });
+    text_fx(part(&root, "[data-testid=events-rate]"), move || {
+        rate(signals.rate.get())
+    });
+    text_fx(part(&root, "[data-testid=event-time]"), move || {
         let max = health.with(|h| h.max_event_ms);
         if max == 0 {
             return "—".to_owned();
@@ -115,43 +161,12 @@ pub fn HealthStrip() -> impl IntoView {
             at
         }
     });
-    let source = rx(move || source_text(signals, l));
-
-    view! {
-        <header
-            class="strip"
-            data-testid="feed-health"
-            data-state=rx(move || conn.with(|c| c.state.key()).to_owned())
-            data-last-seq=rx(move || progress.with(|p| p.last_seq.to_string()))
-            data-head-seq=rx(move || progress.with(|p| p.head_seq.to_string()))
-            data-epoch=rx(move || progress.with(|p| p.epoch.clone().unwrap_or_default()))
-            data-applied=rx(move || health.with(|h| h.applied.to_string()))
-            data-gaps=rx(move || conn.with(|c| c.gaps.to_string()))
-        >
-            <h1 class="brand">"ShopPulse"</h1>
-            <div class=rx(move || format!("conn conn-{}", conn.with(|c| c.state.key())))>
-                <span class="dot" aria-hidden="true"></span>
-                <span data-testid="conn-status" role="status">{status}</span>
-            </div>
-            <Figure label=l.t(K::Applied) testid="events-applied" value=applied />
-            <Figure label=l.t(K::Rejected) testid="events-rejected" value=rejected />
-            <Figure label=l.t(K::Late) testid="events-late" value=late />
-            <Figure label=l.t(K::EventsPerS) testid="events-rate" value=per_s />
-            <Figure label=l.t(K::BehindFeed) testid="feed-lag" value=behind />
-            <Figure label=l.t(K::NewestEvent) testid="event-time" value=newest />
-            <div class="strip-source">
-                <span data-testid="feed-source">{source}</span>
-                <span class="muted small" data-testid="conn-detail">{detail}</span>
-            </div>
-            <Toolbar />
-        </header>
-    }
+    root
 }
 
 /// Pause/resume with the queue count, replay speed, language, theme and
 /// settings.
-#[component]
-fn Toolbar() -> impl IntoView {
+fn toolbar() -> Element {
     let l = lang();
     let ui = expect_context::<Ui>();
     let signals = expect_context::<Signals>();
@@ -165,177 +180,211 @@ fn Toolbar() -> impl IntoView {
             Theme::Light => K::ThemeDark,
         })
     };
-    // The language choices: built here (cheaper in wasm than a template).
-    let lang_select = NodeRef::<leptos::html::Select>::new();
-    Effect::new(move |_| {
-        if let Some(s) = lang_select.get() {
-            patch(
-                &s,
-                Lang::ALL
-                    .into_iter()
-                    .map(|x| {
-                        let o = text("option", "", x.name())
-                            .a("value", x.code())
-                            .a("lang", x.code());
-                        if x == l {
-                            o.a("selected", "")
-                        } else {
-                            o
-                        }
-                    })
-                    .collect(),
-            );
-            s.set_value(l.code());
-        }
+    // The language choices.
+    let langs: Vec<E> = Lang::ALL
+        .into_iter()
+        .map(|x| {
+            let o = text("option", "", x.name())
+                .a("value", x.code())
+                .a("lang", x.code());
+            if x == l {
+                o.a("selected", "")
+            } else {
+                o
+            }
+        })
+        .collect();
+    let root = el("div", "toolbar")
+        .a("role", "toolbar")
+        .a("aria-label", l.t(K::Controls))
+        .c(el("button", "btn")
+            .a("type", "button")
+            .a("data-testid", "pause-toggle")
+            .a("title", l.t(K::PauseHint)))
+        .c(el("span", "chip chip-warn")
+            .a("data-testid", "paused-queue")
+            .a("role", "status"))
+        .c(el("span", "chip").a("data-testid", "replay-speed"))
+        .c(el("select", "btn")
+            .a("data-testid", "lang-select")
+            .a("aria-label", "Language / 语言")
+            .cs(langs))
+        .c(el("button", "btn")
+            .a("type", "button")
+            .a("data-testid", "theme-toggle"))
+        .c(el("button", "btn")
+            .a("type", "button")
+            .a("data-testid", "settings-open")
+            .a("aria-haspopup", "dialog")
+            .c(text("span", "", "⚙ ").a("aria-hidden", "true"))
+            .t(l.t(K::Settings)))
+        .materialise();
+    let select = part(&root, "select");
+    set_value(&select, l.code());
+    on(&select, "change", move |ev| {
+        ui.set_lang(Lang::parse(&target_value(&ev)));
+        // The dashboard is rebuilt in the new language: keep the
+        // keyboard focus on this control.
+        request_animation_frame(|| focus_selector("[data-testid=lang-select]"));
     });
-    view! {
-        <div class="toolbar" role="toolbar" aria-label=l.t(K::Controls)>
-            <button
-                type="button"
-                class="btn"
-                class:btn-on=paused
-                data-testid="pause-toggle"
-                aria-pressed=rx(move || paused.get().to_string())
-                aria-label=rx(move || l.t(if paused.get() { K::Resume } else { K::Pause }).to_owned())
-                title=l.t(K::PauseHint)
-                on:click=move |_| store.set_paused(!paused.get_untracked())
-            >
-                {rx(move || format!("{} {}", if paused.get() { "▶" } else { "❚❚" }, l.t(if paused.get() { K::Resume } else { K::Pause })))}
-            </button>
-            <span
-                class="chip chip-warn"
-                class:hidden=rb(move || !paused.get())
-                data-testid="paused-queue"
-                data-count=rx(move || queued.get().to_string())
-                role="status"
-            >
-                {rx(move || l.f(K::Queued, &[&thousands(queued.get())]))}
-            </span>
-            <span class="chip" class:hidden=rb(move || replay_text(signals, l).is_none()) data-testid="replay-speed">
-                {rx(move || replay_text(signals, l).unwrap_or_default())}
-            </span>
-            <select
-                class="btn"
-                data-testid="lang-select"
-                aria-label="Language / 语言"
-                on:change=move |ev| {
-                    ui.set_lang(Lang::parse(&event_target_value(&ev)));
-                    // The dashboard is rebuilt in the new language: keep the
-                    // keyboard focus on this control.
-                    request_animation_frame(|| focus_selector("[data-testid=lang-select]"));
-                }
-                node_ref=lang_select
-            ></select>
-            <button
-                type="button"
-                class="btn"
-                data-testid="theme-toggle"
-                data-theme-now=rx(move || theme.get().key().to_owned())
-                aria-label=rx(move || l.f(K::ThemeToggle, &[&next_theme()]))
-                on:click=move |_| ui.toggle_theme()
-            >
-                {rx(move || format!("{} {}", if theme.get() == Theme::Dark { "☀" } else { "☾" }, next_theme()))}
-            </button>
-            <button
-                type="button"
-                class="btn"
-                data-testid="settings-open"
-                aria-haspopup="dialog"
-                aria-expanded=rx(move || ui.settings_open.get().to_string())
-                on:click=move |_| {
-                    ui.drill.set(None);
-                    ui.settings_open.update(|o| *o = !*o);
-                }
-            >
-                <span aria-hidden="true">"⚙ "</span>
-                {l.t(K::Settings)}
-            </button>
-        </div>
-    }
+    on_click(&root, move |id, _| match id {
+        "pause-toggle" => store.set_paused(!paused.get_untracked()),
+        "theme-toggle" => ui.toggle_theme(),
+        "settings-open" => {
+            ui.drill.set(None);
+            ui.settings_open.update(|o| *o = !*o);
+        }
+        _ => {}
+    });
+    let pause = part(&root, "[data-testid=pause-toggle]");
+    fx(move || {
+        let p = paused.get();
+        set_class(&pause, "btn-on", p);
+        set_attr(&pause, "aria-pressed", &p.to_string());
+        let word = l.t(if p { K::Resume } else { K::Pause });
+        set_attr(&pause, "aria-label", word);
+        set_text(&pause, &format!("{} {word}", if p { "▶" } else { "❚❚" }));
+    });
+    let queue = part(&root, "[data-testid=paused-queue]");
+    fx(move || {
+        set_class(&queue, "hidden", !paused.get());
+        let n = queued.get();
+        set_attr(&queue, "data-count", &n.to_string());
+        set_text(&queue, &l.f(K::Queued, &[&thousands(n)]));
+    });
+    let replay = part(&root, "[data-testid=replay-speed]");
+    fx(move || {
+        let t = replay_text(signals, l);
+        set_class(&replay, "hidden", t.is_none());
+        set_text(&replay, &t.unwrap_or_default());
+    });
+    let toggle = part(&root, "[data-testid=theme-toggle]");
+    fx(move || {
+        let next = next_theme();
+        set_attr(&toggle, "data-theme-now", theme.get().key());
+        set_attr(&toggle, "aria-label", &l.f(K::ThemeToggle, &[&next]));
+        let icon = if theme.get() == Theme::Dark { "☀" } else { "☾" };
+        set_text(&toggle, &format!("{icon} {next}"));
+    });
+    let open = part(&root, "[data-testid=settings-open]");
+    attr_fx(open, "aria-expanded", move || ui.settings_open.get().to_string());
+    root
 }
 
 /// Latest rejected inputs (class, line, reason, excerpt), shown as text.
-#[component]
-pub fn Rejections() -> impl IntoView {
+pub fn rejections() -> Element {
     let l = lang();
     let health = expect_context::<Sections>().health;
-    let chips = NodeRef::<leptos::html::Div>::new();
-    let list = NodeRef::<leptos::html::Ul>::new();
+    let root = el("section", "panel wide rejections")
+        .a("data-testid", "rejections")
+        .a("aria-label", l.t(K::RejectedInput))
+        .c(text("h2", "", l.t(K::RejectedInput)))
+        .c(el("div", "chips").a("data-testid", "rejections-by-class"))
+        .c(el("ul", "rejection-list")
+            .a("data-testid", "rejection-list")
+            .a("tabindex", "0")
+            .a("aria-label", l.t(K::RejectedInput)))
+        .materialise();
+    let chips = part(&root, "div");
+    let list = part(&root, "ul");
     let cache = StoredValue::new_local(KeyCache::new());
-    Effect::new(move |_| {
+    let r = root.clone();
+    fx(move || {
         health.with(|h| {
-            if let Some(d) = chips.get() {
-                patch(
-                    &d,
-                    h.rejected_by_class
-                        .iter()
-                        .map(|(class, n)| {
-                            text("span", "chip chip-bad", &format!("{class}: {n}"))
-                                .a("data-class", class)
-                        })
-                        .collect(),
-                );
-            }
-            if let Some(u) = list.get() {
-                let rows = &h.recent_rejections;
-                let keys = content_keys(rows);
-                cache.update_value(|c| {
-                    keyed(c, &u, &keys, &|i| {
-                        let r = &rows[i];
-                        let line = r
-                            .line
-                            .map(|n| format!(" {}", l.f(K::LineN, &[&n])))
-                            .unwrap_or_default();
-                        el("li", "")
-                            .a("data-testid", "rejection-row")
-                            .a("data-class", &r.class)
-                            .a("data-source", &r.source)
-                            .c(text("span", "tag", &r.class))
-                            .c(text("span", "muted", &format!("{}{line}", r.source)))
-                            .c(text("span", "reason", &r.reason))
-                            .c(text("code", "excerpt", &r.excerpt))
-                    });
+            set_class(&r, "hidden", h.rejected == 0);
+            patch(
+                &chips,
+                h.rejected_by_class
+                    .iter()
+                    .map(|(class, n)| {
+                        text("span", "chip chip-bad", &format!("{class}: {n}"))
+                            .a("data-class", class)
+                    })
+                    .collect(),
+            );
+            let rows = &h.recent_rejections;
+            let keys = content_keys(rows);
+            cache.update_value(|c| {
+                keyed(c, &list, &keys, &|i| {
+                    let r = &rows[i];
+                    let line = r
+                        .line
+                        .map(|n| format!(" {}", l.f(K::LineN, &[&n])))
+                        .unwrap_or_default();
+                    el("li", "")
+                        .a("data-testid", "rejection-row")
+                        .a("data-class", &r.class)
+                        .a("data-source", &r.source)
+                        .c(text("span", "tag", &r.class))
+                        .c(text("span", "muted", &format!("{}{line}", r.source)))
+                        .c(text("span", "reason", &r.reason))
+                        .c(text("code", "excerpt", &r.excerpt))
                 });
-            }
+            });
         });
     });
-    view! {
-        <section class="panel wide rejections" data-testid="rejections" aria-label=l.t(K::RejectedInput) class:hidden=rb(move || health.with(|h| h.rejected == 0))>
-            <h2>{l.t(K::RejectedInput)}</h2>
-            <div class="chips" data-testid="rejections-by-class" node_ref=chips></div>
-            <ul class="rejection-list" data-testid="rejection-list" tabindex="0" aria-label=l.t(K::RejectedInput) node_ref=list></ul>
-        </section>
-    }
+    root
 }
 
 /// Shown until the first event or rejection arrives: a loading state while
 /// no gateway has answered, then an empty state that says what to do.
-#[component]
-pub fn EmptyState() -> impl IntoView {
+pub fn empty_state() -> [Element; 2] {
     let l = lang();
     let health = expect_context::<Sections>().health;
     let conn = expect_context::<Signals>().conn;
-    let empty = move || health.with(|h| h.applied == 0 && h.rejected == 0);
-    let greeted = move || conn.with(|c| c.server.is_some());
-    let url = rx(move || conn.with(|c| c.url.clone()));
-    let state = rx(move || conn.with(|c| state_label(c.state, l)));
-    let loading = rb(move || !empty() || greeted());
-    let waiting = rb(move || !(empty() && greeted()));
-    view! {
-        <section class="panel wide empty" class:hidden=loading data-testid="loading" aria-busy="true">
-            <div class="spinner" aria-hidden="true"></div>
-            <h2>{l.t(K::Loading)}</h2>
-            <p class="muted">{l.t(K::FeedColon)} <code>{url}</code> " · " {state}</p>
-            <p class="muted small">{l.t(K::LoadingHint)}</p>
-        </section>
-        <section class="panel wide empty" class:hidden=waiting data-testid="empty-state">
-            <h2>{l.t(K::EmptyTitle)}</h2>
-            <p class="muted">{l.t(K::FeedColon)} <code>{url}</code> " · " {state}</p>
-            <p class="muted small">
-                {l.t(K::EmptyEg)} <code>"shoppulse-feed --listen 127.0.0.1:9001 --simulate --dist dist"</code>
-                {l.t(K::EmptyOr)} <code>"?feed=ws://host:port/ws"</code>
-            </p>
-            <p class="muted small">{l.t(K::EmptySettings)}</p>
-        </section>
-    }
+    let feed = || {
+        el("p", "muted")
+            .t(l.t(K::FeedColon))
+            .c(el("code", ""))
+            .t(" · ")
+            .t("")
+    };
+    let loading = el("section", "panel wide empty")
+        .a("data-testid", "loading")
+        .a("aria-busy", "true")
+        .c(el("div", "spinner").a("aria-hidden", "true"))
+        .c(text("h2", "", l.t(K::Loading)))
+        .c(feed())
+        .c(text("p", "muted small", l.t(K::LoadingHint)))
+        .materialise();
+    let waiting = el("section", "panel wide empty")
+        .a("data-testid", "empty-state")
+        .c(text("h2", "", l.t(K::EmptyTitle)))
+        .c(feed())
+        .c(el("p", "muted small")
+            .t(l.t(K::EmptyEg))
+            .c(text(
+                "code",
+                "",
+                "shoppulse-feed --listen 127.0.0.1:9001 --simulate --dist dist",
+            ))
+            .t(l.t(K::EmptyOr))
+            .c(text("code", "", "?feed=ws://host:port/ws")))
+        .c(text("p", "muted small", l.t(K::EmptySettings)))
+        .materialise();
+    let (a, b) = (loading.clone(), waiting.clone());
+    // The feed's URL (in `code`) and the state (the paragraph's last text).
+    let urls = [part(&a, "code"), part(&b, "code")];
+    let states: Vec<web_sys::Node> = urls
+        .iter()
+        .filter_map(|c| c.parent_node()?.last_child())
+        .collect();
+    fx(move || {
+        let empty = health.with(|h| h.applied == 0 && h.rejected == 0);
+        let greeted = conn.with(|c| c.server.is_some());
+        set_class(&a, "hidden", !empty || greeted);
+        set_class(&b, "hidden", !(empty && greeted));
+        conn.with(|c| {
+            let state = state_label(c.state, l);
+            for u in &urls {
+                set_text(u, &c.url);
+            }
+            for n in &states {
+                if n.node_value().as_deref() != Some(state.as_str()) {
+                    n.set_node_value(Some(&state));
+                }
+            }
+        });
+    });
+    [loading, waiting]
 }

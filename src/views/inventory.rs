@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use shoppulse_core::time::format_hms;
 use shoppulse_core::view::{InventoryView, StockRow};
 
-use super::widgets::{lang, rx, sparkline_el, Panel, SubHead};
+use web_sys::Element;
+
+use super::widgets::{csv_click, fx, lang, on_click, panel, part, set_text, sparkline_el, sub_head};
 use crate::dom::{drill_button, el, key_of, keyed_morph, patch, text, KeyCache, E};
 use crate::export::{csv_time, Csv};
 use crate::format::{relative, thousands};
@@ -133,87 +135,87 @@ fn oversold_els(i: &InventoryView, l: Lang) -> Vec<E> {
 }
 
 /// The inventory panel.
-#[component]
-pub fn InventoryPanel() -> impl IntoView {
+pub fn inventory_panel() -> Element {
     let l = lang();
     let s = expect_context::<Sections>();
     let inv = s.inventory;
-    let summary = rx(move || {
-        inv.with(|i| {
-            l.f(
-                K::InvSummary,
-                &[
-                    &thousands(i.tracked),
-                    &thousands(i.low_count),
-                    &thousands(i.out_count),
-                    &thousands(i.oversold_count),
-                ],
-            )
-        })
-    });
-    let csv = Box::new(move || inv.with_untracked(|i| stock_csv(i, l)));
-    let low = NodeRef::<leptos::html::Ul>::new();
+    let list = |class: &str, testid: &str, label: &str| {
+        el("ul", class)
+            .a("data-testid", testid)
+            .a("tabindex", "0")
+            .a("aria-label", label)
+    };
+    let root = panel(l.t(K::Inventory), "inventory", false)
+        .c(el("p", "muted").a("data-testid", "inventory-summary"))
+        // One container for every stock problem (low, out, oversold), so a
+        // product at zero is found under `low-stock` as the seed's "low on
+        // stock" warning implies.
+        .c(el("div", "stock-lists")
+            .a("data-testid", "low-stock")
+            .c(sub_head(l.t(K::LowStock), "low-stock"))
+            .c(list("rows", "low-stock-list", l.t(K::LowStock)))
+            .c(el("div", "two-col")
+                .c(el("div", "")
+                    .c(text("h3", "", l.t(K::OutOfStock)))
+                    .c(list("rows", "out-of-stock", l.t(K::OutOfStock))))
+                .c(el("div", "")
+                    .c(text("h3", "", l.t(K::Oversold)))
+                    .c(list("rows bad", "oversold", l.t(K::Oversold))))))
+        .c(text("h3", "", l.t(K::Warnings)))
+        .c(list("rows warnings", "stock-warnings", l.t(K::Warnings)))
+        .materialise();
+    let summary = part(&root, "[data-testid=inventory-summary]");
+    let low = part(&root, "[data-testid=low-stock-list]");
+    let out = part(&root, "[data-testid=out-of-stock]");
+    let oversold = part(&root, "[data-testid=oversold]");
+    let warnings = part(&root, "[data-testid=stock-warnings]");
     let cache = StoredValue::new_local(KeyCache::new());
-    let out = NodeRef::<leptos::html::Ul>::new();
-    let oversold = NodeRef::<leptos::html::Ul>::new();
-    let warnings = NodeRef::<leptos::html::Ul>::new();
     // One effect for the section: the diff makes unchanged parts cheap, and
     // an effect costs wasm.
-    Effect::new(move |_| {
+    fx(move || {
         let now = s.health.with(|h| h.max_event_ms);
         inv.with(|i| {
-            if let Some(ul) = low.get() {
-                let keys: Vec<u64> = i
-                    .low
-                    .iter()
-                    .map(|r| key_of(&r.product.to_string()))
-                    .collect();
-                cache.update_value(|c| {
-                    keyed_morph(c, &ul, &keys, &|k| {
-                        let r = &i.low[k];
-                        low_el(r, &stockout_text(r, now, l), l)
-                    });
+            set_text(
+                &summary,
+                &l.f(
+                    K::InvSummary,
+                    &[
+                        &thousands(i.tracked),
+                        &thousands(i.low_count),
+                        &thousands(i.out_count),
+                        &thousands(i.oversold_count),
+                    ],
+                ),
+            );
+            let keys: Vec<u64> = i
+                .low
+                .iter()
+                .map(|r| key_of(&r.product.to_string()))
+                .collect();
+            cache.update_value(|c| {
+                keyed_morph(c, &low, &keys, &|k| {
+                    let r = &i.low[k];
+                    low_el(r, &stockout_text(r, now, l), l)
                 });
-            }
-            if let Some(u) = out.get() {
-                patch(&u, out_els(i, l));
-            }
-            if let Some(u) = oversold.get() {
-                patch(&u, oversold_els(i, l));
-            }
-            if let Some(u) = warnings.get() {
-                patch(
-                    &u,
-                    i.warnings
-                        .iter()
-                        .map(|w| text("li", "", &warning_text(w, l)))
-                        .collect(),
-                );
-            }
+            });
+            patch(&out, out_els(i, l));
+            patch(&oversold, oversold_els(i, l));
+            patch(
+                &warnings,
+                i.warnings
+                    .iter()
+                    .map(|w| text("li", "", &warning_text(w, l)))
+                    .collect(),
+            );
         });
     });
-    view! {
-        <Panel title=l.t(K::Inventory) testid="inventory">
-            <p class="muted" data-testid="inventory-summary">{summary}</p>
-            // One container for every stock problem (low, out, oversold), so a
-            // product at zero is found under `low-stock` as the seed's
-            // "low on stock" warning implies.
-            <div class="stock-lists" data-testid="low-stock">
-                <SubHead title=l.t(K::LowStock) table="low-stock" csv=csv />
-                <ul class="rows" data-testid="low-stock-list" tabindex="0" aria-label=l.t(K::LowStock) node_ref=low></ul>
-                <div class="two-col">
-                    <div>
-                        <h3>{l.t(K::OutOfStock)}</h3>
-                        <ul class="rows" data-testid="out-of-stock" tabindex="0" aria-label=l.t(K::OutOfStock) node_ref=out></ul>
-                    </div>
-                    <div>
-                        <h3>{l.t(K::Oversold)}</h3>
-                        <ul class="rows bad" data-testid="oversold" tabindex="0" aria-label=l.t(K::Oversold) node_ref=oversold></ul>
-                    </div>
-                </div>
-            </div>
-            <h3>{l.t(K::Warnings)}</h3>
-            <ul class="rows warnings" data-testid="stock-warnings" tabindex="0" aria-label=l.t(K::Warnings) node_ref=warnings></ul>
-        </Panel>
-    }
+    on_click(&root, move |id, e| {
+        if id == "export-csv" {
+            csv_click(
+                e,
+                &[("low-stock", &|| inv.with_untracked(|i| stock_csv(i, l)))],
+            );
+        }
+    });
+    root
 }

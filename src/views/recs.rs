@@ -5,7 +5,11 @@ use leptos::prelude::*;
 use shoppulse_core::id::Id;
 use shoppulse_core::view::UserRecs;
 
-use super::widgets::{lang, Panel, SubHead};
+use web_sys::Element;
+
+use super::widgets::{
+    csv_click, fx, lang, on, on_click, panel, part, set_value, sub_head, target_value,
+};
 use crate::dom::{button, drill_button, el, patch, text, E};
 use crate::export::Csv;
 use crate::i18n::{Lang, K};
@@ -80,11 +84,10 @@ fn product_li(id: &Id, num: &str, l: Lang) -> E {
 }
 
 /// The recommendations panel.
-#[component]
-pub fn RecsPanel() -> impl IntoView {
+pub fn recs_panel() -> Element {
     let l = lang();
     let recs = expect_context::<Sections>().recs;
-    let trending_csv = Box::new(move || {
+    let trending_csv = move || {
         let mut c = Csv::new(&[l.t(K::ColProduct), l.t(K::ColScore)]);
         recs.with_untracked(|r| {
             for s in &r.trending {
@@ -92,115 +95,106 @@ pub fn RecsPanel() -> impl IntoView {
             }
         });
         c.finish()
-    });
-    let trend_ref = NodeRef::<leptos::html::Ol>::new();
-    let pairs_ref = NodeRef::<leptos::html::Ul>::new();
-    let users_ref = NodeRef::<leptos::html::Ul>::new();
-    Effect::new(move |_| {
+    };
+    let list = |class: &str, testid: &str, label: &str| {
+        el("ul", class)
+            .a("data-testid", testid)
+            .a("tabindex", "0")
+            .a("aria-label", label)
+    };
+    let root = panel(l.t(K::Recommendations), "recommendations", false)
+        .c(el("div", "two-col")
+            .c(el("div", "")
+                .c(sub_head(l.t(K::Trending), "trending"))
+                .c(el("ol", "rank").a("data-testid", "trending")))
+            .c(el("div", "")
+                .c(text("h3", "", l.t(K::BoughtTogether)))
+                .c(list("rows", "co-purchase", l.t(K::BoughtTogether)))))
+        .c(text("h3", "", l.t(K::ForActive)))
+        .c(list("rows recs-users", "user-recs", l.t(K::ForActive)))
+        .materialise();
+    let trend = part(&root, "[data-testid=trending]");
+    let pairs = part(&root, "[data-testid=co-purchase]");
+    let users = part(&root, "[data-testid=user-recs]");
+    fx(move || {
         recs.with(|r| {
-            if let Some(o) = trend_ref.get() {
-                patch(
-                    &o,
-                    r.trending
-                        .iter()
-                        .map(|s| product_li(&s.product, &format!("{:.2}", s.score), l))
-                        .collect(),
-                );
-            }
-            if let Some(u) = pairs_ref.get() {
-                patch(
-                    &u,
-                    r.co_purchase
-                        .iter()
-                        .map(|(a, b, n)| {
-                            let (a, b) = (a.to_string(), b.to_string());
-                            el("li", "")
-                                .a("data-product-a", &a)
-                                .a("data-product-b", &b)
-                                .c(drill_button("product", &a, &l.f(K::ProductN, &[&a])))
-                                .t("+")
-                                .c(drill_button("product", &b, &l.f(K::ProductN, &[&b])))
-                                .c(text("span", "num muted", &format!("{n}×")))
-                        })
-                        .collect(),
-                );
-            }
-            if let Some(u) = users_ref.get() {
-                patch(&u, r.for_users.iter().map(|x| user_recs_el(x, l)).collect());
-            }
+            patch(
+                &trend,
+                r.trending
+                    .iter()
+                    .map(|s| product_li(&s.product, &format!("{:.2}", s.score), l))
+                    .collect(),
+            );
+            patch(
+                &pairs,
+                r.co_purchase
+                    .iter()
+                    .map(|(a, b, n)| {
+                        let (a, b) = (a.to_string(), b.to_string());
+                        el("li", "")
+                            .a("data-product-a", &a)
+                            .a("data-product-b", &b)
+                            .c(drill_button("product", &a, &l.f(K::ProductN, &[&a])))
+                            .t("+")
+                            .c(drill_button("product", &b, &l.f(K::ProductN, &[&b])))
+                            .c(text("span", "num muted", &format!("{n}×")))
+                    })
+                    .collect(),
+            );
+            patch(&users, r.for_users.iter().map(|x| user_recs_el(x, l)).collect());
         });
     });
-    view! {
-        <Panel title=l.t(K::Recommendations) testid="recommendations">
-            <UserLookup />
-            <div class="two-col">
-                <div>
-                    <SubHead title=l.t(K::Trending) table="trending" csv=trending_csv />
-                    <ol class="rank" data-testid="trending" node_ref=trend_ref></ol>
-                </div>
-                <div>
-                    <h3>{l.t(K::BoughtTogether)}</h3>
-                    <ul class="rows" data-testid="co-purchase" tabindex="0" aria-label=l.t(K::BoughtTogether) node_ref=pairs_ref></ul>
-                </div>
-            </div>
-            <h3>{l.t(K::ForActive)}</h3>
-            <ul class="rows recs-users" data-testid="user-recs" tabindex="0" aria-label=l.t(K::ForActive) node_ref=users_ref></ul>
-        </Panel>
-    }
+    on_click(&root, move |id, e| {
+        if id == "export-csv" {
+            csv_click(e, &[("trending", &trending_csv)]);
+        }
+    });
+    // The lookup comes first, after the heading.
+    let h2 = root.first_element_child();
+    let _ = root.insert_before(&user_lookup(), h2.and_then(|h| h.next_sibling()).as_ref());
+    root
 }
 
 /// Type a user id; shows the engine's `recommend_for(user)` (asked of the
 /// host through the page's interest) and follows the feed.
-#[component]
-fn UserLookup() -> impl IntoView {
+fn user_lookup() -> Element {
     let l = lang();
     let extras = expect_context::<Signals>().extras;
     let query = expect_context::<LookupQuery>().0;
-    // The host's answer for the query as typed (none while it is empty or
-    // not answered yet); it follows the feed.
-    let result = move || {
+    let root = el("div", "lookup")
+        .c(el("label", "")
+            .c(text("span", "muted small", l.t(K::SuggestionsFor)))
+            .c(el("input", "")
+                .a("type", "text")
+                .a("inputmode", "text")
+                .a("placeholder", l.t(K::UserIdPlaceholder))
+                .a("data-testid", "rec-user-input")))
+        .c(el("div", ""))
+        .materialise();
+    let input = part(&root, "input");
+    on(&input, "input", move |ev| query.set(target_value(&ev)));
+    let out = part(&root, ":scope > div");
+    fx(move || {
         let q = query.get();
+        set_value(&input, &q);
         let q = q.trim();
+        // The host's answer for the query as typed (none while it is empty
+        // or not answered yet); it follows the feed.
         extras.with(|x| {
-            x.lookup
-                .as_ref()
-                .filter(|(asked, _)| !q.is_empty() && asked == q)
-                .map(|(_, recs)| recs.clone())
-        })
-    };
-    let out = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        if let Some(d) = out.get() {
-            let r = result();
-            {
-                patch(
-                    &d,
-                    r.iter()
-                        .map(|r| {
-                            el("ul", "rows")
-                                .a("data-testid", "rec-user-result")
-                                .a("data-user-id", &r.user.to_string())
-                                .c(user_recs_el(r, l))
-                        })
-                        .collect(),
-                );
-            }
-        }
+            patch(
+                &out,
+                x.lookup
+                    .iter()
+                    .filter(|(asked, _)| !q.is_empty() && asked == q)
+                    .map(|(_, r)| {
+                        el("ul", "rows")
+                            .a("data-testid", "rec-user-result")
+                            .a("data-user-id", &r.user.to_string())
+                            .c(user_recs_el(r, l))
+                    })
+                    .collect(),
+            );
+        });
     });
-    view! {
-        <div class="lookup">
-            <label>
-                <span class="muted small">{l.t(K::SuggestionsFor)}</span>
-                <input
-                    type="text"
-                    inputmode="text"
-                    placeholder=l.t(K::UserIdPlaceholder)
-                    data-testid="rec-user-input"
-                    prop:value=query
-                    on:input=move |ev| query.set(event_target_value(&ev))
-                />
-            </label>
-            <div node_ref=out></div>
-        </div>
-    }
+    root
 }

@@ -9,7 +9,12 @@ use leptos::prelude::*;
 use shoppulse_core::event::Currency;
 use shoppulse_core::view::{ChannelTotals, SalesView, SalesWindow};
 
-use super::widgets::{lang, Panel, SubHead};
+use wasm_bindgen::JsCast;
+use web_sys::Element;
+
+use super::widgets::{
+    csv_click, fx, lang, on, on_click, panel, part, set_value, sub_head, target_value, Slot,
+};
 use crate::chart::sales::{channel_css, channels, draw, shown_windows, ChartOpts, Drawn, Span};
 use crate::dom::{el, fill, patch, text, E};
 use crate::export::{csv_time, download_canvas, file_name, Csv};
@@ -185,9 +190,8 @@ fn option_els(options: Vec<(String, String, bool)>) -> Vec<E> {
 }
 
 /// The sales panel.
-#[component]
 #[allow(clippy::too_many_lines)] // reason: one panel, laid out top to bottom
-pub fn SalesPanel() -> impl IntoView {
+pub fn sales_panel() -> Element {
     let l = lang();
     let ui = expect_context::<Ui>();
     let store = expect_context::<StoreHandle>();
@@ -206,7 +210,7 @@ pub fn SalesPanel() -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     };
-    let channel_csv = Box::new(move || {
+    let channel_csv = move || {
         let cur = sales.with_untracked(|s| s.currency);
         let code = cur.map(|c| c.as_str().to_owned()).unwrap_or_default();
         let mut c = Csv::new(&[
@@ -228,8 +232,8 @@ pub fn SalesPanel() -> impl IntoView {
             ]);
         }
         c.finish()
-    });
-    let windows_csv = Box::new(move || {
+    };
+    let windows_csv = move || {
         let cur = sales.with_untracked(|s| s.currency);
         let mut c = Csv::new(&[
             l.t(K::ColWindow),
@@ -255,15 +259,15 @@ pub fn SalesPanel() -> impl IntoView {
             }
         });
         c.finish()
-    });
-    let range = NodeRef::<leptos::html::Select>::new();
-    let legend = NodeRef::<leptos::html::Ul>::new();
-    let chan_body = NodeRef::<leptos::html::Tbody>::new();
-    let win_body = NodeRef::<leptos::html::Tbody>::new();
-    let figs = NodeRef::<leptos::html::Ul>::new();
-    let chan_head = NodeRef::<leptos::html::Thead>::new();
-    let win_head = NodeRef::<leptos::html::Thead>::new();
-    Effect::new(move |_| {
+    };
+    let range = Slot::new();
+    let legend = Slot::new();
+    let chan_body = Slot::new();
+    let win_body = Slot::new();
+    let figs = Slot::new();
+    let chan_head = Slot::new();
+    let win_head = Slot::new();
+    fx(move || {
         if let (Some(a), Some(b)) = (chan_head.get(), win_head.get()) {
             fill(
                 &a,
@@ -290,8 +294,8 @@ pub fn SalesPanel() -> impl IntoView {
     // The controls' choices, then the content: built here (cheaper in wasm
     // than templates) and diffed, so the parts that did not change cost
     // their building only (one effect each: an effect costs wasm too).
-    let span_select = NodeRef::<leptos::html::Select>::new();
-    Effect::new(move |_| {
+    let span_select = Slot::new();
+    fx(move || {
         let sp = span.get();
         let cur = count.get();
         if let Some(r) = range.get() {
@@ -304,7 +308,7 @@ pub fn SalesPanel() -> impl IntoView {
                         .collect(),
                 ),
             );
-            r.set_value(&cur.to_string());
+            set_value(&r, &cur.to_string());
         }
         if let Some(r) = span_select.get() {
             patch(
@@ -316,12 +320,12 @@ pub fn SalesPanel() -> impl IntoView {
                         .collect(),
                 ),
             );
-            r.set_value(sp.as_str());
+            set_value(&r, sp.as_str());
         }
     });
-    let totals = NodeRef::<leptos::html::Div>::new();
-    let notes = NodeRef::<leptos::html::P>::new();
-    Effect::new(move |_| {
+    let totals = Slot::new();
+    let notes = Slot::new();
+    fx(move || {
         let h = hidden.get();
         let (sp, n) = (span.get(), count.get());
         let rows = by_channel();
@@ -372,79 +376,90 @@ pub fn SalesPanel() -> impl IntoView {
             }
         });
     });
-    view! {
-        <Panel title=l.t(K::Sales) testid="sales" wide=true>
-            <div class="row-figures" data-testid="sales-total" node_ref=totals></div>
-            <div class="chart-head">
-                <div class="chart-controls">
-                    <label class="muted small">
-                        {l.t(K::Window)}
-                        <select
-                            data-testid="sales-window-select"
-                            node_ref=span_select
-                            on:change=move |ev| {
-                                let sp = Span::parse(&event_target_value(&ev));
-                                if let Some(st) = store.store() {
-                                    ui.update_settings(&st, |s| s.set_span(sp));
-                                }
-                            }
-                        ></select>
-                    </label>
-                    <label class="muted small">
-                        {l.t(K::Range)}
-                        <select
-                            data-testid="chart-range"
-                            node_ref=range
-                            on:change=move |ev| {
-                                let n = event_target_value(&ev).parse::<u32>().unwrap_or(60);
-                                if let Some(st) = store.store() {
-                                    ui.update_settings(&st, |s| s.chart_windows = n);
-                                }
-                            }
-                        ></select>
-                    </label>
-                </div>
-                <ul class="legend" data-testid="sales-legend" node_ref=legend></ul>
-            </div>
-            <SalesChart span=span count=count hidden=hidden />
-            <div class="two-col">
-                <div>
-                    <SubHead title=l.t(K::ByChannel) table="sales-by-channel" csv=channel_csv />
-                    <table class="table" data-testid="sales-by-channel">
-                        <thead node_ref=chan_head></thead>
-                        <tbody node_ref=chan_body></tbody>
-                    </table>
-                </div>
-                <div>
-                    <SubHead title=l.t(K::RecentWindows) table="sales-windows" csv=windows_csv />
-                    <table class="table" data-testid="sales-windows">
-                        <thead node_ref=win_head></thead>
-                        <tbody node_ref=win_body></tbody>
-                    </table>
-                </div>
-            </div>
-            <p class="muted small" data-testid="sales-notes" node_ref=notes></p>
-            <h3>{l.t(K::BusinessFigures)}</h3>
-            <ul class="rows" data-testid="sales-figures" tabindex="0" aria-label=l.t(K::BusinessFigures) node_ref=figs></ul>
-        </Panel>
-    }
+    let root = panel(l.t(K::Sales), "sales", true)
+        .c(el("div", "row-figures").a("data-testid", "sales-total"))
+        .c(el("div", "chart-head")
+            .c(el("div", "chart-controls")
+                .c(el("label", "muted small")
+                    .t(l.t(K::Window))
+                    .c(el("select", "").a("data-testid", "sales-window-select")))
+                .c(el("label", "muted small")
+                    .t(l.t(K::Range))
+                    .c(el("select", "").a("data-testid", "chart-range"))))
+            .c(el("ul", "legend").a("data-testid", "sales-legend")))
+        .c(el("div", "two-col")
+            .c(el("div", "")
+                .c(sub_head(l.t(K::ByChannel), "sales-by-channel"))
+                .c(el("table", "table")
+                    .a("data-testid", "sales-by-channel")
+                    .c(el("thead", ""))
+                    .c(el("tbody", ""))))
+            .c(el("div", "")
+                .c(sub_head(l.t(K::RecentWindows), "sales-windows"))
+                .c(el("table", "table")
+                    .a("data-testid", "sales-windows")
+                    .c(el("thead", ""))
+                    .c(el("tbody", "")))))
+        .c(el("p", "muted small").a("data-testid", "sales-notes"))
+        .c(text("h3", "", l.t(K::BusinessFigures)))
+        .c(el("ul", "rows")
+            .a("data-testid", "sales-figures")
+            .a("tabindex", "0")
+            .a("aria-label", l.t(K::BusinessFigures)))
+        .materialise();
+    totals.find(&root, "[data-testid=sales-total]");
+    span_select.find(&root, "[data-testid=sales-window-select]");
+    range.find(&root, "[data-testid=chart-range]");
+    legend.find(&root, "[data-testid=sales-legend]");
+    chan_head.find(&root, "[data-testid=sales-by-channel] thead");
+    chan_body.find(&root, "[data-testid=sales-by-channel] tbody");
+    win_head.find(&root, "[data-testid=sales-windows] thead");
+    win_body.find(&root, "[data-testid=sales-windows] tbody");
+    notes.find(&root, "[data-testid=sales-notes]");
+    figs.find(&root, "[data-testid=sales-figures]");
+    on(&part(&root, "[data-testid=sales-window-select]"), "change", move |ev| {
+        let sp = Span::parse(&target_value(&ev));
+        if let Some(st) = store.store() {
+            ui.update_settings(&st, |s| s.set_span(sp));
+        }
+    });
+    on(&part(&root, "[data-testid=chart-range]"), "change", move |ev| {
+        let n = target_value(&ev).parse::<u32>().unwrap_or(60);
+        if let Some(st) = store.store() {
+            ui.update_settings(&st, |s| s.chart_windows = n);
+        }
+    });
+    on_click(&root, move |id, e| {
+        if id == "export-csv" {
+            csv_click(
+                e,
+                &[
+                    ("sales-by-channel", &channel_csv),
+                    ("sales-windows", &windows_csv),
+                ],
+            );
+        }
+    });
+    // The chart comes after the chart head.
+    let head = part(&root, ".chart-head");
+    let _ = root.insert_before(&sales_chart(span, count, hidden), head.next_sibling().as_ref());
+    root
 }
 
 /// The canvas; redrawn (throttled) when the sales section, the span or the
 /// window size changes.
-#[component]
-fn SalesChart(
-    /// Selected window span.
+fn sales_chart(
+    // selected window span
     span: Memo<Span>,
-    /// Windows shown.
+    // windows shown
     count: Memo<usize>,
-    /// Channels not shown.
+    // channels not shown
     hidden: Memo<Vec<String>>,
-) -> impl IntoView {
+) -> Element {
     let l = lang();
     let theme = expect_context::<Ui>().theme;
     let sales = expect_context::<Sections>().sales;
-    let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
+    let canvas_ref = Slot::new();
     let resized = RwSignal::new(0u32);
     let listener = window_event_listener(leptos::ev::resize, move |_| {
         resized.try_update(|n| *n = n.wrapping_add(1));
@@ -452,7 +467,7 @@ fn SalesChart(
     on_cleanup(move || listener.remove());
     let throttle = Rc::new(Throttle::default());
     let last = StoredValue::new_local(None::<Drawn>);
-    Effect::new(move |_| {
+    fx(move || {
         sales.track();
         span.track();
         count.track();
@@ -465,8 +480,8 @@ fn SalesChart(
         throttle.request(move || {
             // A trailing draw may fire after a language switch rebuilt the
             // dashboard: the old chart's signals are gone then.
-            let (Some(Some(canvas)), Some(span), Some(windows), Some(theme), Some(hidden)) = (
-                canvas_ref.try_get_untracked(),
+            let (Some(canvas), Some(span), Some(windows), Some(theme), Some(hidden)) = (
+                canvas(canvas_ref),
                 span.try_get_untracked(),
                 count.try_get_untracked(),
                 theme.try_get_untracked(),
@@ -496,31 +511,30 @@ fn SalesChart(
             });
         });
     });
-    let png = move |_| {
-        if let Some(c) = canvas_ref.get_untracked() {
-            download_canvas(&c, &file_name("sales-chart", "png", now_ms()));
+    let root = el("div", "chart-box")
+        .c(el("canvas", "chart")
+            .a("data-testid", "sales-chart")
+            .a("role", "img")
+            .a("aria-label", l.t(K::ChartLabel)))
+        .c(text("button", "btn tiny chart-export", "PNG")
+            .a("type", "button")
+            .a("data-testid", "export-png")
+            .a("data-chart", "sales")
+            .a("aria-label", l.t(K::PngLabel))
+            .a("title", l.t(K::PngLabel)))
+        .materialise();
+    canvas_ref.find(&root, "canvas");
+    on_click(&root, move |id, _| {
+        if id == "export-png" {
+            if let Some(c) = canvas(canvas_ref) {
+                download_canvas(&c, &file_name("sales-chart", "png", now_ms()));
+            }
         }
-    };
-    view! {
-        <div class="chart-box">
-            <canvas
-                node_ref=canvas_ref
-                class="chart"
-                data-testid="sales-chart"
-                role="img"
-                aria-label=l.t(K::ChartLabel)
-            ></canvas>
-            <button
-                type="button"
-                class="btn tiny chart-export"
-                data-testid="export-png"
-                data-chart="sales"
-                aria-label=l.t(K::PngLabel)
-                title=l.t(K::PngLabel)
-                on:click=png
-            >
-                "PNG"
-            </button>
-        </div>
-    }
+    });
+    root
+}
+
+/// The chart's canvas, while the chart is on the page.
+fn canvas(slot: Slot) -> Option<web_sys::HtmlCanvasElement> {
+    slot.get()?.dyn_into().ok()
 }

@@ -11,7 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
 use super::drill::focus_selector;
-use super::widgets::{lang, rx};
+use super::widgets::{fx, lang, on, on_click, part, show, text_fx, Slot};
 use crate::chart::sales::Span;
 use crate::dom::{el, fill, text, E};
 use crate::i18n::{Lang, K};
@@ -235,25 +235,20 @@ fn show_errors(form: &Element, errors: &[FieldError], l: Lang) {
     let _ = form;
 }
 
-/// The drawer with the form.
-#[component]
-pub fn SettingsPanel() -> impl IntoView {
-    let ui = expect_context::<Ui>();
-    view! {
-        <Show when=move || ui.settings_open.get()>
-            <SettingsForm />
-        </Show>
-    }
+/// The drawer with the form, while the settings are open.
+pub fn settings_panel(parent: &Element, anchor: &web_sys::Node) {
+    let open = expect_context::<Ui>().settings_open;
+    show(parent, anchor, move || open.get(), settings_form);
 }
 
-#[component]
-fn SettingsForm() -> impl IntoView {
+#[allow(clippy::too_many_lines)] // reason: the form and its handlers, top to bottom
+fn settings_form() -> Element {
     let l = lang();
     let ui = expect_context::<Ui>();
     let store = expect_context::<StoreHandle>();
     let sections = expect_context::<Sections>();
     let status = RwSignal::new(None::<K>);
-    let form = NodeRef::<leptos::html::Div>::new();
+    let form = Slot::new();
     // Every channel seen, plus hidden ones no longer in the view.
     let channels = move |s: &Settings| {
         let mut v: Vec<String> = sections
@@ -263,23 +258,23 @@ fn SettingsForm() -> impl IntoView {
             .sync
             .with_untracked(|x| v.extend(x.cells.iter().map(|c| c.channel.clone())));
         v.extend(s.hidden_channels.iter().cloned());
-        v.sort();
+        shoppulse_core::sort::sort_by(&mut v, Ord::cmp);
         v.dedup();
         v
     };
     let load = move |s: &Settings| {
-        if let Some(c) = form.get_untracked() {
+        if let Some(c) = form.get() {
             fill(&c, form_body(s, &channels(s), l));
         }
     };
-    Effect::new(move |_| {
+    fx(move || {
         if form.get().is_some() {
             load(&ui.settings.get_untracked());
             request_animation_frame(|| focus_selector("#settings-title"));
         }
     });
     let save = move || {
-        let Some(body) = form.get_untracked() else {
+        let Some(body) = form.get() else {
             return;
         };
         let draft = Draft {
@@ -337,14 +332,14 @@ fn SettingsForm() -> impl IntoView {
     };
     // The span select rebuilds the window choices; the notification box asks
     // for permission when turned on.
-    let on_change = move |ev: leptos::ev::Event| {
+    let on_change = move |ev: web_sys::Event| {
         let Some(t) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
             return;
         };
         match t.get_attribute("data-testid").as_deref() {
             Some("setting-chart-span") => {
                 let span = Span::parse(&prop(&t, "value").as_string().unwrap_or_default());
-                if let Some(range) = form.get_untracked().and_then(|b| {
+                if let Some(range) = form.get().and_then(|b| {
                     b.query_selector("[data-testid=\"setting-chart-range\"]")
                         .ok()
                         .flatten()
@@ -367,48 +362,49 @@ fn SettingsForm() -> impl IntoView {
             _ => {}
         }
     };
-    view! {
-        <aside class="drawer settings" data-testid="settings" role="dialog" aria-labelledby="settings-title">
-            <div class="drawer-head">
-                <h2 id="settings-title" tabindex="-1">{l.t(K::SettingsTitle)}</h2>
-                <button
-                    type="button"
-                    class="btn"
-                    data-testid="settings-close"
-                    aria-label=l.t(K::Close)
-                    on:click=move |_| ui.settings_open.set(false)
-                >
-                    "✕"
-                </button>
-            </div>
-            <form
-                class="settings-form"
-                novalidate=true
-                on:submit=move |ev| {
-                    ev.prevent_default();
-                    save();
-                }
-                on:change=on_change
-            >
-                <div node_ref=form></div>
-                <div class="form-actions">
-                    <button type="submit" class="btn btn-primary" data-testid="settings-save">{l.t(K::Save)}</button>
-                    <button
-                        type="button"
-                        class="btn"
-                        data-testid="settings-reset"
-                        on:click=move |_| {
-                            load(&Settings::default());
-                            status.set(None);
-                        }
-                    >
-                        {l.t(K::Reset)}
-                    </button>
-                    <span class="muted" role="status" data-testid="settings-status">
-                        {rx(move || status.get().map(|k| l.t(k)).unwrap_or_default().to_owned())}
-                    </span>
-                </div>
-            </form>
-        </aside>
-    }
+    let root = el("aside", "drawer settings")
+        .a("data-testid", "settings")
+        .a("role", "dialog")
+        .a("aria-labelledby", "settings-title")
+        .c(el("div", "drawer-head")
+            .c(text("h2", "", l.t(K::SettingsTitle))
+                .a("id", "settings-title")
+                .a("tabindex", "-1"))
+            .c(text("button", "btn", "✕")
+                .a("type", "button")
+                .a("data-testid", "settings-close")
+                .a("aria-label", l.t(K::Close))))
+        .c(el("form", "settings-form")
+            .a("novalidate", "")
+            .c(el("div", ""))
+            .c(el("div", "form-actions")
+                .c(text("button", "btn btn-primary", l.t(K::Save))
+                    .a("type", "submit")
+                    .a("data-testid", "settings-save"))
+                .c(text("button", "btn", l.t(K::Reset))
+                    .a("type", "button")
+                    .a("data-testid", "settings-reset"))
+                .c(el("span", "muted")
+                    .a("role", "status")
+                    .a("data-testid", "settings-status"))))
+        .materialise();
+    let f = part(&root, "form");
+    form.find(&f, ":scope > div");
+    on(&f, "submit", move |ev| {
+        ev.prevent_default();
+        save();
+    });
+    on(&f, "change", on_change);
+    on_click(&root, move |id, _| match id {
+        "settings-close" => ui.settings_open.set(false),
+        "settings-reset" => {
+            load(&Settings::default());
+            status.set(None);
+        }
+        _ => {}
+    });
+    text_fx(part(&root, "[data-testid=settings-status]"), move || {
+        status.get().map(|k| l.t(k)).unwrap_or_default().to_owned()
+    });
+    root
 }

@@ -6,7 +6,11 @@ use shoppulse_core::event::{SyncStatus, Target};
 use shoppulse_core::time::format_hms;
 use shoppulse_core::view::{InvalidTransition, LagHistogram, StuckOrder, SyncCell, SyncView};
 
-use super::widgets::{lang, rx, CsvButton, Panel, SubHead};
+use web_sys::Element;
+
+use super::widgets::{
+    csv_button, csv_click, fx, lang, on_click, panel, part, set_attr, set_text, sub_head, Slot,
+};
 use crate::dom::{
     button, content_keys, drill_button, el, fill, key_of, keyed, keyed_morph, patch, svg, text,
     KeyCache, E,
@@ -331,17 +335,16 @@ fn hist_el(hist: &LagHistogram, l: Lang) -> E {
 }
 
 /// The order-sync panel.
-#[component]
 #[allow(clippy::too_many_lines)] // reason: one panel, laid out top to bottom
-pub fn SyncPanel() -> impl IntoView {
+pub fn sync_panel() -> Element {
     let l = lang();
     let settings = expect_context::<Ui>().settings;
     let sync = expect_context::<Sections>().sync;
     let counts = move || sync.with(|s| (s.stuck_count, s.invalid_count, s.sla_ms));
     let shows = move |c: &str| settings.with_untracked(|s| s.shows(c));
-    let m_csv = Box::new(move || sync.with_untracked(|s| matrix_csv(s, &shows, l)));
-    let s_csv = Box::new(move || sync.with_untracked(|s| stuck_csv(s, &shows, l)));
-    let f_csv = Box::new(move || {
+    let m_csv = move || sync.with_untracked(|s| matrix_csv(s, &shows, l));
+    let s_csv = move || sync.with_untracked(|s| stuck_csv(s, &shows, l));
+    let f_csv = move || {
         let mut c = Csv::new(&[
             l.t(K::ColChannel),
             l.t(K::ColLastMinute),
@@ -357,23 +360,16 @@ pub fn SyncPanel() -> impl IntoView {
             }
         });
         c.finish()
-    });
-    let stuck_title = rx(move || {
-        let (n, _, sla) = counts();
-        l.f(
-            K::StuckOrders,
-            &[&thousands(n), &duration_ms(sla as f64, l)],
-        )
-    });
-    let matrix = NodeRef::<leptos::html::Table>::new();
-    let stuck = NodeRef::<leptos::html::Ul>::new();
-    let invalid = NodeRef::<leptos::html::Ul>::new();
-    let hists = NodeRef::<leptos::html::Div>::new();
-    let forecast = NodeRef::<leptos::html::Tbody>::new();
-    let forecast_head = NodeRef::<leptos::html::Thead>::new();
+    };
+    let matrix = Slot::new();
+    let stuck = Slot::new();
+    let invalid = Slot::new();
+    let hists = Slot::new();
+    let forecast = Slot::new();
+    let forecast_head = Slot::new();
     let stuck_cache = StoredValue::new_local(KeyCache::new());
     let invalid_cache = StoredValue::new_local(KeyCache::new());
-    Effect::new(move |_| {
+    fx(move || {
         let h = settings.with(|s| s.hidden_channels.clone());
         let visible = |c: &str| !h.iter().any(|x| x == c);
         sync.with(|s| {
@@ -424,7 +420,7 @@ pub fn SyncPanel() -> impl IntoView {
             }
         });
     });
-    Effect::new(move |_| {
+    fx(move || {
         if let Some(h) = forecast_head.get() {
             fill(
                 &h,
@@ -437,41 +433,73 @@ pub fn SyncPanel() -> impl IntoView {
             );
         }
     });
-    view! {
-        <Panel title=l.t(K::OrderSync) testid="sync" wide=true>
-            <div class="sub-head">
-                <span></span>
-                <CsvButton table="sync-matrix" label=l.t(K::OrderSync) csv=m_csv />
-            </div>
-            <div class="scroll-x" tabindex="0" aria-label=l.t(K::OrderSync)>
-                <table class="table matrix" data-testid="sync-matrix" node_ref=matrix></table>
-            </div>
-            <div class="two-col">
-                <div>
-                    <div class="sub-head">
-                        <h3>{stuck_title}</h3>
-                        <CsvButton table="stuck-orders" label=l.t(K::ColOrder) csv=s_csv />
-                    </div>
-                    <ul class="rows bad" data-testid="stuck-orders" tabindex="0" aria-label=stuck_title node_ref=stuck></ul>
-                </div>
-                <div>
-                    <h3>{rx(move || l.f(K::InvalidTransitions, &[&thousands(counts().1)]))}</h3>
-                    <ul class="rows bad" data-testid="invalid-transitions" tabindex="0" aria-label=l.t(K::InvalidTransitions) node_ref=invalid></ul>
-                </div>
-            </div>
-            <div class="two-col">
-                <div>
-                    <h3>{l.t(K::LagPerChannel)}</h3>
-                    <div class="hists" data-testid="lag-histograms" node_ref=hists></div>
-                </div>
-                <div>
-                    <SubHead title=l.t(K::Forecast) table="sync-forecast" csv=f_csv />
-                    <table class="table" data-testid="sync-forecast">
-                        <thead node_ref=forecast_head></thead>
-                        <tbody node_ref=forecast></tbody>
-                    </table>
-                </div>
-            </div>
-        </Panel>
+    let list = |testid: &str, label: &str| {
+        el("ul", "rows bad")
+            .a("data-testid", testid)
+            .a("tabindex", "0")
+            .a("aria-label", label)
+    };
+    let root = panel(l.t(K::OrderSync), "sync", true)
+        .c(el("div", "sub-head")
+            .c(el("span", ""))
+            .c(csv_button("sync-matrix", l.t(K::OrderSync))))
+        .c(el("div", "scroll-x")
+            .a("tabindex", "0")
+            .a("aria-label", l.t(K::OrderSync))
+            .c(el("table", "table matrix").a("data-testid", "sync-matrix")))
+        .c(el("div", "two-col")
+            .c(el("div", "")
+                .c(el("div", "sub-head")
+                    .c(el("h3", "").a("data-part", "stuck-title"))
+                    .c(csv_button("stuck-orders", l.t(K::ColOrder))))
+                .c(list("stuck-orders", "")))
+            .c(el("div", "")
+                .c(el("h3", "").a("data-part", "invalid-title"))
+                .c(list("invalid-transitions", l.t(K::InvalidTransitions)))))
+        .c(el("div", "two-col")
+            .c(el("div", "")
+                .c(text("h3", "", l.t(K::LagPerChannel)))
+                .c(el("div", "hists").a("data-testid", "lag-histograms")))
+            .c(el("div", "")
+                .c(sub_head(l.t(K::Forecast), "sync-forecast"))
+                .c(el("table", "table")
+                    .a("data-testid", "sync-forecast")
+                    .c(el("thead", ""))
+                    .c(el("tbody", "")))))
+        .materialise();
+    matrix.find(&root, "[data-testid=sync-matrix]");
+    stuck.find(&root, "[data-testid=stuck-orders]");
+    invalid.find(&root, "[data-testid=invalid-transitions]");
+    hists.find(&root, "[data-testid=lag-histograms]");
+    forecast.find(&root, "[data-testid=sync-forecast] tbody");
+    forecast_head.find(&root, "[data-testid=sync-forecast] thead");
+    let stuck_h = part(&root, "[data-part=stuck-title]");
+    let stuck_list = part(&root, "[data-testid=stuck-orders]");
+    let invalid_h = part(&root, "[data-part=invalid-title]");
+    for h in [&stuck_h, &invalid_h] {
+        let _ = h.remove_attribute("data-part");
     }
+    fx(move || {
+        let (n, bad, sla) = counts();
+        let title = l.f(
+            K::StuckOrders,
+            &[&thousands(n), &duration_ms(sla as f64, l)],
+        );
+        set_text(&stuck_h, &title);
+        set_attr(&stuck_list, "aria-label", &title);
+        set_text(&invalid_h, &l.f(K::InvalidTransitions, &[&thousands(bad)]));
+    });
+    on_click(&root, move |id, e| {
+        if id == "export-csv" {
+            csv_click(
+                e,
+                &[
+                    ("sync-matrix", &m_csv),
+                    ("stuck-orders", &s_csv),
+                    ("sync-forecast", &f_csv),
+                ],
+            );
+        }
+    });
+    root
 }

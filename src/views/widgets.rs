@@ -1,24 +1,203 @@
-//! Small shared pieces: reactive text, panels, figures, CSV buttons, the sparkline.
+//! Small shared pieces: effects, slots and event listeners for views built
+//! with [`crate::dom`], panels, figures, CSV buttons, the sparkline.
 
 use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Element;
 
-use crate::dom::{svg, E};
+use crate::dom::{el, svg, text, E};
 use crate::export::{download_text, file_name};
 use crate::i18n::{Lang, K};
 use crate::state::now_ms;
 use crate::ui::Ui;
 
-/// Reactive text or attribute value from a closure, type-erased: every
-/// `Signal<String>` in a view shares one renderer, while each `move ||`
-/// closure placed in a view directly compiles its own (a few KB of wasm
-/// each).
-pub fn rx(f: impl Fn() -> String + Send + Sync + 'static) -> Signal<String> {
-    Signal::derive(f)
+/// Runs `f` in an effect (re-run when a signal it read changes). Boxed:
+/// every effect of the dashboard shares one instantiation of Leptos's
+/// effect code (each distinct closure given to `Effect::new` compiles its
+/// own, a few KB of wasm each).
+pub fn fx(f: impl Fn() + 'static) {
+    fx_box(Box::new(f));
 }
 
-/// A reactive boolean (`class:x=`), type-erased like [`rx`].
-pub fn rb(f: impl Fn() -> bool + Send + Sync + 'static) -> Signal<bool> {
-    Signal::derive(f)
+fn fx_box(f: Box<dyn Fn()>) {
+    Effect::new(move |_| f());
+}
+
+/// A place for an element of a view that code fills or reads after the
+/// view is built (what a `NodeRef` was, without the template).
+#[derive(Clone, Copy)]
+pub struct Slot(StoredValue<Option<Element>, LocalStorage>);
+
+impl Slot {
+    /// An empty slot.
+    pub fn new() -> Slot {
+        Slot(StoredValue::new_local(None))
+    }
+
+    /// The element, once found (`None` too after the view is gone).
+    pub fn get(self) -> Option<Element> {
+        self.0.try_get_value().flatten()
+    }
+
+    /// Holds the element under `root` matching `sel` (`root` itself when
+    /// `sel` is empty).
+    pub fn find(self, root: &Element, sel: &str) {
+        let e = if sel.is_empty() {
+            Some(root.clone())
+        } else {
+            root.query_selector(sel).ok().flatten()
+        };
+        self.0.set_value(e);
+    }
+}
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot::new()
+    }
+}
+
+/// The element under `root` matching `sel` (a detached `div` when there is
+/// none, which only happens if the view and the selector disagree).
+pub fn part(root: &Element, sel: &str) -> Element {
+    root.query_selector(sel)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| el("div", "").materialise())
+}
+
+/// Sets the text of `e` when it differs.
+pub fn set_text(e: &Element, text: &str) {
+    if e.text_content().as_deref() != Some(text) {
+        e.set_text_content(Some(text));
+    }
+}
+
+/// Sets an attribute when it differs.
+pub fn set_attr(e: &Element, name: &str, value: &str) {
+    if e.get_attribute(name).as_deref() != Some(value) {
+        let _ = e.set_attribute(name, value);
+    }
+}
+
+/// Adds or removes a class.
+pub fn set_class(e: &Element, class: &str, on: bool) {
+    let _ = e.class_list().toggle_with_force(class, on);
+}
+
+/// Sets the JS property `value` (inputs, selects) when it differs.
+pub fn set_value(e: &Element, value: &str) {
+    let key = JsValue::from_str("value");
+    let now = js_sys::Reflect::get(e, &key).ok().and_then(|v| v.as_string());
+    if now.as_deref() != Some(value) {
+        let _ = js_sys::Reflect::set(e, &key, &JsValue::from_str(value));
+    }
+}
+
+/// The JS property `value` of `e` (inputs, selects).
+pub fn value_of(e: &JsValue) -> String {
+    js_sys::Reflect::get(e, &JsValue::from_str("value"))
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+/// The JS property `value` of an event's target (inputs, selects).
+pub fn target_value(ev: &web_sys::Event) -> String {
+    ev.target().map(|t| value_of(&t)).unwrap_or_default()
+}
+
+/// Keeps the text of `e` equal to `f()` (an effect).
+pub fn text_fx(e: Element, f: impl Fn() -> String + 'static) {
+    let f: Box<dyn Fn() -> String> = Box::new(f);
+    fx(move || set_text(&e, &f()));
+}
+
+/// Keeps the attribute `name` of `e` equal to `f()` (an effect).
+pub fn attr_fx(e: Element, name: &'static str, f: impl Fn() -> String + 'static) {
+    let f: Box<dyn Fn() -> String> = Box::new(f);
+    fx(move || set_attr(&e, name, &f()));
+}
+
+/// Keeps `class` on `e` while `f()` is true (an effect).
+pub fn class_fx(e: Element, class: &'static str, f: impl Fn() -> bool + 'static) {
+    let f: Box<dyn Fn() -> bool> = Box::new(f);
+    fx(move || set_class(&e, class, f()));
+}
+
+/// Calls `f` on every `event` at `target`, until the current reactive
+/// owner is cleaned up (the view is gone).
+pub fn on(target: &web_sys::EventTarget, event: &str, f: impl Fn(web_sys::Event) + 'static) {
+    on_box(target, event, Box::new(f));
+}
+
+fn on_box(target: &web_sys::EventTarget, event: &str, f: Box<dyn Fn(web_sys::Event)>) {
+    let c = Closure::wrap(f);
+    let _ = target.add_event_listener_with_callback(event, c.as_ref().unchecked_ref());
+    // Dropped with the owner, when the view (and so `target`) is gone.
+    StoredValue::new_local(c);
+}
+
+/// Calls `f` with the nearest element under a click that has a
+/// `data-testid`, and that test id (one delegated handler per view).
+pub fn on_click(target: &Element, f: impl Fn(&str, &Element) + 'static) {
+    let f: Box<dyn Fn(&str, &Element)> = Box::new(f);
+    on(target, "click", move |ev| {
+        if let Some(e) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .and_then(|t| t.closest("[data-testid]").ok().flatten())
+        {
+            if let Some(id) = e.get_attribute("data-testid") {
+                f(&id, &e);
+            }
+        }
+    });
+}
+
+/// Keeps the element `build()` makes in `parent`, before `anchor`, while
+/// `when()` is true (what `<Show>` did). It is built anew, with its own
+/// reactive owner, each time it shows; the owner (its effects, listeners)
+/// is cleaned up when it hides or when the current owner is.
+pub fn show(
+    parent: &Element,
+    anchor: &web_sys::Node,
+    when: impl Fn() -> bool + 'static,
+    build: impl Fn() -> Element + 'static,
+) {
+    show_box(
+        parent.clone(),
+        anchor.clone(),
+        Box::new(when),
+        Box::new(build),
+    );
+}
+
+fn show_box(
+    parent: Element,
+    anchor: web_sys::Node,
+    when: Box<dyn Fn() -> bool>,
+    build: Box<dyn Fn() -> Element>,
+) {
+    let owner = Owner::current().unwrap_or_else(Owner::new);
+    let shown: StoredValue<Option<(Owner, Element)>, LocalStorage> = StoredValue::new_local(None);
+    fx(move || {
+        let on = when();
+        if on == shown.with_value(Option::is_some) {
+            return;
+        }
+        if let Some((o, e)) = shown.try_update_value(Option::take).flatten() {
+            e.remove();
+            o.cleanup();
+        }
+        if on {
+            let child = owner.child();
+            let e = child.with(|| untrack(|| build()));
+            let _ = parent.insert_before(&e, Some(&anchor));
+            shown.set_value(Some((child, e)));
+        }
+    });
 }
 
 /// The language the dashboard is rendered in (read once per render: a
@@ -27,89 +206,59 @@ pub fn lang() -> Lang {
     expect_context::<Ui>().l()
 }
 
-/// A button that downloads `csv()` as `shoppulse-<table>-<time>.csv`;
-/// carries `data-testid="export-csv"` and `data-table`.
-#[component]
-pub fn CsvButton(
-    /// Table name (`data-table`, file name).
-    table: &'static str,
-    /// What the table is, for the accessible name.
-    label: &'static str,
-    /// Builds the CSV text at click time.
-    csv: Box<dyn Fn() -> String>,
-) -> impl IntoView {
-    let l = lang();
-    view! {
-        <button
-            type="button"
-            class="btn tiny"
-            data-testid="export-csv"
-            data-table=table
-            aria-label=l.f(K::CsvLabel, &[&label])
-            title=l.f(K::CsvLabel, &[&label])
-            on:click=move |_| download_text(&file_name(table, "csv", now_ms()), "text/csv;charset=utf-8", &csv())
-        >
-            "CSV"
-        </button>
+/// A button that downloads a table as CSV (see [`export_csv`]); carries
+/// `data-testid="export-csv"` and `data-table`.
+pub fn csv_button(table: &str, label: &str) -> E {
+    let name = lang().f(K::CsvLabel, &[&label]);
+    el("button", "btn tiny")
+        .a("type", "button")
+        .a("data-testid", "export-csv")
+        .a("data-table", table)
+        .a("aria-label", &name)
+        .a("title", &name)
+        .t("CSV")
+}
+
+/// Downloads `csv()` as `shoppulse-<table>-<time>.csv` (the click of a
+/// [`csv_button`]).
+pub fn export_csv(table: &str, csv: &dyn Fn() -> String) {
+    download_text(
+        &file_name(table, "csv", now_ms()),
+        "text/csv;charset=utf-8",
+        &csv(),
+    );
+}
+
+/// Downloads the table of the clicked CSV button `e`: `tables` holds each
+/// table name and its CSV builder.
+pub fn csv_click(e: &Element, tables: &[(&str, &dyn Fn() -> String)]) {
+    let name = e.get_attribute("data-table").unwrap_or_default();
+    if let Some((t, f)) = tables.iter().find(|(t, _)| *t == name) {
+        export_csv(t, *f);
     }
 }
 
 /// A sub-heading with a CSV button beside it.
-#[component]
-pub fn SubHead(
-    /// Heading text.
-    title: &'static str,
-    /// Table name for the CSV button.
-    table: &'static str,
-    /// Builds the CSV text.
-    csv: Box<dyn Fn() -> String>,
-) -> impl IntoView {
-    view! {
-        <div class="sub-head">
-            <h3>{title}</h3>
-            <CsvButton table=table label=title csv=csv />
-        </div>
-    }
+pub fn sub_head(title: &str, table: &str) -> E {
+    el("div", "sub-head")
+        .c(text("h3", "", title))
+        .c(csv_button(table, title))
 }
 
-/// A titled card in the dashboard grid.
-#[component]
-pub fn Panel(
-    /// Heading text.
-    title: &'static str,
-    /// `data-testid` of the section element.
-    testid: &'static str,
-    /// Spans the whole grid row when true.
-    #[prop(optional)]
-    wide: bool,
-    /// Panel body.
-    children: Children,
-) -> impl IntoView {
-    let class = if wide { "panel wide" } else { "panel" };
-    view! {
-        <section class=class data-testid=testid aria-label=title>
-            <h2>{title}</h2>
-            {children()}
-        </section>
-    }
+/// A titled card in the dashboard grid (children appended by the caller).
+pub fn panel(title: &str, testid: &str, wide: bool) -> E {
+    el("section", if wide { "panel wide" } else { "panel" })
+        .a("data-testid", testid)
+        .a("aria-label", title)
+        .c(text("h2", "", title))
 }
 
-/// A labelled figure: small caption over a big value.
-#[component]
-pub fn Figure(
-    /// Caption.
-    label: &'static str,
-    /// `data-testid` of the value element.
-    testid: &'static str,
-    /// The value text (reactive).
-    value: Signal<String>,
-) -> impl IntoView {
-    view! {
-        <div class="figure">
-            <span class="figure-label">{label}</span>
-            <span class="figure-value" data-testid=testid>{value}</span>
-        </div>
-    }
+/// A labelled figure: small caption over a big value (the value element
+/// carries `data-testid`; its text is set by the caller).
+pub fn figure(label: &str, testid: &str) -> E {
+    el("div", "figure")
+        .c(text("span", "figure-label", label))
+        .c(el("span", "figure-value").a("data-testid", testid))
 }
 
 /// SVG polyline points for `values` in a `w` x `h` box (y grows downwards),

@@ -18,6 +18,7 @@
 //! - [`snapshot`]: `snap1`, the binary snapshot frame (the engine state
 //!   in postcard, less than half the size of the JSON one).
 //! - [`time`]: RFC 3339 <-> epoch ms without a clock.
+//! - [`sort`]: one stable sort for every caller (small wasm).
 //!
 //! Time comes only from events: "now" is the newest event time seen, and the
 //! watermark trails it by the allowed lateness. Every container is bounded;
@@ -31,6 +32,7 @@ pub mod frame;
 pub mod id;
 pub mod ops;
 pub mod snapshot;
+pub mod sort;
 pub mod time;
 pub mod view;
 

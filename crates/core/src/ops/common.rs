@@ -591,7 +591,7 @@ impl SpaceSaving {
                 error,
             })
             .collect();
-        all.sort_by(|a, b| {
+        crate::sort::sort_by(&mut all, |a, b| {
             b.count
                 .cmp(&a.count)
                 .then_with(|| a.product.cmp(&b.product))
@@ -714,7 +714,9 @@ impl Channels {
     #[allow(clippy::cast_possible_truncation)] // reason: at most MAX_CHANNELS (64) slots
     pub fn sorted(&self) -> Vec<u16> {
         let mut v: Vec<u16> = (0..self.names.len() as u16).collect();
-        v.sort_by(|&a, &b| self.names[usize::from(a)].cmp(&self.names[usize::from(b)]));
+        crate::sort::sort_by(&mut v, |&a, &b| {
+            self.names[usize::from(a)].cmp(&self.names[usize::from(b)])
+        });
         v
     }
 

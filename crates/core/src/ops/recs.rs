@@ -229,7 +229,11 @@ impl UserItems {
     /// Items most recent first.
     fn by_recency(&self) -> Vec<Recent> {
         let mut v: Vec<Recent> = self.items().collect();
-        v.sort_by_key(|r| self.clock.wrapping_sub(r.last));
+        crate::sort::sort_by(&mut v, |a, b| {
+            self.clock
+                .wrapping_sub(a.last)
+                .cmp(&self.clock.wrapping_sub(b.last))
+        });
         v
     }
 }
@@ -652,7 +656,7 @@ impl RecsOp {
             all.select_nth_unstable_by(n, cmp);
             all.truncate(n);
         }
-        all.sort_by(cmp);
+        crate::sort::sort_by(&mut all, cmp);
         all.into_iter()
             .map(|(id, s)| (id.clone(), s * decay))
             .collect()
@@ -728,7 +732,9 @@ impl RecsOp {
                 }
             }
         }
-        cands.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        crate::sort::sort_by(&mut cands, |a, b| {
+            b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0))
+        });
         for &(id, _, _, src) in cands.iter().take(RECS_PER_USER) {
             let r = items[src];
             let Some(src_id) = self.id_of(r.h) else {
@@ -797,7 +803,7 @@ impl RecsOp {
     pub fn view(&self, now: i64, inv: &InventoryOp, _cfg: &Config) -> RecsView {
         let trend = self.trending_top(now, inv, TRENDING_SHOWN + USER_ITEMS + RECS_PER_USER);
         let mut pairs = self.top_pairs.clone();
-        pairs.sort_by(|a, b| {
+        crate::sort::sort_by(&mut pairs, |a, b| {
             b.2.cmp(&a.2)
                 .then_with(|| a.0.cmp(&b.0))
                 .then_with(|| a.1.cmp(&b.1))
@@ -836,7 +842,7 @@ impl RecsOp {
             .filter_map(|q| Some((self.id_of(q.h)?.clone(), q.count)))
             .filter(|(id, _)| !inv.is_out_of_stock(id))
             .collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        crate::sort::sort_by(&mut out, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(n);
         out
     }

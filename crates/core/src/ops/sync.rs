@@ -643,7 +643,7 @@ impl SyncOp {
             hits.select_nth_unstable_by(limit, cmp);
             hits.truncate(limit);
         }
-        hits.sort_by(cmp);
+        crate::sort::sort_by(&mut hits, cmp);
         hits.into_iter()
             .filter_map(|(_, _, o)| self.target_state(o, slot))
             .collect()
