@@ -152,7 +152,12 @@ fn page(ui: Ui) -> Element {
     let _ = app.append_child(&health_strip());
     let access_at = anchor();
     let refused = access::refused();
-    show(&app, &access_at, move || refused.get(), access::access_prompt);
+    show(
+        &app,
+        &access_at,
+        move || refused.get(),
+        access::access_prompt,
+    );
     let main = el("main", "grid").materialise();
     for e in empty_state() {
         let _ = main.append_child(&e);

@@ -4,10 +4,9 @@
 use leptos::prelude::*;
 use shoppulse_core::time::{format_hms, format_rfc3339_ms};
 use wasm_bindgen::JsCast;
-
-use super::sync::target_title;
 use web_sys::Element;
 
+use super::sync::target_title;
 use super::widgets::{
     csv_button, csv_click, fx, lang, on, on_click, part, set_attr, set_class, set_text,
 };
@@ -241,7 +240,10 @@ pub fn alerts_panel() -> Element {
     on_click(&root, move |id, e| match id {
         "alerts-ack-all" => store.ack(None),
         "alerts-clear" => store.clear_resolved_alerts(),
-        "export-csv" => csv_click(e, &[("alerts", &|| alerts.with_untracked(|a| alerts_csv(a, l)))]),
+        "export-csv" => csv_click(
+            e,
+            &[("alerts", &|| alerts.with_untracked(|a| alerts_csv(a, l)))],
+        ),
         _ => {}
     });
     root

@@ -7,10 +7,11 @@ use leptos::prelude::*;
 use shoppulse_core::event::ACTION_SLOTS;
 use shoppulse_core::time::format_hms;
 use shoppulse_core::view::{ActionCounts, BehaviorView, Funnel, LogLine, ProductCount};
-
 use web_sys::Element;
 
-use super::widgets::{csv_click, figure, fx, lang, on_click, panel, part, set_text, sub_head, Slot};
+use super::widgets::{
+    csv_click, figure, fx, lang, on_click, panel, part, set_text, sub_head, Slot,
+};
 use crate::dom::{content_keys, drill_button, el, keyed, patch, text, KeyCache, E};
 use crate::export::Csv;
 use crate::format::{conversion, thousands};
@@ -248,22 +249,19 @@ pub fn behavior_panel() -> Element {
             .c(el("div", "")
                 .c(sub_head(l.t(K::TopProducts), "top-products"))
                 .c(el("ol", "rank").a("data-testid", "top-products")))
-            .c(el("div", "")
-                .c(sub_head(l.t(K::Actions), "actions"))
-                .c(el("table", "table compact")
-                    .a("data-testid", "action-counts")
-                    .c(el("thead", "").c([
-                        K::ColAction,
-                        K::Col1m,
-                        K::Col5m,
-                        K::Col1h,
-                        K::ColAll,
-                    ]
+            .c(el("div", "").c(sub_head(l.t(K::Actions), "actions")).c(el(
+                "table",
+                "table compact",
+            )
+            .a("data-testid", "action-counts")
+            .c(
+                el("thead", "").c([K::ColAction, K::Col1m, K::Col5m, K::Col1h, K::ColAll]
                     .into_iter()
                     .fold(el("tr", ""), |tr, k| {
                         tr.c(text("th", "", l.t(k)).a("scope", "col"))
-                    })))
-                    .c(el("tbody", "")))))
+                    })),
+            )
+            .c(el("tbody", "")))))
         .materialise();
     log.find(&root, "[data-testid=behavior-log]");
     let active = part(&root, "[data-testid=active-shoppers]");

@@ -12,11 +12,10 @@ use shoppulse_core::id::Id;
 use shoppulse_core::time::format_hms;
 use shoppulse_core::view::{OrderTargetState, StockRow};
 use wasm_bindgen::JsCast;
+use web_sys::Element;
 
 use super::inventory::stockout_text;
 use super::sync::{status_title, target_title};
-use web_sys::Element;
-
 use super::widgets::{fx, lang, on_click, part, set_attr, set_text, show, sparkline_el};
 use crate::dom::{drill_button, el, patch, text, E};
 use crate::format::{datetime, duration_ms, percent, thousands};
@@ -427,7 +426,7 @@ fn drawer() -> Element {
         }
     });
     let title = part(&root, "h2");
-    let r = root.clone();
+    let aside = root.clone();
     fx(move || {
         let (t, kind) = match drill.get() {
             Some(Drill::Product(p)) => (l.f(K::ProductDetails, &[&p]), "product"),
@@ -436,9 +435,9 @@ fn drawer() -> Element {
             None => (String::new(), ""),
         };
         set_text(&title, &t);
-        set_attr(&r, "data-kind", kind);
+        set_attr(&aside, "data-kind", kind);
     });
-    let c = part(&root, ".drill-body");
+    let body = part(&root, ".drill-body");
     let last: StoredValue<Option<Data>, LocalStorage> = StoredValue::new_local(None);
     fx(move || {
         let Some(d) = drill.get() else {
@@ -450,7 +449,7 @@ fn drawer() -> Element {
         let Some(data) = read(&d, signals, sections, l) else {
             return;
         };
-        if last.with_value(|p| p.as_ref() == Some(&data)) && c.child_element_count() > 0 {
+        if last.with_value(|p| p.as_ref() == Some(&data)) && body.child_element_count() > 0 {
             return;
         }
         let children = match &data {
@@ -465,16 +464,16 @@ fn drawer() -> Element {
             Data::Cell { orders, figures } => cell_el(orders, figures.as_deref(), l),
             Data::Order { states, notes } => order_el(states, notes, l),
         };
-        patch(&c, children);
+        patch(&body, children);
         let (key, id) = match &d {
             Drill::Product(p) => ("data-product-id", p.to_string()),
             Drill::Order(o) => ("data-order-id", o.to_string()),
             Drill::Cell(ch, t) => {
-                let _ = c.set_attribute("data-target", t.as_str());
+                let _ = body.set_attribute("data-target", t.as_str());
                 ("data-channel", ch.clone())
             }
         };
-        let _ = c.set_attribute(key, &id);
+        let _ = body.set_attribute(key, &id);
         last.set_value(Some(data));
     });
     // Move focus into the panel when it opens or shows another item

@@ -76,7 +76,9 @@ pub fn health_strip() -> Element {
         .c(text("h1", "brand", "ShopPulse"))
         .c(el("div", "")
             .c(el("span", "dot").a("aria-hidden", "true"))
-            .c(el("span", "").a("data-testid", "conn-status").a("role", "status")))
+            .c(el("span", "")
+                .a("data-testid", "conn-status")
+                .a("role", "status")))
         .c(figure(l.t(K::Applied), "events-applied"))
         .c(figure(l.t(K::Rejected), "events-rejected"))
         .c(figure(l.t(K::Late), "events-late"))
@@ -166,6 +168,7 @@ pub fn health_strip() -> Element {
 
 /// Pause/resume with the queue count, replay speed, language, theme and
 /// settings.
+#[allow(clippy::too_many_lines)] // reason: one toolbar, its controls top to bottom
 fn toolbar() -> Element {
     let l = lang();
     let ui = expect_context::<Ui>();
@@ -263,11 +266,17 @@ fn toolbar() -> Element {
         let next = next_theme();
         set_attr(&toggle, "data-theme-now", theme.get().key());
         set_attr(&toggle, "aria-label", &l.f(K::ThemeToggle, &[&next]));
-        let icon = if theme.get() == Theme::Dark { "☀" } else { "☾" };
+        let icon = if theme.get() == Theme::Dark {
+            "☀"
+        } else {
+            "☾"
+        };
         set_text(&toggle, &format!("{icon} {next}"));
     });
     let open = part(&root, "[data-testid=settings-open]");
-    attr_fx(open, "aria-expanded", move || ui.settings_open.get().to_string());
+    attr_fx(open, "aria-expanded", move || {
+        ui.settings_open.get().to_string()
+    });
     root
 }
 

@@ -4,10 +4,11 @@
 use leptos::prelude::*;
 use shoppulse_core::time::format_hms;
 use shoppulse_core::view::{InventoryView, StockRow};
-
 use web_sys::Element;
 
-use super::widgets::{csv_click, fx, lang, on_click, panel, part, set_text, sparkline_el, sub_head};
+use super::widgets::{
+    csv_click, fx, lang, on_click, panel, part, set_text, sparkline_el, sub_head,
+};
 use crate::dom::{drill_button, el, key_of, keyed_morph, patch, text, KeyCache, E};
 use crate::export::{csv_time, Csv};
 use crate::format::{relative, thousands};
@@ -155,12 +156,16 @@ pub fn inventory_panel() -> Element {
             .c(sub_head(l.t(K::LowStock), "low-stock"))
             .c(list("rows", "low-stock-list", l.t(K::LowStock)))
             .c(el("div", "two-col")
-                .c(el("div", "")
-                    .c(text("h3", "", l.t(K::OutOfStock)))
-                    .c(list("rows", "out-of-stock", l.t(K::OutOfStock))))
-                .c(el("div", "")
-                    .c(text("h3", "", l.t(K::Oversold)))
-                    .c(list("rows bad", "oversold", l.t(K::Oversold))))))
+                .c(el("div", "").c(text("h3", "", l.t(K::OutOfStock))).c(list(
+                    "rows",
+                    "out-of-stock",
+                    l.t(K::OutOfStock),
+                )))
+                .c(el("div", "").c(text("h3", "", l.t(K::Oversold))).c(list(
+                    "rows bad",
+                    "oversold",
+                    l.t(K::Oversold),
+                )))))
         .c(text("h3", "", l.t(K::Warnings)))
         .c(list("rows warnings", "stock-warnings", l.t(K::Warnings)))
         .materialise();

@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 use shoppulse_core::id::Id;
 use shoppulse_core::view::UserRecs;
-
 use web_sys::Element;
 
 use super::widgets::{
@@ -141,7 +140,10 @@ pub fn recs_panel() -> Element {
                     })
                     .collect(),
             );
-            patch(&users, r.for_users.iter().map(|x| user_recs_el(x, l)).collect());
+            patch(
+                &users,
+                r.for_users.iter().map(|x| user_recs_el(x, l)).collect(),
+            );
         });
     });
     on_click(&root, move |id, e| {

@@ -8,7 +8,6 @@ use std::time::Duration;
 use leptos::prelude::*;
 use shoppulse_core::event::Currency;
 use shoppulse_core::view::{ChannelTotals, SalesView, SalesWindow};
-
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
@@ -417,18 +416,26 @@ pub fn sales_panel() -> Element {
     win_body.find(&root, "[data-testid=sales-windows] tbody");
     notes.find(&root, "[data-testid=sales-notes]");
     figs.find(&root, "[data-testid=sales-figures]");
-    on(&part(&root, "[data-testid=sales-window-select]"), "change", move |ev| {
-        let sp = Span::parse(&target_value(&ev));
-        if let Some(st) = store.store() {
-            ui.update_settings(&st, |s| s.set_span(sp));
-        }
-    });
-    on(&part(&root, "[data-testid=chart-range]"), "change", move |ev| {
-        let n = target_value(&ev).parse::<u32>().unwrap_or(60);
-        if let Some(st) = store.store() {
-            ui.update_settings(&st, |s| s.chart_windows = n);
-        }
-    });
+    on(
+        &part(&root, "[data-testid=sales-window-select]"),
+        "change",
+        move |ev| {
+            let sp = Span::parse(&target_value(&ev));
+            if let Some(st) = store.store() {
+                ui.update_settings(&st, |s| s.set_span(sp));
+            }
+        },
+    );
+    on(
+        &part(&root, "[data-testid=chart-range]"),
+        "change",
+        move |ev| {
+            let n = target_value(&ev).parse::<u32>().unwrap_or(60);
+            if let Some(st) = store.store() {
+                ui.update_settings(&st, |s| s.chart_windows = n);
+            }
+        },
+    );
     on_click(&root, move |id, e| {
         if id == "export-csv" {
             csv_click(
@@ -442,7 +449,10 @@ pub fn sales_panel() -> Element {
     });
     // The chart comes after the chart head.
     let head = part(&root, ".chart-head");
-    let _ = root.insert_before(&sales_chart(span, count, hidden), head.next_sibling().as_ref());
+    let _ = root.insert_before(
+        &sales_chart(span, count, hidden),
+        head.next_sibling().as_ref(),
+    );
     root
 }
 

@@ -5,7 +5,6 @@ use leptos::prelude::*;
 use shoppulse_core::event::{SyncStatus, Target};
 use shoppulse_core::time::format_hms;
 use shoppulse_core::view::{InvalidTransition, LagHistogram, StuckOrder, SyncCell, SyncView};
-
 use web_sys::Element;
 
 use super::widgets::{

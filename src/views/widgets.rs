@@ -40,15 +40,9 @@ impl Slot {
         self.0.try_get_value().flatten()
     }
 
-    /// Holds the element under `root` matching `sel` (`root` itself when
-    /// `sel` is empty).
+    /// Holds the element under `root` matching `sel`.
     pub fn find(self, root: &Element, sel: &str) {
-        let e = if sel.is_empty() {
-            Some(root.clone())
-        } else {
-            root.query_selector(sel).ok().flatten()
-        };
-        self.0.set_value(e);
+        self.0.set_value(root.query_selector(sel).ok().flatten());
     }
 }
 
@@ -89,7 +83,9 @@ pub fn set_class(e: &Element, class: &str, on: bool) {
 /// Sets the JS property `value` (inputs, selects) when it differs.
 pub fn set_value(e: &Element, value: &str) {
     let key = JsValue::from_str("value");
-    let now = js_sys::Reflect::get(e, &key).ok().and_then(|v| v.as_string());
+    let now = js_sys::Reflect::get(e, &key)
+        .ok()
+        .and_then(|v| v.as_string());
     if now.as_deref() != Some(value) {
         let _ = js_sys::Reflect::set(e, &key, &JsValue::from_str(value));
     }
@@ -120,12 +116,6 @@ pub fn attr_fx(e: Element, name: &'static str, f: impl Fn() -> String + 'static)
     fx(move || set_attr(&e, name, &f()));
 }
 
-/// Keeps `class` on `e` while `f()` is true (an effect).
-pub fn class_fx(e: Element, class: &'static str, f: impl Fn() -> bool + 'static) {
-    let f: Box<dyn Fn() -> bool> = Box::new(f);
-    fx(move || set_class(&e, class, f()));
-}
-
 /// Calls `f` on every `event` at `target`, until the current reactive
 /// owner is cleaned up (the view is gone).
 pub fn on(target: &web_sys::EventTarget, event: &str, f: impl Fn(web_sys::Event) + 'static) {
@@ -139,10 +129,12 @@ fn on_box(target: &web_sys::EventTarget, event: &str, f: Box<dyn Fn(web_sys::Eve
     StoredValue::new_local(c);
 }
 
+type OnClick = Box<dyn Fn(&str, &Element)>;
+
 /// Calls `f` with the nearest element under a click that has a
 /// `data-testid`, and that test id (one delegated handler per view).
 pub fn on_click(target: &Element, f: impl Fn(&str, &Element) + 'static) {
-    let f: Box<dyn Fn(&str, &Element)> = Box::new(f);
+    let f: OnClick = Box::new(f);
     on(target, "click", move |ev| {
         if let Some(e) = ev
             .target()
@@ -180,7 +172,7 @@ fn show_box(
     when: Box<dyn Fn() -> bool>,
     build: Box<dyn Fn() -> Element>,
 ) {
-    let owner = Owner::current().unwrap_or_else(Owner::new);
+    let owner = Owner::current().unwrap_or_default();
     let shown: StoredValue<Option<(Owner, Element)>, LocalStorage> = StoredValue::new_local(None);
     fx(move || {
         let on = when();
@@ -193,7 +185,7 @@ fn show_box(
         }
         if on {
             let child = owner.child();
-            let e = child.with(|| untrack(|| build()));
+            let e = child.with(|| untrack(&build));
             let _ = parent.insert_before(&e, Some(&anchor));
             shown.set_value(Some((child, e)));
         }
