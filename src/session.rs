@@ -210,6 +210,8 @@ pub struct Session {
     pub encoding: Encoding,
     /// Reused decoding state for binary frames.
     scratch: Scratch,
+    /// Reused buffers of a decoded `bin1` frame: sequence numbers and events.
+    batch: (Vec<u64>, Vec<Event>),
 }
 
 impl std::fmt::Debug for Session {
@@ -358,15 +360,14 @@ impl Session {
             return out;
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let res = frame.for_each(&mut scratch, |seq, ev| {
-            if seq > self.last_seq {
-                self.apply_event(ev);
-                self.last_seq = seq;
-                self.applied_here += 1;
-                self.changed = true;
-            }
-        });
+        let (mut seqs, mut events) = std::mem::take(&mut self.batch);
+        // The events before a bad one are decoded and applied.
+        let res = frame.decode_with_seqs(&mut scratch, &mut seqs, &mut events);
+        self.apply_decoded(&seqs, &events);
+        // Drop the frame's strings now; keep the capacity.
+        events.clear();
         self.scratch = scratch;
+        self.batch = (seqs, events);
         if res.is_ok() {
             self.last_seq = self.last_seq.max(frame.covered_to());
         }
@@ -392,12 +393,57 @@ impl Session {
         Outcome::Reconnect(msg)
     }
 
+    /// Applies the events of a decoded `bin1` frame that come after
+    /// `last_seq`, exactly as [`Session::apply_event`] on each in order, but
+    /// through [`shoppulse_core::Engine::apply_batch`] (which overlaps the
+    /// operators' cache misses) when their sequence numbers rise, as the
+    /// gateway sends them.
+    fn apply_decoded(&mut self, seqs: &[u64], events: &[Event]) {
+        let skip = seqs.partition_point(|&s| s <= self.last_seq);
+        let (seqs, events) = (&seqs[skip..], &events[skip..]);
+        let Some(&last) = seqs.last() else {
+            return;
+        };
+        if !seqs.windows(2).all(|w| w[0] < w[1]) {
+            // Not in order (a hand-made frame): one by one, skipping any
+            // event at or before what was applied.
+            for (&seq, ev) in seqs.iter().zip(events) {
+                if seq > self.last_seq {
+                    self.apply_event(ev);
+                    self.last_seq = seq;
+                    self.applied_here += 1;
+                    self.changed = true;
+                }
+            }
+            return;
+        }
+        let mut rest = events;
+        if self.mark_after_next_event {
+            if let Some((first, tail)) = rest.split_first() {
+                self.apply_event(first);
+                rest = tail;
+            }
+        }
+        self.engine.apply_batch(rest);
+        for ev in rest {
+            self.note_order(ev);
+        }
+        self.last_seq = last;
+        self.applied_here += events.len() as u64;
+        self.changed = true;
+    }
+
     /// Applies one decoded event (and remembers order notes).
     fn apply_event(&mut self, ev: &Event) {
         self.engine.apply(ev);
         if std::mem::take(&mut self.mark_after_next_event) {
             self.engine.mark_gap();
         }
+        self.note_order(ev);
+    }
+
+    /// Remembers `ev` in the order log if it is an order or sync event.
+    fn note_order(&mut self, ev: &Event) {
         if let Some(note) = OrderNote::of(ev) {
             if self.order_log.len() == ORDER_LOG_LEN {
                 self.order_log.pop_front();
@@ -662,6 +708,46 @@ mod tests {
             .hello_frame()
             .contains(r#""encodings":["bin1","snap1","json"]"#));
         assert!(!json.hello_frame().contains("bin1"));
+    }
+
+    #[test]
+    fn overlapping_binary_frames_applied_in_batches_give_the_state_of_one_by_one() {
+        // Each frame re-sends the second half of the previous one (as after a
+        // resume): the batch path must skip exactly what was applied.
+        let lines = mixed_lines();
+        let events: Vec<Event> = lines.iter().map(|l| decode_event(l, 0).unwrap()).collect();
+        let mut json = Session::new();
+        let mut bin = Session::with_encoding(Encoding::Bin1);
+        for s in [&mut json, &mut bin] {
+            s.on_text(&hello(), 0);
+            s.on_binary(&snapshot("e1", 0), 0);
+        }
+        let mut start = 0;
+        while start < lines.len() {
+            let end = (start + 80).min(lines.len());
+            let first = 1 + start as u64;
+            let text =
+                encode_events_frame("e1", first, 0, lines[start..end].iter().map(String::as_str));
+            assert_eq!(json.on_text(&text, 0), Outcome::Continue);
+            let pos = binary::Positions {
+                first_seq: first,
+                ..binary::Positions::default()
+            };
+            let bytes = binary::encode_events("e1", pos, 0, &events[start..end]);
+            assert_eq!(bin.on_binary(&bytes, 0), Outcome::Continue);
+            if end == lines.len() {
+                break;
+            }
+            start += 40;
+        }
+        assert_eq!((json.last_seq, bin.last_seq), (300, 300));
+        assert_eq!((json.applied_here, bin.applied_here), (300, 300));
+        assert_eq!(
+            serde_json::to_string(&json.engine).unwrap(),
+            serde_json::to_string(&bin.engine).unwrap(),
+            "the same operator state"
+        );
+        assert_eq!(json.order_log, bin.order_log);
     }
 
     #[test]
