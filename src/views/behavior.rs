@@ -1,8 +1,6 @@
 //! Shopper behaviour: live log, funnel, active shoppers, top products,
 //! action counts.
 
-use std::time::Duration;
-
 use leptos::prelude::*;
 use shoppulse_core::event::ACTION_SLOTS;
 use shoppulse_core::time::format_hms;
@@ -10,13 +8,13 @@ use shoppulse_core::view::{ActionCounts, BehaviorView, Funnel, LogLine, ProductC
 use web_sys::Element;
 
 use super::widgets::{
-    csv_click, figure, fx, lang, on_click, panel, part, set_text, sub_head, Slot,
+    csv_click, figure, fx, fx_throttled, lang, on_click, panel, part, set_text, sub_head, Slot,
 };
 use crate::dom::{content_keys, drill_button, el, keyed, patch, text, KeyCache, E};
 use crate::export::Csv;
 use crate::format::{conversion, thousands};
 use crate::i18n::{Lang, K};
-use crate::state::{now_f64, Sections};
+use crate::state::Sections;
 
 /// Lines of the live log in the page: about five times what its box shows
 /// (the core keeps `Config::log_len`, 200, which the CSV export gives).
@@ -198,44 +196,20 @@ pub fn behavior_panel() -> Element {
     // figures around it still follow every frame): at thousands of events
     // per second it changed every frame, faster than anyone reads, and its
     // layout and paint were the largest share of the page's rendering.
-    let last_ms = StoredValue::new_local(f64::NEG_INFINITY);
-    let scheduled = StoredValue::new_local(false);
-    let render_log = move || {
-        let Some(ol) = log.get() else {
-            return;
-        };
-        let now = now_f64();
-        b.with_untracked(|b| {
-            let shown = &b.log[..b.log.len().min(LOG_SHOWN)];
-            let keys = content_keys(shown);
-            cache.update_value(|c| keyed(c, &ol, &keys, &|i| log_el(&shown[i], l)));
-        });
-        last_ms.set_value(now);
-    };
-    fx(move || {
-        b.track();
-        if log.get().is_none() {
-            return;
-        }
-        let since = now_f64() - last_ms.get_value();
-        if since >= LOG_MIN_INTERVAL_MS {
-            render_log();
-        } else if !scheduled.get_value() {
-            scheduled.set_value(true);
-            // reason: a positive number of ms under LOG_MIN_INTERVAL_MS
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let wait = Duration::from_millis((LOG_MIN_INTERVAL_MS - since).ceil() as u64);
-            set_timeout(
-                move || {
-                    // The panel may be gone (a language switch rebuilds it).
-                    if scheduled.try_set_value(false).is_none() {
-                        render_log();
-                    }
-                },
-                wait,
-            );
-        }
-    });
+    fx_throttled(
+        LOG_MIN_INTERVAL_MS,
+        move || b.track(),
+        move || {
+            let Some(ol) = log.get() else {
+                return;
+            };
+            b.with_untracked(|b| {
+                let shown = &b.log[..b.log.len().min(LOG_SHOWN)];
+                let keys = content_keys(shown);
+                cache.update_value(|c| keyed(c, &ol, &keys, &|i| log_el(&shown[i], l)));
+            });
+        },
+    );
     let root = panel(l.t(K::Behaviour), "behavior", false)
         .c(el("div", "row-figures").c(figure(l.t(K::ActiveShoppers), "active-shoppers")))
         .c(el("div", "funnel").a("data-testid", "funnel"))

@@ -7,12 +7,16 @@ use shoppulse_core::view::UserRecs;
 use web_sys::Element;
 
 use super::widgets::{
-    csv_click, fx, lang, on, on_click, panel, part, set_value, sub_head, target_value,
+    csv_click, fx, fx_throttled, lang, on, on_click, panel, part, set_value, sub_head, target_value,
 };
 use crate::dom::{button, drill_button, el, patch, text, E};
 use crate::export::Csv;
 use crate::i18n::{Lang, K};
 use crate::state::{Sections, Signals};
+
+/// Shortest time between two redraws of the suggestions for active
+/// shoppers, ms.
+const USERS_MIN_INTERVAL_MS: f64 = 1000.0;
 
 /// A core reason ("bought with 101", "trending"...) in `l`.
 pub fn reason_text(reason: &str, l: Lang) -> String {
@@ -140,12 +144,22 @@ pub fn recs_panel() -> Element {
                     })
                     .collect(),
             );
-            patch(
-                &users,
-                r.for_users.iter().map(|x| user_recs_el(x, l)).collect(),
-            );
         });
     });
+    // The active shoppers change on nearly every frame under a busy feed;
+    // their rows are redrawn at most once a second so they can be read.
+    fx_throttled(
+        USERS_MIN_INTERVAL_MS,
+        move || recs.track(),
+        move || {
+            recs.with_untracked(|r| {
+                patch(
+                    &users,
+                    r.for_users.iter().map(|x| user_recs_el(x, l)).collect(),
+                );
+            });
+        },
+    );
     on_click(&root, move |id, e| {
         if id == "export-csv" {
             csv_click(e, &[("trending", &trending_csv)]);

@@ -9,7 +9,7 @@ use web_sys::Element;
 use crate::dom::{el, svg, text, E};
 use crate::export::{download_text, file_name};
 use crate::i18n::{Lang, K};
-use crate::state::now_ms;
+use crate::state::{now_f64, now_ms};
 use crate::ui::Ui;
 
 /// Runs `f` in an effect (re-run when a signal it read changes). Boxed:
@@ -22,6 +22,46 @@ pub fn fx(f: impl Fn() + 'static) {
 
 fn fx_box(f: Box<dyn Fn()>) {
     Effect::new(move |_| f());
+}
+
+/// An effect for a part of a view that changes faster than anyone reads
+/// (the live log, the suggestions for active shoppers): `track` reads the
+/// signals it follows, `render` (untracked) redraws the part, at most once
+/// every `min_interval_ms`. A change inside the interval is drawn when it
+/// ends, so the last state is always shown. Under a busy feed these parts
+/// changed on every frame and were most of the page's DOM changes, layout
+/// and paint (docs/PERFORMANCE.md, *Frame time*).
+pub fn fx_throttled(min_interval_ms: f64, track: impl Fn() + 'static, render: impl Fn() + 'static) {
+    let render = std::rc::Rc::new(render);
+    let last_ms = StoredValue::new_local(f64::NEG_INFINITY);
+    let scheduled = StoredValue::new_local(false);
+    fx(move || {
+        track();
+        if scheduled.get_value() {
+            return;
+        }
+        let since = now_f64() - last_ms.get_value();
+        if since >= min_interval_ms {
+            untrack(|| render());
+            last_ms.set_value(now_f64());
+            return;
+        }
+        scheduled.set_value(true);
+        let render = render.clone();
+        // reason: a positive number of ms under min_interval_ms
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let wait = std::time::Duration::from_millis((min_interval_ms - since).ceil() as u64);
+        set_timeout(
+            move || {
+                // The view may be gone (a language switch rebuilds it).
+                if scheduled.try_set_value(false).is_none() {
+                    untrack(|| render());
+                    let _ = last_ms.try_set_value(now_f64());
+                }
+            },
+            wait,
+        );
+    });
 }
 
 /// A place for an element of a view that code fills or reads after the

@@ -9,9 +9,16 @@
   if (typeof window === 'undefined') {
     // In a worker (the engine host): only the socket wrapper (below), its
     // frame heads posted to the page.
-    const out = new BroadcastChannel(LATENCY_CHANNEL);
+    // The channel is opened at the first frame, not here: this runs (over
+    // CDP) while the worker is paused before its own script, and a
+    // BroadcastChannel constructed then hangs the worker and its page
+    // (Chromium 156).
+    let out = null;
     // eslint-disable-next-line no-use-before-define
-    wrapSockets(self, (first, sent) => out.postMessage([first, sent]));
+    wrapSockets(self, (first, sent) => {
+      out ??= new BroadcastChannel(LATENCY_CHANNEL);
+      out.postMessage([first, sent]);
+    });
     return;
   }
   const P = (window.__perf = {
