@@ -58,14 +58,14 @@ fn query(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Run the operators in a Web Worker when the page says `?worker=1` (not
-/// the default yet: on this machine's first, loaded benchmark run the worker
-/// applied fewer events per second than the main thread, see
-/// docs/PERFORMANCE.md).
+/// Run the operators in a Web Worker unless the page says `?worker=0`: the
+/// page's thread then only draws, so frames stay short and event-to-pixel
+/// latency low under a busy feed (docs/PERFORMANCE.md, *Web Worker*). If
+/// the worker cannot start, the host runs on the page's thread anyway.
 fn wants_worker() -> bool {
     #[cfg(target_arch = "wasm32")]
     {
-        query("worker").as_deref() == Some("1")
+        query("worker").as_deref() != Some("0")
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

@@ -129,7 +129,9 @@ export async function runSoak({ seconds = 60, rate = 3000, interval = 3, log = c
         return {
           lastSeq: Number(s?.dataset.lastSeq),
           applied: Number(s?.dataset.applied),
-          wasm: window.__wasmMemory?.buffer.byteLength ?? NaN,
+          // The page's wasm plus the engine worker's (0 when the operators
+          // run on the page's thread).
+          wasm: (window.__wasmMemory?.buffer.byteLength ?? NaN) + (window.__shoppulse_host_memory?.() ?? 0),
           detail: document.querySelector('[data-testid="conn-detail"]')?.innerText ?? '',
         };
       });
