@@ -675,27 +675,46 @@ mod tests {
         out
     }
 
-    #[test]
-    fn a_binary_frame_and_its_json_frame_give_identical_engine_state() {
-        let lines = mixed_lines();
-        let events: Vec<Event> = lines.iter().map(|l| decode_event(l, 0).unwrap()).collect();
+    /// A JSON session and a `bin1` session, both past `hello` and an empty
+    /// snapshot of epoch `e1`.
+    fn json_and_bin1_sessions() -> (Session, Session) {
         let mut json = Session::new();
         let mut bin = Session::with_encoding(Encoding::Bin1);
         for s in [&mut json, &mut bin] {
             s.on_text(&hello(), 0);
             s.on_binary(&snapshot("e1", 0), 0);
         }
-        for (k, chunk) in lines.chunks(64).enumerate() {
-            let first = 1 + (k * 64) as u64;
-            let text = encode_events_frame("e1", first, 0, chunk.iter().map(String::as_str));
-            assert_eq!(json.on_text(&text, 0), Outcome::Continue);
-            let pos = binary::Positions {
-                first_seq: first,
-                ..binary::Positions::default()
-            };
-            let bytes = binary::encode_events("e1", pos, 0, &events[k * 64..k * 64 + chunk.len()]);
-            assert_eq!(bin.on_binary(&bytes, 0), Outcome::Continue);
-        }
+        (json, bin)
+    }
+
+    /// Sends `lines[range]` (sequence numbers from `range.start + 1`) to
+    /// `json` as a JSON events frame and the same `events` to `bin` as a
+    /// `bin1` frame.
+    fn feed_both(
+        (json, bin): (&mut Session, &mut Session),
+        lines: &[String],
+        events: &[Event],
+        range: std::ops::Range<usize>,
+    ) {
+        let first = 1 + range.start as u64;
+        let text = encode_events_frame(
+            "e1",
+            first,
+            0,
+            lines[range.clone()].iter().map(String::as_str),
+        );
+        assert_eq!(json.on_text(&text, 0), Outcome::Continue);
+        let pos = binary::Positions {
+            first_seq: first,
+            ..binary::Positions::default()
+        };
+        let bytes = binary::encode_events("e1", pos, 0, &events[range]);
+        assert_eq!(bin.on_binary(&bytes, 0), Outcome::Continue);
+    }
+
+    /// Both sessions at sequence 300 with the same operator state and
+    /// order log.
+    fn assert_same_state(json: &Session, bin: &Session) {
         assert_eq!((json.last_seq, bin.last_seq), (300, 300));
         assert_eq!(
             serde_json::to_string(&json.engine).unwrap(),
@@ -704,6 +723,18 @@ mod tests {
         );
         assert_eq!(json.engine.view(), bin.engine.view());
         assert_eq!(json.order_log, bin.order_log);
+    }
+
+    #[test]
+    fn a_binary_frame_and_its_json_frame_give_identical_engine_state() {
+        let lines = mixed_lines();
+        let events: Vec<Event> = lines.iter().map(|l| decode_event(l, 0).unwrap()).collect();
+        let (mut json, mut bin) = json_and_bin1_sessions();
+        for start in (0..lines.len()).step_by(64) {
+            let end = (start + 64).min(lines.len());
+            feed_both((&mut json, &mut bin), &lines, &events, start..end);
+        }
+        assert_same_state(&json, &bin);
         assert!(bin
             .hello_frame()
             .contains(r#""encodings":["bin1","snap1","json"]"#));
@@ -716,38 +747,18 @@ mod tests {
         // resume): the batch path must skip exactly what was applied.
         let lines = mixed_lines();
         let events: Vec<Event> = lines.iter().map(|l| decode_event(l, 0).unwrap()).collect();
-        let mut json = Session::new();
-        let mut bin = Session::with_encoding(Encoding::Bin1);
-        for s in [&mut json, &mut bin] {
-            s.on_text(&hello(), 0);
-            s.on_binary(&snapshot("e1", 0), 0);
-        }
+        let (mut json, mut bin) = json_and_bin1_sessions();
         let mut start = 0;
-        while start < lines.len() {
+        loop {
             let end = (start + 80).min(lines.len());
-            let first = 1 + start as u64;
-            let text =
-                encode_events_frame("e1", first, 0, lines[start..end].iter().map(String::as_str));
-            assert_eq!(json.on_text(&text, 0), Outcome::Continue);
-            let pos = binary::Positions {
-                first_seq: first,
-                ..binary::Positions::default()
-            };
-            let bytes = binary::encode_events("e1", pos, 0, &events[start..end]);
-            assert_eq!(bin.on_binary(&bytes, 0), Outcome::Continue);
+            feed_both((&mut json, &mut bin), &lines, &events, start..end);
             if end == lines.len() {
                 break;
             }
             start += 40;
         }
-        assert_eq!((json.last_seq, bin.last_seq), (300, 300));
         assert_eq!((json.applied_here, bin.applied_here), (300, 300));
-        assert_eq!(
-            serde_json::to_string(&json.engine).unwrap(),
-            serde_json::to_string(&bin.engine).unwrap(),
-            "the same operator state"
-        );
-        assert_eq!(json.order_log, bin.order_log);
+        assert_same_state(&json, &bin);
     }
 
     #[test]
