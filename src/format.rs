@@ -7,7 +7,7 @@
 //! `1.2万` compact numbers, `2021年9月1日` dates), stay deterministic, and are
 //! unit-tested natively. Times are UTC (event time), as labelled.
 
-use shoppulse_core::event::Currency;
+use shoppulse_core::event::{minor_digits, Currency};
 use shoppulse_core::time::{civil_from_days, format_hms};
 
 use crate::i18n::Lang;
@@ -30,15 +30,6 @@ pub fn thousands(n: u64) -> String {
 pub fn int(n: i64) -> String {
     let sign = if n < 0 { "-" } else { "" };
     format!("{sign}{}", thousands(n.unsigned_abs()))
-}
-
-/// Digits after the decimal point of a currency's minor unit (ISO 4217).
-pub fn minor_digits(code: &str) -> u32 {
-    match code {
-        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" | "RWF" => 0,
-        "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD" => 3,
-        _ => 2,
-    }
 }
 
 /// The symbol written before an amount in `lang` (as `Intl` does), or
@@ -309,6 +300,17 @@ mod tests {
         assert_eq!(decimal(-123_456, Some(Currency::GBP)), "-1234.56");
         assert_eq!(decimal(7, Currency::parse("KWD")), "0.007");
         assert_eq!(decimal(1500, Currency::parse("JPY")), "1500");
+    }
+
+    #[test]
+    fn regression_zero_and_four_decimal_currencies_the_gateway_parses_show_as_it_parsed_them() {
+        // The dashboard had its own, shorter list: KMF, DJF, GNF, BIF, VUV,
+        // XPF amounts (parsed by the gateway with no decimals) were shown
+        // divided by 100, and CLF with two decimals instead of four.
+        for code in ["KMF", "DJF", "GNF", "BIF", "VUV", "XPF"] {
+            assert_eq!(decimal(1500, Currency::parse(code)), "1500", "{code}");
+        }
+        assert_eq!(decimal(12_345, Currency::parse("CLF")), "1.2345");
     }
 
     #[test]

@@ -13,6 +13,20 @@ use crate::id::Id;
 /// Money in integer minor units (pence, cents) of `currency`.
 pub type Cents = i64;
 
+/// Digits of a currency's minor unit (ISO 4217), from its code in any
+/// case: 0 for JPY, KRW, ...; 3 for KWD, BHD, ...; 4 for CLF and UYW; 2 for
+/// every other code. The one list the gateway (webhook amounts) and the
+/// dashboard (money on screen) share.
+pub fn minor_digits(code: &str) -> u32 {
+    match code.to_ascii_uppercase().as_str() {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        "CLF" | "UYW" => 4,
+        _ => 2,
+    }
+}
+
 /// An ISO 4217 currency code, three upper-case ASCII letters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Currency(pub [u8; 3]);

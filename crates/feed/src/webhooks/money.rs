@@ -32,17 +32,7 @@ impl fmt::Display for MoneyError {
     }
 }
 
-/// Digits of a currency's minor unit (ISO 4217): 0 for JPY, KRW, ...;
-/// 3 for KWD, BHD, ...; 4 for CLF and UYW; 2 for every other code.
-pub fn minor_digits(code: &str) -> u32 {
-    match code.to_ascii_uppercase().as_str() {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        "CLF" | "UYW" => 4,
-        _ => 2,
-    }
-}
+pub use shoppulse_core::event::minor_digits;
 
 /// Parses `text` into minor units with `digits` decimals.
 pub fn parse_minor(text: &str, digits: u32) -> Result<Money, MoneyError> {
