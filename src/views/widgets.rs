@@ -30,7 +30,8 @@ fn fx_box(f: Box<dyn Fn()>) {
 /// every `min_interval_ms`. A change inside the interval is drawn when it
 /// ends, so the last state is always shown. Under a busy feed these parts
 /// changed on every frame and were most of the page's DOM changes, layout
-/// and paint (docs/PERFORMANCE.md, *Frame time*).
+/// and paint (docs/PERFORMANCE.md, *Frame time and the worker as
+/// default*).
 pub fn fx_throttled(min_interval_ms: f64, track: impl Fn() + 'static, render: impl Fn() + 'static) {
     let render = std::rc::Rc::new(render);
     let last_ms = StoredValue::new_local(f64::NEG_INFINITY);
