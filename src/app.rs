@@ -11,7 +11,7 @@ use web_sys::Element;
 
 use crate::dom::el;
 use crate::link::{Interest, Start};
-use crate::state::{Sections, Store, StoreHandle};
+use crate::state::{Store, StoreHandle};
 use crate::ui::{watch_system_theme, Ui};
 use crate::views::alerts::alerts_panel;
 use crate::views::behavior::behavior_panel;
@@ -88,7 +88,7 @@ pub fn start() {
     let lookup = RwSignal::new(String::new());
     provide_context(ui);
     provide_context(signals);
-    provide_context(Sections::new(signals.view));
+    provide_context(store.sections);
     provide_context(StoreHandle::new(&store));
     provide_context(LookupQuery(lookup));
     watch_system_theme(ui);

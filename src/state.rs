@@ -4,9 +4,10 @@
 //! Data flows one way: the engine host ([`crate::host::Host`], in a Web
 //! Worker or on this thread, see [`crate::link`]) applies the socket's
 //! frames and publishes what changed, at most once per animation frame;
-//! [`Store::apply`] sets it into [`Signals`] (the view only when it
-//! changed) and derives the alerts; [`Sections`] splits the view with memos
-//! so a section that did not change does not re-render. Views only read;
+//! [`Store::apply`] sets it into [`Signals`] and derives the alerts; the
+//! view goes into [`Sections`], one signal per section, set only when that
+//! section changed and drawn in turn, one group of sections per animation
+//! frame ([`crate::stagger`]). Views only read;
 //! the page's intentions (pause, settings, token, what a drill-down looks
 //! at) go to the host as [`Cmd`]s.
 
@@ -25,6 +26,7 @@ use crate::host::Host;
 use crate::link::{Answer, Cmd, Extras, Interest, Published, Start};
 use crate::session::ServerInfo;
 use crate::settings::Settings;
+use crate::stagger::{Stagger, GROUPS};
 
 /// Connection state shown in the feed-health strip.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -118,8 +120,6 @@ pub struct Progress {
 /// The reactive handles (all `Copy`), provided as context.
 #[derive(Clone, Copy, Debug)]
 pub struct Signals {
-    /// The latest published view.
-    pub view: RwSignal<View>,
     /// Connection facts.
     pub conn: RwSignal<ConnInfo>,
     /// Stream position.
@@ -143,35 +143,78 @@ pub struct Signals {
     pub host_memory_bytes: RwSignal<u64>,
 }
 
-/// Per-section memos over [`Signals::view`]: a section re-renders only when
-/// its part of the view changed (the sections derive `PartialEq`).
+/// The view, one signal per section: a section re-renders only when its
+/// part of the view changed (the sections derive `PartialEq`). The store
+/// sets them in [`GROUPS`] groups, in turn ([`crate::stagger`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Sections {
     /// Feed health.
-    pub health: Memo<HealthView>,
+    pub health: RwSignal<HealthView>,
     /// Behaviour.
-    pub behavior: Memo<BehaviorView>,
+    pub behavior: RwSignal<BehaviorView>,
     /// Inventory.
-    pub inventory: Memo<InventoryView>,
+    pub inventory: RwSignal<InventoryView>,
     /// Recommendations.
-    pub recs: Memo<RecsView>,
+    pub recs: RwSignal<RecsView>,
     /// Sales.
-    pub sales: Memo<SalesView>,
+    pub sales: RwSignal<SalesView>,
     /// Order sync.
-    pub sync: Memo<SyncView>,
+    pub sync: RwSignal<SyncView>,
 }
 
 impl Sections {
-    /// Splits `view` into section memos.
-    pub fn new(view: RwSignal<View>) -> Self {
+    fn new() -> Self {
         Sections {
-            health: Memo::new(move |_| view.with(|v| v.health.clone())),
-            behavior: Memo::new(move |_| view.with(|v| v.behavior.clone())),
-            inventory: Memo::new(move |_| view.with(|v| v.inventory.clone())),
-            recs: Memo::new(move |_| view.with(|v| v.recs.clone())),
-            sales: Memo::new(move |_| view.with(|v| v.sales.clone())),
-            sync: Memo::new(move |_| view.with(|v| v.sync.clone())),
+            health: RwSignal::new(HealthView::default()),
+            behavior: RwSignal::new(BehaviorView::default()),
+            inventory: RwSignal::new(InventoryView::default()),
+            recs: RwSignal::new(RecsView::default()),
+            sales: RwSignal::new(SalesView::default()),
+            sync: RwSignal::new(SyncView::default()),
         }
+    }
+
+    /// Per group: whether its sections already show `view`. The groups
+    /// split the drawing cost about evenly (measured per panel, see
+    /// docs/PERFORMANCE.md, *Staggered drawing*): 0 the strip, behaviour
+    /// and sales; 1 inventory; 2 recommendations and sync.
+    fn shows(&self, view: &View) -> [bool; GROUPS] {
+        [
+            shows(self.health, &view.health)
+                && shows(self.behavior, &view.behavior)
+                && shows(self.sales, &view.sales),
+            shows(self.inventory, &view.inventory),
+            shows(self.recs, &view.recs) && shows(self.sync, &view.sync),
+        ]
+    }
+
+    /// Sets group `g`'s sections (see [`Sections::shows`]) from `view`,
+    /// each only if it changed.
+    fn draw(&self, g: usize, view: &View) {
+        match g {
+            0 => {
+                set_from(self.health, &view.health);
+                set_from(self.behavior, &view.behavior);
+                set_from(self.sales, &view.sales);
+            }
+            1 => set_from(self.inventory, &view.inventory),
+            _ => {
+                set_from(self.recs, &view.recs);
+                set_from(self.sync, &view.sync);
+            }
+        }
+    }
+}
+
+/// `sig` holds `value`.
+fn shows<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, value: &T) -> bool {
+    sig.with_untracked(|x| x == value)
+}
+
+/// Sets `sig` to a copy of `value` unless it already holds it.
+fn set_from<T: Clone + PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, value: &T) {
+    if !shows(sig, value) {
+        sig.set(value.clone());
     }
 }
 
@@ -198,6 +241,17 @@ enum Link {
 pub struct Store {
     /// The reactive outputs.
     pub signals: Signals,
+    /// The view, by section (drawn in turn).
+    pub sections: Sections,
+    /// The latest published view (the sections catch up with it).
+    latest: RefCell<View>,
+    /// The latest published stream position (its `last_seq` is shown once
+    /// every group shows it).
+    published: RefCell<Progress>,
+    /// Which group of sections to draw next.
+    stagger: RefCell<Stagger>,
+    /// A draw is scheduled on the next animation frame.
+    draw_scheduled: Cell<bool>,
     link: RefCell<Option<Link>>,
     /// How the host was started (kept to start a local one if the worker
     /// fails).
@@ -232,7 +286,6 @@ impl Store {
     /// `worker` and the page can start one, else on this thread.
     pub fn new(start: Start, worker: bool) -> Rc<Self> {
         let signals = Signals {
-            view: RwSignal::new(View::default()),
             conn: RwSignal::new(ConnInfo {
                 url: start.url.clone(),
                 ..ConnInfo::default()
@@ -249,6 +302,11 @@ impl Store {
         };
         let store = Rc::new(Store {
             signals,
+            sections: Sections::new(),
+            latest: RefCell::new(View::default()),
+            published: RefCell::new(Progress::default()),
+            stagger: RefCell::new(Stagger::default()),
+            draw_scheduled: Cell::new(false),
             link: RefCell::new(None),
             start,
             settings_cmd: RefCell::new(None),
@@ -373,7 +431,7 @@ impl Store {
     }
 
     /// Sets what changed into the signals and derives the alerts.
-    pub fn apply(&self, p: Published) {
+    pub fn apply(self: &Rc<Self>, p: Published) {
         if let Some(c) = p.conn {
             // Counted, not compared by state: a second refusal in a row may
             // come without any other state published in between.
@@ -388,7 +446,7 @@ impl Store {
             set_if_changed(self.signals.conn, c);
         }
         if let Some(pr) = p.progress {
-            set_if_changed(self.signals.progress, pr);
+            self.published.replace(pr);
         }
         if let Some(q) = p.queued {
             set_if_changed(self.signals.queued, q);
@@ -402,7 +460,33 @@ impl Store {
         if let Some(view) = p.view {
             let raised = self.update_alerts(&view);
             self.notify_rows(&raised);
-            set_if_changed(self.signals.view, view);
+            let shows = self.sections.shows(&view);
+            let seq = self.published.borrow().last_seq;
+            self.stagger.borrow_mut().published(seq, shows);
+            self.latest.replace(view);
+        }
+        self.draw();
+    }
+
+    /// Draws the next group of sections that waits, if a frame has passed
+    /// since the last one, and shows the stream position on screen; asks
+    /// for an animation frame while groups wait.
+    fn draw(self: &Rc<Self>) {
+        let drawn = self.stagger.borrow_mut().take(now_f64());
+        if let Some(g) = drawn {
+            self.sections.draw(g, &self.latest.borrow());
+        }
+        let shown = Progress {
+            last_seq: self.stagger.borrow().shown_seq(),
+            ..self.published.borrow().clone()
+        };
+        set_if_changed(self.signals.progress, shown);
+        if self.stagger.borrow().waiting() && !self.draw_scheduled.replace(true) {
+            let store = Rc::clone(self);
+            request_animation_frame(move || {
+                store.draw_scheduled.set(false);
+                store.draw();
+            });
         }
     }
 
@@ -462,7 +546,7 @@ impl Store {
     /// Re-reads the alert conditions from the published view (after a
     /// settings change).
     fn refresh_alerts(&self) {
-        let raised = self.signals.view.with_untracked(|v| self.update_alerts(v));
+        let raised = self.update_alerts(&self.latest.borrow());
         self.notify_rows(&raised);
     }
 
