@@ -155,10 +155,32 @@ export async function until(fn, timeoutMs = 10_000, what = 'condition') {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
 }
 
+/**
+ * Full-page screenshot into `file`. The panels are `content-visibility:
+ * auto` (not rendered while off screen), so the viewport is first made as
+ * tall as the page, then put back.
+ */
+export async function fullPageShot(page, file) {
+  const size = page.viewportSize();
+  const frames = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  let tall = size?.height ?? 0;
+  // Panels rendered for the first time take their real height: measure
+  // again until the page's height holds.
+  for (let i = 0; size && i < 4; i++) {
+    const height = await page.evaluate(() => Math.ceil(document.body.getBoundingClientRect().height));
+    if (height <= size.height || height === tall) break;
+    tall = height;
+    await page.setViewportSize({ width: size.width, height });
+    await frames();
+  }
+  await page.screenshot({ path: file, fullPage: true });
+  if (size && tall !== size.height) await page.setViewportSize(size);
+}
+
 /** Full-page screenshot into tests/e2e/artifacts/NAME.png. */
 export async function shot(page, name) {
   const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await fullPageShot(page, file);
   return file;
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startGateway, ingest, launchBrowser, openDashboard, until, readCount, ROOT } from './harness.mjs';
+import { startGateway, ingest, launchBrowser, openDashboard, until, readCount, fullPageShot, ROOT } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const AXE = path.join(here, 'node_modules/axe-core/axe.min.js');
@@ -417,7 +417,8 @@ test('screenshots in both languages and both themes, desktop and phone', async (
     };
     const snap = async (name, fullPage) => {
       const file = path.join(SHOTS, `${name}.png`);
-      await page.screenshot({ path: file, fullPage });
+      if (fullPage) await fullPageShot(page, file);
+      else await page.screenshot({ path: file });
       copyFileSync(file, path.join(here, 'artifacts', `${name}.png`));
     };
     for (const [lang, theme, name] of [
