@@ -48,8 +48,18 @@ const QUICK = flag('--quick');
 const HOUR_MINUTES = Number(opt('--hour-minutes', QUICK ? 3 : 60));
 const DIST = process.env.SHOPPULSE_DIST ?? path.join(ROOT, 'dist');
 const FRAME_BOUND_MS = 16.7;
+// A frame delta is a whole number of vsync intervals plus the timer's
+// jitter: an idle page reads 16.7-16.8 ms. A step is within the bound when
+// its p99 delta is under FRAME_BOUND_MS + FRAME_JITTER_MS, i.e. at most 1 %
+// of its frames took more than one interval.
+const FRAME_JITTER_MS = 0.5;
+// Before the sweep's steps the page is fed at the first rate for WARM_S
+// seconds, measured apart ("cold"): the first seconds of a page's feed also
+// pay for compiling its hot wasm functions (V8 tiers them up on the same
+// two cores).
+const WARM_S = QUICK ? 4 : 6;
 const STEP_S = QUICK ? 3 : 4;
-const RATES = QUICK ? [10_000, 50_000] : [10_000, 25_000, 50_000, 75_000];
+const RATES = QUICK ? [10_000, 50_000] : [10_000, 15_000, 25_000, 35_000, 50_000, 75_000];
 const MAX_EVENTS = QUICK ? 300_000 : 2_000_000;
 const MAX_S = QUICK ? 10 : 30;
 // ShopPulse twice: `shoppulse` as shipped (operators in a Web Worker) and
@@ -181,6 +191,11 @@ async function sweep(name) {
     await page.eval('__perf.start()');
     await new Promise((r) => setTimeout(r, 2000));
     out.idle = await page.eval('__perf.stop()');
+    await page.eval('__perf.start()');
+    const coldPushed = await pushPaced(gw, src, RATES[0], WARM_S);
+    out.cold = { rate: RATES[0], seconds: WARM_S, pushed: coldPushed, ...(await page.eval('__perf.stop()')) };
+    log(name, 'cold: first', WARM_S, 's at', RATES[0], 'p99 frame', out.cold.frameP99Ms?.toFixed(1), 'dropped', `${out.cold.droppedPct?.toFixed(1)}%`);
+    await new Promise((r) => setTimeout(r, 300));
     for (const rate of RATES) {
       const a0 = await page.eval('__perf.applied()');
       await page.eval('__perf.start()');
@@ -190,12 +205,12 @@ async function sweep(name) {
       const keptUp = pushed >= rate * STEP_S * 0.9 && pushed - applied <= rate * 0.25;
       const step = { rate, pushed, applied, appliedPerS: Math.round(applied / STEP_S), keptUp, ...f };
       out.sweep.push(step);
-      log(name, 'rate', rate, 'pushed', pushed, 'applied/s', step.appliedPerS, 'kept up', keptUp, 'p99 frame', f.frameP99Ms?.toFixed(1), 'long tasks', f.longTasks);
+      log(name, 'rate', rate, 'pushed', pushed, 'applied/s', step.appliedPerS, 'kept up', keptUp, 'p99 frame', f.frameP99Ms?.toFixed(1), 'dropped', `${f.droppedPct?.toFixed(1)}%`, 'long tasks', f.longTasks);
       if (!keptUp) break;
       // Let the step's tail drain before the next.
       await new Promise((r) => setTimeout(r, 300));
     }
-    const passing = out.sweep.filter((x) => x.keptUp && x.frameP99Ms <= FRAME_BOUND_MS && x.longTasks === 0);
+    const passing = out.sweep.filter((x) => x.keptUp && x.frameP99Ms <= FRAME_BOUND_MS + FRAME_JITTER_MS && x.longTasks === 0);
     out.atBound = passing.length ? Math.max(...passing.map((x) => x.rate)) : 0;
     out.boundIsFeedLimit = out.sweep.every((x) => x.keptUp) && passing.length === out.sweep.length;
     out.errors = await errorsOf(page);
@@ -503,6 +518,13 @@ for (const c of CLIENTS) {
 }
 lines.push('');
 lines.push(`Idle p99 frame (no events): ${CLIENTS.map((c) => `${c} ${f1(results.side[c].idle.frameP99Ms)} ms`).join(', ')}.`);
+lines.push('');
+lines.push(`Rate sweep (${STEP_S} s per step, after the first ${WARM_S} s of feed), p99 frame / frames dropped, and those first ${WARM_S} s ("cold"):`);
+for (const c of CLIENTS) {
+  const s = results.side[c];
+  const steps = s.sweep.map((x) => `${k(x.rate / 1000)}k ${f1(x.frameP99Ms)} ms / ${f1(x.droppedPct)} %${x.keptUp ? '' : ' (fell behind)'}`);
+  lines.push(`- ${c}: ${steps.join('; ')}; cold ${k(s.cold.rate / 1000)}k ${f1(s.cold.frameP99Ms)} ms / ${f1(s.cold.droppedPct)} %.`);
+}
 }
 if (results.sameStream) lines.push(`Same stream, same aggregates (${k(results.sameStream.events)} events to every client at once): ${results.sameStream.agree ? 'agree' : `DIFFER: ${results.sameStream.diffs.join('; ')}`}.`);
 for (const L of results.latency ?? []) {

@@ -58,8 +58,13 @@
     P.recording = false;
     const d = P.deltas.slice().sort((a, b) => a - b);
     const l = P.lat.slice().sort((a, b) => a - b);
+    // Frames the page missed: a delta of n vsync intervals (16.7 ms at
+    // 60 Hz) is n - 1 missed frames.
+    const dropped = d.reduce((n, x) => n + Math.max(0, Math.round(x / (1000 / 60)) - 1), 0);
     return {
       frames: d.length,
+      framesDropped: dropped,
+      droppedPct: d.length ? (100 * dropped) / (d.length + dropped) : null,
       frameP50Ms: q(d, 0.5),
       frameP99Ms: q(d, 0.99),
       frameMaxMs: d.length ? d[d.length - 1] : null,
