@@ -1,5 +1,6 @@
-//! Staggered drawing: the view's sections are drawn in [`GROUPS`] groups,
-//! at most one group per animation frame, in turn.
+//! Staggered drawing: while the page drops frames, the view's sections are
+//! drawn in [`GROUPS`] groups, at most one group per animation frame, in
+//! turn; while it keeps up, every waiting group is drawn at once.
 //!
 //! Under a busy feed every section changes with every publish, and drawing
 //! them all in one frame (style, layout, paint and compositing of a quarter
@@ -9,6 +10,9 @@
 //! times a second. Nothing is skipped: a group that is not drawn in this
 //! frame is drawn with the latest view in one of the next two, and a group
 //! whose sections already show the latest view counts as drawn at once.
+//! Drawing in turn costs latency (the oldest group lags up to two frames),
+//! so it is used only from a late frame ([`Stagger::frame`]) until
+//! [`HOLD_MS`] pass without one.
 //!
 //! [`Stagger`] only decides; [`crate::state::Store`] sets the signals. What
 //! the page claims to show ([`Stagger::shown_seq`], the health strip's
@@ -23,6 +27,13 @@ pub const GROUPS: usize = 3;
 /// other).
 pub const MIN_GAP_MS: f64 = 12.0;
 
+/// A frame that came this long after the previous one was late: at least
+/// one frame was dropped (one frame is 16.7 ms at 60 Hz).
+pub const LATE_FRAME_MS: f64 = 25.0;
+
+/// Groups are drawn in turn until this long after the last late frame, ms.
+pub const HOLD_MS: f64 = 2000.0;
+
 /// Which group to draw next, and what is on screen.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stagger {
@@ -36,6 +47,10 @@ pub struct Stagger {
     cursor: usize,
     /// When the last group was drawn (ms, any monotonic clock).
     last_draw_ms: f64,
+    /// The previous animation frame's time, ms.
+    last_frame_ms: f64,
+    /// Groups are drawn in turn until then, ms.
+    in_turn_until_ms: f64,
 }
 
 impl Default for Stagger {
@@ -46,6 +61,8 @@ impl Default for Stagger {
             latest_seq: 0,
             cursor: 0,
             last_draw_ms: f64::NEG_INFINITY,
+            last_frame_ms: f64::NEG_INFINITY,
+            in_turn_until_ms: f64::NEG_INFINITY,
         }
     }
 }
@@ -65,22 +82,45 @@ impl Stagger {
         }
     }
 
-    /// The group to draw now (`now_ms`), if one waits and the last draw
-    /// was at least [`MIN_GAP_MS`] ago: the first waiting one from the
-    /// group after the last drawn, so none waits more than `GROUPS - 1`
-    /// draws. It then counts as showing the latest view.
-    pub fn take(&mut self, now_ms: f64) -> Option<usize> {
-        if now_ms - self.last_draw_ms < MIN_GAP_MS {
-            return None;
+    /// An animation frame at `now_ms` (the page watches every frame while
+    /// the feed is busy): one that came [`LATE_FRAME_MS`] or more after the
+    /// previous one makes the groups be drawn in turn for [`HOLD_MS`].
+    /// `first` says the previous frame was not watched.
+    pub fn frame(&mut self, now_ms: f64, first: bool) {
+        if !first && now_ms - self.last_frame_ms >= LATE_FRAME_MS {
+            self.in_turn_until_ms = now_ms + HOLD_MS;
         }
-        let g = (0..GROUPS)
+        self.last_frame_ms = now_ms;
+    }
+
+    /// Groups are drawn in turn at `now_ms` (a frame was late recently).
+    pub fn in_turn(&self, now_ms: f64) -> bool {
+        now_ms < self.in_turn_until_ms
+    }
+
+    /// The groups to draw now (`now_ms`); they then count as showing the
+    /// latest view. While the page keeps up, every waiting group. In turn:
+    /// none if the last draw was less than [`MIN_GAP_MS`] ago, else the
+    /// first waiting one from the group after the last drawn, so none
+    /// waits more than `GROUPS - 1` draws.
+    pub fn take(&mut self, now_ms: f64) -> Vec<usize> {
+        let waiting = (0..GROUPS)
             .map(|i| (self.cursor + i) % GROUPS)
-            .find(|&g| self.dirty[g])?;
-        self.dirty[g] = false;
-        self.shown_seq[g] = self.latest_seq;
-        self.cursor = (g + 1) % GROUPS;
-        self.last_draw_ms = now_ms;
-        Some(g)
+            .filter(|&g| self.dirty[g]);
+        let drawn: Vec<usize> = if !self.in_turn(now_ms) {
+            waiting.collect()
+        } else if now_ms - self.last_draw_ms < MIN_GAP_MS {
+            Vec::new()
+        } else {
+            waiting.take(1).collect()
+        };
+        for &g in &drawn {
+            self.dirty[g] = false;
+            self.shown_seq[g] = self.latest_seq;
+            self.cursor = (g + 1) % GROUPS;
+            self.last_draw_ms = now_ms;
+        }
+        drawn
     }
 
     /// Some group still waits to be drawn.
@@ -104,34 +144,91 @@ mod tests {
     enum Step {
         /// A view up to this sequence number, with what each group already shows.
         Publish(u64, [bool; GROUPS]),
-        /// An animation frame at this time, ms.
+        /// An animation frame at this time, ms: watched, then a draw.
         Frame(f64),
     }
 
-    /// Runs `steps` and returns, for every frame, the group drawn and the
-    /// sequence number then on screen.
-    fn run(steps: &[Step]) -> Vec<(Option<usize>, u64)> {
+    /// Runs `steps` (after a late frame when `late`) and returns, for every
+    /// frame, the groups drawn and the sequence number then on screen.
+    fn run(late: bool, steps: &[Step]) -> Vec<(Vec<usize>, u64)> {
         let mut s = Stagger::default();
+        let mut first = true;
+        if late {
+            s.frame(-1000.0, true);
+            s.frame(-950.0, false);
+            first = false;
+        }
         let mut out = Vec::new();
         for step in steps {
             match *step {
                 Step::Publish(seq, shows) => s.published(seq, shows),
-                Step::Frame(t) => out.push((s.take(t), s.shown_seq())),
+                Step::Frame(t) => {
+                    s.frame(t, first);
+                    first = false;
+                    out.push((s.take(t), s.shown_seq()));
+                }
             }
         }
         out
     }
 
-    fn check(steps: &[Step], expected: &[(Option<usize>, u64)]) {
-        assert_eq!(run(steps), expected);
+    /// The groups drawn per frame and the sequence on screen, in turn
+    /// (after a late frame).
+    fn check_in_turn(steps: &[Step], expected: &[(&[usize], u64)]) {
+        let expected: Vec<_> = expected.iter().map(|(g, q)| (g.to_vec(), *q)).collect();
+        assert_eq!(run(true, steps), expected);
     }
 
     use Step::{Frame, Publish};
     const ALL_NEW: [bool; GROUPS] = [false; GROUPS];
 
     #[test]
+    fn while_frames_are_on_time_every_waiting_group_is_drawn_at_once() {
+        assert_eq!(
+            run(
+                false,
+                &[
+                    Frame(0.0),
+                    Publish(10, ALL_NEW),
+                    Frame(16.7),
+                    Publish(11, [true, false, true]),
+                    Frame(33.4)
+                ]
+            ),
+            [(vec![], 0), (vec![0, 1, 2], 10), (vec![1], 11)]
+        );
+    }
+
+    #[test]
+    fn a_late_frame_makes_the_groups_drawn_in_turn_until_the_hold_ends() {
+        let late = 16.7 + LATE_FRAME_MS;
+        let mut steps = vec![Frame(0.0), Frame(16.7), Frame(late)];
+        // A publish and a frame every 16.7 ms until past the hold.
+        let mut t = late;
+        let mut seq = 0;
+        let mut hold_frames = 0;
+        while t < late + HOLD_MS + 50.0 {
+            seq += 1;
+            t += 16.7;
+            steps.extend([Publish(seq, ALL_NEW), Frame(t)]);
+            if t < late + HOLD_MS {
+                hold_frames += 1;
+            }
+        }
+        let drawn = run(false, &steps);
+        // In turn through the hold: one group per frame, in order.
+        for (i, (g, _)) in drawn[3..3 + hold_frames].iter().enumerate() {
+            assert_eq!(g, &vec![i % GROUPS], "frame {i} of the hold");
+        }
+        // After it, every waiting group at once.
+        let (mut last, shown) = drawn.last().cloned().unwrap_or_default();
+        last.sort_unstable();
+        assert_eq!((last, shown), (vec![0, 1, 2], seq));
+    }
+
+    #[test]
     fn a_view_that_changes_every_group_is_drawn_over_three_frames_in_turn() {
-        check(
+        check_in_turn(
             &[
                 Publish(10, ALL_NEW),
                 Frame(0.0),
@@ -139,48 +236,48 @@ mod tests {
                 Frame(33.3),
                 Frame(50.0),
             ],
-            &[(Some(0), 0), (Some(1), 0), (Some(2), 10), (None, 10)],
+            &[(&[0], 0), (&[1], 0), (&[2], 10), (&[], 10)],
         );
     }
 
     #[test]
-    fn at_most_one_group_per_frame_even_when_asked_twice_in_one() {
-        check(
+    fn in_turn_at_most_one_group_per_frame_even_when_asked_twice_in_one() {
+        check_in_turn(
             &[
                 Publish(5, ALL_NEW),
                 Frame(100.0),
                 Frame(103.0),
                 Frame(116.7),
             ],
-            &[(Some(0), 0), (None, 0), (Some(1), 0)],
+            &[(&[0], 0), (&[], 0), (&[1], 0)],
         );
     }
 
     #[test]
     fn groups_that_already_show_the_view_count_as_drawn_without_a_frame() {
-        check(
+        check_in_turn(
             &[Publish(7, [true, false, true]), Frame(0.0), Frame(16.7)],
-            &[(Some(1), 7), (None, 7)],
+            &[(&[1], 7), (&[], 7)],
         );
     }
 
     #[test]
-    fn under_a_publish_every_frame_each_group_is_drawn_every_third_frame() {
+    fn in_turn_under_a_publish_every_frame_each_group_is_drawn_every_third_frame() {
         let mut steps = Vec::new();
         for i in 0..9_u32 {
             steps.push(Publish(u64::from(i + 1) * 100, ALL_NEW));
             steps.push(Frame(f64::from(i) * 16.7));
         }
-        let drawn: Vec<_> = run(&steps).into_iter().map(|(g, _)| g).collect();
-        let turn = [Some(0), Some(1), Some(2)];
-        assert_eq!(drawn, [turn, turn, turn].concat());
+        let drawn: Vec<_> = run(true, &steps).into_iter().map(|(g, _)| g).collect();
+        let turn = [vec![0], vec![1], vec![2]];
+        assert_eq!(drawn, [turn.clone(), turn.clone(), turn].concat());
     }
 
     #[test]
-    fn the_sequence_on_screen_is_the_oldest_groups() {
+    fn in_turn_the_sequence_on_screen_is_the_oldest_groups() {
         // Group 0 draws seq 100, group 1 seq 200, group 2 seq 300: on
         // screen is 100 until group 0 is drawn again.
-        check(
+        check_in_turn(
             &[
                 Publish(100, ALL_NEW),
                 Frame(0.0),
@@ -191,52 +288,56 @@ mod tests {
                 Frame(50.0),
                 Frame(66.7),
             ],
-            &[
-                (Some(0), 0),
-                (Some(1), 0),
-                (Some(2), 100),
-                (Some(0), 200),
-                (Some(1), 300),
-            ],
+            &[(&[0], 0), (&[1], 0), (&[2], 100), (&[0], 200), (&[1], 300)],
         );
     }
 
     #[test]
     fn a_group_that_went_back_to_what_it_shows_stops_waiting() {
-        check(
+        check_in_turn(
             &[
                 Publish(1, ALL_NEW),
                 Frame(0.0),
                 Publish(2, [true, true, true]),
                 Frame(16.7),
             ],
-            &[(Some(0), 0), (None, 2)],
+            &[(&[0], 0), (&[], 2)],
         );
     }
 
     proptest::proptest! {
-        /// Against a naive model: after any publishes and frames, every
-        /// group is drawn within `GROUPS` frames of the last publish, and
-        /// the sequence on screen never passes the latest published.
+        /// Against a naive model: after any publishes and frames (on time
+        /// or late), every group is drawn within `GROUPS` frames of the
+        /// last publish, and the sequence on screen never passes the latest
+        /// published.
         #[test]
         fn every_group_catches_up_within_three_frames(
-            ops in proptest::collection::vec((proptest::bool::ANY, proptest::array::uniform3(proptest::bool::ANY)), 0..60),
+            ops in proptest::collection::vec(
+                (0_u8..3, proptest::array::uniform3(proptest::bool::ANY)),
+                0..60,
+            ),
         ) {
             let mut s = Stagger::default();
             let mut t = 0.0;
             let mut seq = 0;
-            for (publish, shows) in ops {
-                if publish {
+            let mut first = true;
+            for (op, shows) in ops {
+                if op == 0 {
                     seq += 1;
                     s.published(seq, shows);
                 } else {
-                    t += 16.7;
+                    // 1: a frame on time; 2: a late one.
+                    t += if op == 1 { 16.7 } else { 50.0 };
+                    s.frame(t, first);
+                    first = false;
                     let _ = s.take(t);
                 }
                 proptest::prop_assert!(s.shown_seq() <= seq);
             }
             for _ in 0..GROUPS {
                 t += 16.7;
+                s.frame(t, first);
+                first = false;
                 let _ = s.take(t);
             }
             proptest::prop_assert!(!s.waiting());

@@ -141,6 +141,9 @@ pub struct Signals {
     pub host: RwSignal<&'static str>,
     /// Wasm memory of the engine host when it is a worker, bytes.
     pub host_memory_bytes: RwSignal<u64>,
+    /// The sections are drawn in turn (a frame was late recently, see
+    /// [`crate::stagger`]); the strip's `data-drawing`.
+    pub in_turn: RwSignal<bool>,
 }
 
 /// The view, one signal per section: a section re-renders only when its
@@ -225,6 +228,25 @@ pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, va
     }
 }
 
+/// Calls `f` with the time of the next animation frame (ms, the frame's
+/// start on the `performance.now()` clock). Natively nothing renders: never.
+fn on_next_frame(f: impl FnOnce(f64) + 'static) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        let cb = wasm_bindgen::closure::Closure::once_into_js(f);
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(cb.unchecked_ref());
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(f);
+}
+
+/// The animation frames are watched until this long after the last
+/// published view, ms.
+const WATCH_MS: f64 = 2000.0;
+
 /// Wall-clock samples kept for the events/s figure (one per second).
 const RATE_SAMPLES: usize = 6;
 
@@ -252,6 +274,10 @@ pub struct Store {
     stagger: RefCell<Stagger>,
     /// A draw is scheduled on the next animation frame.
     draw_scheduled: Cell<bool>,
+    /// The animation frames are being watched.
+    watching: Cell<bool>,
+    /// When the last view was published (`now_f64`, ms).
+    last_view_ms: Cell<f64>,
     link: RefCell<Option<Link>>,
     /// How the host was started (kept to start a local one if the worker
     /// fails).
@@ -299,6 +325,7 @@ impl Store {
             extras: RwSignal::new(Extras::default()),
             host: RwSignal::new("main"),
             host_memory_bytes: RwSignal::new(0),
+            in_turn: RwSignal::new(false),
         };
         let store = Rc::new(Store {
             signals,
@@ -307,6 +334,8 @@ impl Store {
             published: RefCell::new(Progress::default()),
             stagger: RefCell::new(Stagger::default()),
             draw_scheduled: Cell::new(false),
+            watching: Cell::new(false),
+            last_view_ms: Cell::new(0.0),
             link: RefCell::new(None),
             start,
             settings_cmd: RefCell::new(None),
@@ -464,16 +493,46 @@ impl Store {
             let seq = self.published.borrow().last_seq;
             self.stagger.borrow_mut().published(seq, shows);
             self.latest.replace(view);
+            self.watch_frames();
         }
         self.draw();
     }
 
-    /// Draws the next group of sections that waits, if a frame has passed
+    /// Watches the animation frames while views are published (a late one
+    /// makes the sections be drawn in turn, see [`crate::stagger`]), until
+    /// [`WATCH_MS`] pass without one.
+    fn watch_frames(self: &Rc<Self>) {
+        self.last_view_ms.set(now_f64());
+        if !self.watching.replace(true) {
+            let store = Rc::clone(self);
+            on_next_frame(move |t| store.on_frame(t, true));
+        }
+    }
+
+    /// An animation frame that began at `frame_ms` (its vsync time, not
+    /// when this callback runs).
+    fn on_frame(self: &Rc<Self>, frame_ms: f64, first: bool) {
+        let in_turn = {
+            let mut st = self.stagger.borrow_mut();
+            st.frame(frame_ms, first);
+            st.in_turn(frame_ms)
+        };
+        set_if_changed(self.signals.in_turn, in_turn);
+        if now_f64() - self.last_view_ms.get() < WATCH_MS {
+            let store = Rc::clone(self);
+            on_next_frame(move |t| store.on_frame(t, false));
+        } else {
+            self.watching.set(false);
+        }
+    }
+
+    /// Draws the groups of sections that wait (see [`Stagger::take`]): all
+    /// of them while the page keeps up, else the next one if a frame has passed
     /// since the last one, and shows the stream position on screen; asks
     /// for an animation frame while groups wait.
     fn draw(self: &Rc<Self>) {
         let drawn = self.stagger.borrow_mut().take(now_f64());
-        if let Some(g) = drawn {
+        for g in drawn {
             self.sections.draw(g, &self.latest.borrow());
         }
         let shown = Progress {

@@ -60,9 +60,20 @@ fn source_text(signals: Signals, l: Lang) -> String {
     })
 }
 
+/// Keeps `data-drawing` on `root`: `in-turn` while the sections are drawn
+/// in turn ([`crate::stagger`]), else `together`.
+fn drawing_attr(root: &Element, in_turn: RwSignal<bool>) {
+    let r = root.clone();
+    fx(move || {
+        let how = if in_turn.get() { "in-turn" } else { "together" };
+        set_attr(&r, "data-drawing", how);
+    });
+}
+
 /// The strip: connection state, counters, rate, lag, source and the
 /// toolbar. Carries `data-last-seq`, `data-epoch`, `data-head-seq`,
-/// `data-applied` and `data-state` for tests.
+/// `data-applied`, `data-state` and `data-drawing` (`in-turn` or
+/// `together`, see [`crate::stagger`]) for tests and benchmarks.
 pub fn health_strip() -> Element {
     let l = lang();
     let signals = expect_context::<Signals>();
@@ -122,6 +133,7 @@ pub fn health_strip() -> Element {
         });
         set_text(&source, &source_text(signals, l));
     });
+    drawing_attr(&root, signals.in_turn);
     let r = root.clone();
     let behind = part(&root, "[data-testid=feed-lag]");
     fx(move || {

@@ -205,7 +205,7 @@ async function sweep(name) {
       const keptUp = pushed >= rate * STEP_S * 0.9 && pushed - applied <= rate * 0.25;
       const step = { rate, pushed, applied, appliedPerS: Math.round(applied / STEP_S), keptUp, ...f };
       out.sweep.push(step);
-      log(name, 'rate', rate, 'pushed', pushed, 'applied/s', step.appliedPerS, 'kept up', keptUp, 'p99 frame', f.frameP99Ms?.toFixed(1), 'dropped', `${f.droppedPct?.toFixed(1)}%`, 'long tasks', f.longTasks);
+      log(name, 'rate', rate, 'pushed', pushed, 'applied/s', step.appliedPerS, 'kept up', keptUp, 'p99 frame', f.frameP99Ms?.toFixed(1), 'dropped', `${f.droppedPct?.toFixed(1)}%`, 'long tasks', f.longTasks, 'drawn in turn', `${f.inTurnPct?.toFixed(0)}%`);
       if (!keptUp) break;
       // Let the step's tail drain before the next.
       await new Promise((r) => setTimeout(r, 300));
@@ -522,13 +522,14 @@ lines.push('');
 lines.push(`Rate sweep (${STEP_S} s per step, after the first ${WARM_S} s of feed), p99 frame / frames dropped, and those first ${WARM_S} s ("cold"):`);
 for (const c of CLIENTS) {
   const s = results.side[c];
-  const steps = s.sweep.map((x) => `${k(x.rate / 1000)}k ${f1(x.frameP99Ms)} ms / ${f1(x.droppedPct)} %${x.keptUp ? '' : ' (fell behind)'}`);
+  const turn = (x) => (isShopPulse(c) ? ` (in turn ${k(x.inTurnPct)} %)` : '');
+  const steps = s.sweep.map((x) => `${k(x.rate / 1000)}k ${f1(x.frameP99Ms)} ms / ${f1(x.droppedPct)} %${turn(x)}${x.keptUp ? '' : ' (fell behind)'}`);
   lines.push(`- ${c}: ${steps.join('; ')}; cold ${k(s.cold.rate / 1000)}k ${f1(s.cold.frameP99Ms)} ms / ${f1(s.cold.droppedPct)} %.`);
 }
 }
 if (results.sameStream) lines.push(`Same stream, same aggregates (${k(results.sameStream.events)} events to every client at once): ${results.sameStream.agree ? 'agree' : `DIFFER: ${results.sameStream.diffs.join('; ')}`}.`);
 for (const L of results.latency ?? []) {
-  lines.push(`${L.name} event-to-pixel latency at 10,000 ev/s (${L.seconds} s, ${k(L.latencyN)} frames): p50 ${f1(L.latencyP50Ms)} ms, p99 ${f1(L.latencyP99Ms)} ms; p99 frame ${f1(L.frameP99Ms)} ms, long tasks ${L.longTasks}.`);
+  lines.push(`${L.name} event-to-pixel latency at 10,000 ev/s (${L.seconds} s, ${k(L.latencyN)} frames): p50 ${f1(L.latencyP50Ms)} ms, p99 ${f1(L.latencyP99Ms)} ms; p99 frame ${f1(L.frameP99Ms)} ms, long tasks ${L.longTasks}; sections drawn in turn in ${f1(L.inTurnPct)} % of the frames.`);
 }
 const S = results.startup;
 if (S) lines.push(`ShopPulse start-up: wasm ${k(S.wasmBytes / 1024)} KiB, ${k(S.wasmGzipBytes / 1024)} KiB gzipped (gzip -9); first live data on screen ${S.firstDataMedianMs} ms median, ${S.firstDataMaxMs} ms max after navigation (${S.firstDataMs.join(', ')}).`);

@@ -36,7 +36,11 @@
     return el ? Number(el.getAttribute('data-last-seq')) : (window.__bench?.state?.lastSeq ?? 0);
   };
   const loop = (t) => {
-    if (P.recording && P.last) P.deltas.push(t - P.last);
+    if (P.recording && P.last) {
+      P.deltas.push(t - P.last);
+      // ShopPulse: frames while its sections were drawn in turn.
+      if (document.querySelector('[data-drawing]')?.getAttribute('data-drawing') === 'in-turn') P.inTurn += 1;
+    }
     // First live data on screen: ms from navigation start (rAF time) to the
     // first frame whose view shows applied events.
     if (P.firstDataMs === undefined && P.applied() > 0) P.firstDataMs = t;
@@ -52,7 +56,7 @@
   };
   requestAnimationFrame(loop);
 
-  P.start = () => { P.deltas = []; P.long = []; P.last = 0; P.lat = []; P.recording = true; };
+  P.start = () => { P.deltas = []; P.long = []; P.last = 0; P.lat = []; P.inTurn = 0; P.recording = true; };
   const q = (xs, f) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] : null);
   P.stop = () => {
     P.recording = false;
@@ -64,6 +68,7 @@
     return {
       frames: d.length,
       framesDropped: dropped,
+      inTurnPct: d.length ? (100 * P.inTurn) / d.length : null,
       droppedPct: d.length ? (100 * dropped) / (d.length + dropped) : null,
       frameP50Ms: q(d, 0.5),
       frameP99Ms: q(d, 0.99),
