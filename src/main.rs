@@ -4,8 +4,8 @@
 //! Data flows one way: [`feed`] (socket) -> [`session`] (protocol rules,
 //! engine) in the engine [`host`] (a Web Worker, [`worker`], or this thread;
 //! messages in [`link`]) -> at most one publish per animation frame ->
-//! [`state::Store`] signals -> [`state::Sections`], drawn in turn
-//! ([`stagger`]) -> [`views`] (read only) and [`chart`] (canvas).
+//! [`state::Store`] signals -> [`state::Sections`], drawn together or in
+//! turn ([`stagger`]) -> [`views`] (read only) and [`chart`] (canvas).
 //! Alongside: [`bench`] (the benchmark's read-only aggregates hook), [`alerts`] derived from each published view, [`pause`] (the
 //! queue while the view is paused), [`settings`], [`i18n`] (every label),
 //! [`format`] (numbers, money, dates per language), [`export`] (CSV, PNG).

@@ -6,8 +6,9 @@
 //! frames and publishes what changed, at most once per animation frame;
 //! [`Store::apply`] sets it into [`Signals`] and derives the alerts; the
 //! view goes into [`Sections`], one signal per section, set only when that
-//! section changed and drawn in turn, one group of sections per animation
-//! frame ([`crate::stagger`]). Views only read;
+//! section changed: all together while the page keeps up, one group of
+//! sections per animation frame, in turn, while it drops frames
+//! ([`crate::stagger`]). Views only read;
 //! the page's intentions (pause, settings, token, what a drill-down looks
 //! at) go to the host as [`Cmd`]s.
 
@@ -148,7 +149,8 @@ pub struct Signals {
 
 /// The view, one signal per section: a section re-renders only when its
 /// part of the view changed (the sections derive `PartialEq`). The store
-/// sets them in [`GROUPS`] groups, in turn ([`crate::stagger`]).
+/// sets them in [`GROUPS`] groups, together or in turn
+/// ([`crate::stagger`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Sections {
     /// Feed health.
@@ -223,7 +225,7 @@ fn set_from<T: Clone + PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, valu
 
 /// Sets `sig` only when `value` differs, so nothing downstream wakes for nothing.
 pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, value: T) {
-    if sig.with_untracked(|v| *v != value) {
+    if !shows(sig, &value) {
         sig.set(value);
     }
 }
@@ -263,7 +265,7 @@ enum Link {
 pub struct Store {
     /// The reactive outputs.
     pub signals: Signals,
-    /// The view, by section (drawn in turn).
+    /// The view, by section (drawn together or in turn).
     pub sections: Sections,
     /// The latest published view (the sections catch up with it).
     latest: RefCell<View>,
