@@ -11,8 +11,9 @@
 //! frame is drawn with the latest view in one of the next two, and a group
 //! whose sections already show the latest view counts as drawn at once.
 //! Drawing in turn costs latency (the oldest group lags up to two frames),
-//! so it is used only from a late frame ([`Stagger::frame`]) until
-//! [`HOLD_MS`] pass without one.
+//! so it is used only from the second late frame within [`PAIR_MS`]
+//! ([`Stagger::frame`]: one late frame alone, a collection or a chart
+//! redraw, says little) until [`HOLD_MS`] pass without one.
 //!
 //! [`Stagger`] only decides; [`crate::state::Store`] sets the signals. What
 //! the page claims to show ([`Stagger::shown_seq`], the health strip's
@@ -34,6 +35,9 @@ pub const LATE_FRAME_MS: f64 = 25.0;
 /// Groups are drawn in turn until this long after the last late frame, ms.
 pub const HOLD_MS: f64 = 2000.0;
 
+/// Two late frames this close together (ms) start drawing in turn.
+pub const PAIR_MS: f64 = 1000.0;
+
 /// Which group to draw next, and what is on screen.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stagger {
@@ -51,6 +55,8 @@ pub struct Stagger {
     last_frame_ms: f64,
     /// Groups are drawn in turn until then, ms.
     in_turn_until_ms: f64,
+    /// When the last late frame began, ms.
+    last_late_ms: f64,
 }
 
 impl Default for Stagger {
@@ -63,6 +69,7 @@ impl Default for Stagger {
             last_draw_ms: f64::NEG_INFINITY,
             last_frame_ms: f64::NEG_INFINITY,
             in_turn_until_ms: f64::NEG_INFINITY,
+            last_late_ms: f64::NEG_INFINITY,
         }
     }
 }
@@ -83,12 +90,17 @@ impl Stagger {
     }
 
     /// An animation frame at `now_ms` (the page watches every frame while
-    /// the feed is busy): one that came [`LATE_FRAME_MS`] or more after the
-    /// previous one makes the groups be drawn in turn for [`HOLD_MS`].
-    /// `first` says the previous frame was not watched.
+    /// the feed is busy). One that came [`LATE_FRAME_MS`] or more after the
+    /// previous one is late; a late frame within [`PAIR_MS`] of the one
+    /// before, or while drawing in turn, makes the groups be drawn in turn
+    /// for [`HOLD_MS`] from it. `first` says the previous frame was not
+    /// watched.
     pub fn frame(&mut self, now_ms: f64, first: bool) {
         if !first && now_ms - self.last_frame_ms >= LATE_FRAME_MS {
-            self.in_turn_until_ms = now_ms + HOLD_MS;
+            if now_ms - self.last_late_ms <= PAIR_MS || self.in_turn(now_ms) {
+                self.in_turn_until_ms = now_ms + HOLD_MS;
+            }
+            self.last_late_ms = now_ms;
         }
         self.last_frame_ms = now_ms;
     }
@@ -156,6 +168,7 @@ mod tests {
         if late {
             s.frame(-1000.0, true);
             s.frame(-950.0, false);
+            s.frame(-900.0, false);
             first = false;
         }
         let mut out = Vec::new();
@@ -200,9 +213,28 @@ mod tests {
     }
 
     #[test]
-    fn a_late_frame_makes_the_groups_drawn_in_turn_until_the_hold_ends() {
-        let late = 16.7 + LATE_FRAME_MS;
-        let mut steps = vec![Frame(0.0), Frame(16.7), Frame(late)];
+    fn one_late_frame_alone_does_not_make_the_groups_drawn_in_turn() {
+        // A publish and a frame every 16.7 ms for 2 s, with two late frames
+        // more than PAIR_MS apart: every frame draws every group.
+        let mut steps = Vec::new();
+        let mut t = 0.0;
+        for seq in 1..120 {
+            t += if seq == 10 || seq == 80 { 40.0 } else { 16.7 };
+            steps.extend([Publish(seq, ALL_NEW), Frame(t)]);
+        }
+        assert!(t > PAIR_MS + 200.0);
+        for (i, (g, q)) in run(false, &steps).into_iter().enumerate() {
+            let mut g = g;
+            g.sort_unstable();
+            assert_eq!((g, q), (vec![0, 1, 2], i as u64 + 1), "frame {i}");
+        }
+    }
+
+    #[test]
+    fn two_late_frames_make_the_groups_drawn_in_turn_until_the_hold_ends() {
+        // Two frames 30 ms late in a row.
+        let late = 16.7 + 30.0 + 30.0;
+        let mut steps = vec![Frame(0.0), Frame(16.7), Frame(46.7), Frame(late)];
         // A publish and a frame every 16.7 ms until past the hold.
         let mut t = late;
         let mut seq = 0;
@@ -217,7 +249,7 @@ mod tests {
         }
         let drawn = run(false, &steps);
         // In turn through the hold: one group per frame, in order.
-        for (i, (g, _)) in drawn[3..3 + hold_frames].iter().enumerate() {
+        for (i, (g, _)) in drawn[4..4 + hold_frames].iter().enumerate() {
             assert_eq!(g, &vec![i % GROUPS], "frame {i} of the hold");
         }
         // After it, every waiting group at once.
