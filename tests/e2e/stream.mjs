@@ -142,8 +142,9 @@ function parse(line) {
 /**
  * What the dashboard must show once it has applied the whole stream:
  * events applied and refused, orders and revenue per channel (sales rules:
- * an order counts once, on its first `created`/`paid`; the first
- * `cancelled`/`refunded` subtracts what was counted), stock per product
+ * an order counts once, on its first `created`/`paid`; a `refunded` of
+ * less than is left of it gives that much back, and the first `cancelled`
+ * or other `refunded` subtracts what is left), stock per product
  * (the latest inventory update).
  */
 export function expectedTotals(lines) {
@@ -178,8 +179,16 @@ export function expectedTotals(lines) {
       chan(ev.channel).revenue += ev.total_cents;
     } else if (ev.status === 'cancelled' || ev.status === 'refunded') {
       if (s.cancelled) continue;
+      const amount = Math.abs(ev.total_cents);
+      if (ev.status === 'refunded' && s.placed && amount > 0 && amount < s.total) {
+        // A partial refund: the order stays counted.
+        s.total -= amount;
+        out.revenue -= amount;
+        chan(ev.channel).revenue -= amount;
+        continue;
+      }
       s.cancelled = true;
-      const v = s.placed ? s.total : ev.total_cents;
+      const v = s.placed ? s.total : amount;
       out.cancelled += 1;
       out.revenue -= v;
       chan(ev.channel).cancelled += 1;

@@ -55,8 +55,14 @@ function onEvents(events) {
         o.total = e.total_cents;
         cents = e.total_cents;
       } else if (cancelling && !o.cancelled) {
-        o.cancelled = true;
-        cents = -(o.placed ? o.total : Math.abs(e.total_cents));
+        const amount = Math.abs(e.total_cents);
+        if (e.status === 'refunded' && o.placed && amount > 0 && amount < o.total) {
+          o.total -= amount; // a partial refund: the order stays counted
+          cents = -amount;
+        } else {
+          o.cancelled = true;
+          cents = -(o.placed ? o.total : amount);
+        }
       }
       if (cents !== null) {
         r.minute.push(minute);

@@ -53,8 +53,14 @@ function apply(e) {
         o.total = e.total_cents;
         addRevenue(ms, e.channel, e.total_cents);
       } else if (cancelling && !o.cancelled) {
+        const amount = Math.abs(e.total_cents);
+        if (e.status === 'refunded' && o.placed && amount > 0 && amount < o.total) {
+          o.total -= amount; // a partial refund: the order stays counted
+          addRevenue(ms, e.channel, -amount);
+          break;
+        }
         o.cancelled = true;
-        addRevenue(ms, e.channel, -(o.placed ? o.total : Math.abs(e.total_cents)));
+        addRevenue(ms, e.channel, -(o.placed ? o.total : amount));
       }
       break;
     }

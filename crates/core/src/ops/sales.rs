@@ -5,10 +5,16 @@
 //! - **Counting an order once**: the first `created` or `paid` event of an
 //!   order id counts the order (`orders += 1`, `revenue += total`) in the
 //!   windows of that event's time; later `created`/`paid` events of the same
-//!   id are ignored. `cancelled`/`refunded` (once per id) subtract the
-//!   order's counted total (or, for an order never seen, the event's total
-//!   taken as an amount, whatever its sign)
-//!   in the windows of the *cancellation* event, and count `cancelled`.
+//!   id are ignored. `cancelled` (once per id) subtracts what is left of
+//!   the order's counted total in the windows of the *cancellation* event
+//!   and counts it `cancelled`. `refunded` gives back the event's total
+//!   taken as an amount (whatever its sign): for a placed order, an amount
+//!   smaller than what is left is a *partial* refund (subtracted, the
+//!   order stays placed and can be refunded again), and an amount of 0 or
+//!   at least what is left reverses the rest and counts it `cancelled`.
+//!   For an order never seen, the first `cancelled`/`refunded` subtracts
+//!   the event's amount once. (Duplicate webhook deliveries are dropped by
+//!   the gateway before they reach the operator.)
 //!   Other statuses (`fulfilled`...) do not change sales. Seen ids are kept
 //!   by stable 64-bit hash in a bounded set ([`MAX_SEEN_ORDERS`], least
 //!   recently seen forgotten first).
@@ -97,7 +103,8 @@ struct Win {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[serde(into = "(i64, u8)", from = "(i64, u8)")]
 struct Seen {
-    /// Total counted (0 for a foreign-currency or never-placed order).
+    /// What is left of the total counted, after partial refunds (0 for a
+    /// foreign-currency or never-placed order).
     total: i64,
     /// Counted as placed.
     placed: bool,
@@ -130,7 +137,10 @@ impl From<(i64, u8)> for Seen {
 #[derive(Clone, Copy)]
 enum Effect {
     Place(i64),
+    /// The order is reversed (what is left of it).
     Cancel(i64),
+    /// Part of the order is given back; it stays counted as an order.
+    Refund(i64),
 }
 
 /// Sales state. Bounds: see the module docs.
@@ -184,6 +194,7 @@ fn apply_totals(t: &mut Totals, e: Effect) {
             t.revenue = t.revenue.saturating_sub(v);
             t.cancelled += 1;
         }
+        Effect::Refund(v) => t.revenue = t.revenue.saturating_sub(v),
     }
 }
 
@@ -252,22 +263,32 @@ impl SalesOp {
         } else if seen.cancelled {
             None
         } else {
-            seen.cancelled = true;
-            if seen.foreign {
-                if !seen.placed {
-                    self.other_currency_orders += 1;
-                }
-                None
+            // A refund carries the amount given back; sources write it
+            // positive or negative (the online-retail `C` invoices,
+            // WooCommerce refunds), and it always reduces revenue.
+            let amount = o.total_cents.saturating_abs();
+            let partial = matches!(o.status, OrderStatus::Refunded)
+                && seen.placed
+                && !seen.foreign
+                && amount > 0
+                && amount < seen.total;
+            if partial {
+                seen.total -= amount;
+                Some(Effect::Refund(amount))
             } else {
-                // A refund of an order never seen carries the amount given
-                // back; sources write it positive or negative (the
-                // online-retail `C` invoices, WooCommerce refunds), and it
-                // always reduces revenue.
-                Some(Effect::Cancel(if seen.placed {
-                    seen.total
+                seen.cancelled = true;
+                if seen.foreign {
+                    if !seen.placed {
+                        self.other_currency_orders += 1;
+                    }
+                    None
                 } else {
-                    o.total_cents.saturating_abs()
-                }))
+                    Some(Effect::Cancel(if seen.placed {
+                        seen.total
+                    } else {
+                        amount
+                    }))
+                }
             }
         };
         while self.seen.len() > MAX_SEEN_ORDERS {

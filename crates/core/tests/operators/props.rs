@@ -51,7 +51,8 @@ proptest! {
     }
 
     /// Minute and hour windows equal the reference recomputed from the raw
-    /// order events (first created/paid places, first cancel subtracts).
+    /// order events (first created/paid places; a refund of less than is
+    /// left gives that much back; else the first cancel subtracts the rest).
     #[test]
     fn sales_windows_match_the_reference(
         evs in prop::collection::vec((0i64..4 * H, 0u64..12, 0usize..5, 0usize..2, 1i64..10_000), 1..150)
@@ -73,6 +74,11 @@ proptest! {
                 0 | 1 if !st.0 && !st.1 => {
                     *st = (true, false, total);
                     effects.push((T0 + off, total, 1, 0));
+                }
+                3 if st.0 && !st.1 && total < st.2 => {
+                    // A partial refund: the order stays counted.
+                    st.2 -= total;
+                    effects.push((T0 + off, -total, 0, 0));
                 }
                 2 | 3 if !st.1 => {
                     let sub = if st.0 { st.2 } else { total };

@@ -185,3 +185,43 @@ fn a_refund_of_an_unseen_order_reduces_revenue_whatever_the_sign_of_its_total() 
         },
     );
 }
+
+#[test]
+fn partial_refund_reverses_only_the_amount_refunded() {
+    // Regression: a refund of part of an order used to reverse the whole
+    // order. GA4 and Segment refunds carry the amount given back.
+    check(
+        &[
+            order(T0, 1, "web", "paid", 5000),
+            order(T0 + M, 1, "web", "refunded", 1200),
+            order(T0 + M + S, 1, "web", "refunded", -800),
+        ],
+        |v| {
+            assert_eq!(totals(&v.total), ("total", 3000, 1, 0, 3000));
+            assert_eq!(totals(&v.minutes[0].total), ("total", 5000, 1, 0, 5000));
+            assert_eq!(totals(&v.minutes[1].total), ("total", -2000, 0, 0, 0));
+        },
+    );
+}
+
+#[test]
+fn refunding_what_is_left_or_an_amount_of_zero_reverses_the_order_once() {
+    check(
+        &[
+            order(T0, 1, "web", "paid", 5000),
+            order(T0 + S, 1, "web", "refunded", 1000),
+            order(T0 + 2 * S, 1, "web", "refunded", 4000),
+            order(T0 + 3 * S, 1, "web", "refunded", 4000),
+            order(T0, 2, "app", "paid", 3000),
+            order(T0 + S, 2, "app", "refunded", 0),
+            order(T0, 3, "app", "paid", 2000),
+            order(T0 + S, 3, "app", "refunded", 500),
+            order(T0 + 2 * S, 3, "app", "cancelled", 2000),
+        ],
+        |v| {
+            assert_eq!(totals(&v.total), ("total", 0, 3, 3, 0));
+            let by: Vec<_> = v.by_channel.iter().map(totals).collect();
+            assert_eq!(by, [("app", 0, 2, 2, 0), ("web", 0, 1, 1, 0)]);
+        },
+    );
+}
