@@ -1,10 +1,6 @@
 //! Sales: totals, revenue/orders chart per window, per-channel table,
 //! recent windows (incomplete ones marked) and business figure lines.
 
-use std::cell::Cell;
-use std::rc::Rc;
-use std::time::Duration;
-
 use leptos::prelude::*;
 use shoppulse_core::event::Currency;
 use shoppulse_core::view::{ChannelTotals, SalesView, SalesWindow};
@@ -13,6 +9,7 @@ use web_sys::Element;
 
 use super::widgets::{
     csv_click, fx, lang, on, on_click, panel, part, set_value, sub_head, target_value, Slot,
+    Throttle,
 };
 use crate::chart::sales::{channel_css, channels, draw, shown_windows, ChartOpts, Drawn, Span};
 use crate::dom::{el, fill, patch, text, E};
@@ -24,41 +21,9 @@ use crate::state::{now_ms, Sections, StoreHandle};
 use crate::ui::Ui;
 
 /// Shortest time between two chart draws, ms.
-const DRAW_EVERY_MS: i64 = 250;
+const DRAW_EVERY_MS: f64 = 250.0;
 /// Windows listed in the table, newest first.
 const WINDOW_ROWS: usize = 12;
-
-/// Coalesces draw requests: at most one draw per [`DRAW_EVERY_MS`], in a
-/// task of its own (at once when the last draw is older than that, else one
-/// trailing draw).
-#[derive(Default)]
-struct Throttle {
-    last_ms: Cell<i64>,
-    pending: Cell<bool>,
-}
-
-impl Throttle {
-    fn request(self: &Rc<Self>, draw: impl FnOnce() + 'static) {
-        if self.pending.get() {
-            return; // the scheduled draw reads the latest data
-        }
-        // Always in a task of its own, never inside the publish: by then the
-        // frame's DOM updates are laid out, so reading the canvas size is
-        // free, and the draw does not lengthen the publish.
-        let since = now_ms() - self.last_ms.get();
-        self.pending.set(true);
-        let this = Rc::clone(self);
-        let delay = u64::try_from(DRAW_EVERY_MS - since).unwrap_or(0);
-        set_timeout(
-            move || {
-                this.pending.set(false);
-                this.last_ms.set(now_ms());
-                draw();
-            },
-            Duration::from_millis(delay),
-        );
-    }
-}
 
 /// Window state label ("open", "closed", "⚠ incomplete") in `l`.
 fn window_state(w: &SalesWindow, l: Lang) -> &'static str {
@@ -475,7 +440,10 @@ fn sales_chart(
         resized.try_update(|n| *n = n.wrapping_add(1));
     });
     on_cleanup(move || listener.remove());
-    let throttle = Rc::new(Throttle::default());
+    // Always in a task of its own, never inside the publish: by then the
+    // frame's DOM updates are laid out, so reading the canvas size is free,
+    // and the draw does not lengthen the publish.
+    let throttle = Throttle::new(DRAW_EVERY_MS, true);
     let last = StoredValue::new_local(None::<Drawn>);
     fx(move || {
         sales.track();
@@ -499,7 +467,7 @@ fn sales_chart(
             ) else {
                 return;
             };
-            // Read in a task of its own (see `Throttle`), after the frame's
+            // Read in a task of its own (see `throttle`), after the frame's
             // layout: no forced layout.
             let size = (canvas.client_width(), canvas.client_height());
             let opts = ChartOpts {

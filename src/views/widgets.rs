@@ -24,44 +24,77 @@ fn fx_box(f: Box<dyn Fn()>) {
     Effect::new(move |_| f());
 }
 
+/// Runs requested work at most once every `min_interval_ms`: at once when
+/// the last run is older than that (unless `deferred`: then always in a task
+/// of its own, never inside the caller), else in one trailing run when the
+/// interval ends. Requests in between merge into that run, which reads the
+/// latest state, so the last state is always shown. Nothing runs once the
+/// view that made it is gone (a language switch rebuilds the page). One
+/// throttle serves the live parts of the views ([`fx_throttled`]) and the
+/// sales chart.
+#[derive(Clone, Copy)]
+pub struct Throttle {
+    min_interval_ms: f64,
+    deferred: bool,
+    /// The last run's start (`now_f64`) and whether a run is scheduled.
+    state: StoredValue<(f64, bool), LocalStorage>,
+}
+
+impl Throttle {
+    /// A throttle owned by the current view.
+    pub fn new(min_interval_ms: f64, deferred: bool) -> Throttle {
+        Throttle {
+            min_interval_ms,
+            deferred,
+            state: StoredValue::new_local((f64::NEG_INFINITY, false)),
+        }
+    }
+
+    /// Runs `run` now or later (see [`Throttle`]); dropped when a run is
+    /// already scheduled.
+    pub fn request(self, run: impl FnOnce() + 'static) {
+        let Some((last_ms, scheduled)) = self.state.try_get_value() else {
+            return;
+        };
+        if scheduled {
+            return;
+        }
+        let since = now_f64() - last_ms;
+        if since >= self.min_interval_ms && !self.deferred {
+            self.state.set_value((now_f64(), false));
+            run();
+            return;
+        }
+        self.state.set_value((last_ms, true));
+        // reason: a number of ms between 0 and min_interval_ms
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let wait = (self.min_interval_ms - since).max(0.0).ceil() as u64;
+        set_timeout(
+            move || {
+                // `Some` back: the view is gone.
+                if self.state.try_set_value((now_f64(), false)).is_none() {
+                    run();
+                }
+            },
+            std::time::Duration::from_millis(wait),
+        );
+    }
+}
+
 /// An effect for a part of a view that changes faster than anyone reads
 /// (the live log, the suggestions for active shoppers): `track` reads the
 /// signals it follows, `render` (untracked) redraws the part, at most once
-/// every `min_interval_ms`. A change inside the interval is drawn when it
-/// ends, so the last state is always shown. Under a busy feed these parts
+/// every `min_interval_ms` ([`Throttle`]). Under a busy feed these parts
 /// changed on every frame and were most of the page's DOM changes, layout
 /// and paint (docs/PERFORMANCE.md, *Frame time and the worker as
 /// default*).
 pub fn fx_throttled(min_interval_ms: f64, track: impl Fn() + 'static, render: impl Fn() + 'static) {
     let render = std::rc::Rc::new(render);
-    let last_ms = StoredValue::new_local(f64::NEG_INFINITY);
-    let scheduled = StoredValue::new_local(false);
+    let throttle = Throttle::new(min_interval_ms, false);
     fx(move || {
         track();
-        if scheduled.get_value() {
-            return;
-        }
-        let since = now_f64() - last_ms.get_value();
-        if since >= min_interval_ms {
-            untrack(|| render());
-            last_ms.set_value(now_f64());
-            return;
-        }
-        scheduled.set_value(true);
         let render = render.clone();
-        // reason: a positive number of ms under min_interval_ms
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let wait = std::time::Duration::from_millis((min_interval_ms - since).ceil() as u64);
-        set_timeout(
-            move || {
-                // The view may be gone (a language switch rebuilds it).
-                if scheduled.try_set_value(false).is_none() {
-                    untrack(|| render());
-                    let _ = last_ms.try_set_value(now_f64());
-                }
-            },
-            wait,
-        );
+        throttle.request(move || untrack(|| render()));
     });
 }
 
