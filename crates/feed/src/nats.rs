@@ -1,8 +1,8 @@
 //! Scale-out on NATS `JetStream` (`--nats URL --stream NAME`).
 //!
 //! Every shop's events go into one `JetStream` stream under
-//! `shop.<shop>.<kind>` ([`crate::shops`]): `POST /ingest?shop=S` and the
-//! simulator publish there (with a message id, so a retried publish is stored
+//! `shop.<shop>.<kind>` ([`crate::shops`]): `POST /ingest?shop=S`, the
+//! webhooks (`POST /webhooks/...?shop=S`) and the simulator publish there (with a message id, so a retried publish is stored
 //! once), and every gateway consumes the whole stream with one ordered
 //! consumer into its [`Router`]. The stream sequence is the feed's sequence
 //! and `nats-<stream>-<creation time>` its epoch, so the same event has the
@@ -41,6 +41,7 @@ use crate::shops::{
     check_shop, shop_of_subject, subject, Incoming, Router, DEFAULT_SHOP, SUBJECTS,
 };
 use crate::sim::{SimConfig, Simulator};
+use crate::webhooks::{Secrets, Webhooks};
 
 /// How long `/ingest` keeps retrying a publish NATS did not acknowledge
 /// before it answers 503.
@@ -651,13 +652,6 @@ fn check_args(args: &ServeArgs) -> Result<(), String> {
     if args.epoch.is_some() {
         return Err("--epoch does not go with --nats: the stream's identity is the epoch".into());
     }
-    let hooks = crate::webhooks::Secrets::from_args(&args.webhooks)?;
-    if !hooks.enabled().is_empty() {
-        return Err(format!(
-            "webhooks ({}) do not go with --nats yet: run them on a gateway without --nats",
-            hooks.enabled().join(", ")
-        ));
-    }
     for s in &args.nats.shops {
         check_shop(s).map_err(|e| format!("--shops: {e}"))?;
     }
@@ -772,8 +766,20 @@ async fn serve_async(args: &ServeArgs) -> Result<(), String> {
         link: link.clone(),
         router: router.clone(),
     });
+    let secrets = Secrets::from_args(&args.webhooks)?;
+    if !secrets.enabled().is_empty() {
+        info!(sources = ?secrets.enabled(), "webhooks enabled (into the shared stream)");
+    }
+    let hooks = Webhooks::new(
+        router.all().clone(),
+        secrets,
+        args.webhooks.webhook_dedupe,
+        args.max_body,
+    )
+    .with_nats(gateway.clone());
     let app = App::new(router.all().clone(), ws, args.max_body)
         .with_nats(gateway)
+        .with_webhooks(Arc::new(hooks))
         .with_security(Arc::clone(&security));
     let (listener, addr) = crate::run::listen(args, &security, router.all()).await?;
     info!(%addr, epoch = %link.epoch, "gateway up (NATS)");

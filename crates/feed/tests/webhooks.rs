@@ -589,6 +589,16 @@ async fn segment_ecommerce_spec_events_signed_with_x_signature() {
     // Bad signature, then the shared secret as a bearer token instead.
     let (status, _) = post(&gw, "/webhooks/segment", &[("X-Signature", "00ff")], &body);
     assert_eq!(status, 401);
+    // One shop without --nats: another is refused before anything is read.
+    let (status, answer) = post(
+        &gw,
+        "/webhooks/segment?shop=north",
+        &[("X-Signature", &sig)],
+        &body,
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"], "bad_shop");
+    assert_eq!(requests(&gw, "segment", "bad_shop"), 1);
     let single = r#"{"type": "track", "event": "Product Viewed", "messageId": "m-10", "userId": 42,
       "timestamp": "2024-03-01T13:00:00Z", "properties": {"sku": "G-32", "price": null}}"#;
     let bearer = format!("Bearer {SEGMENT_SECRET}");

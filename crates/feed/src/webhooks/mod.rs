@@ -7,6 +7,13 @@
 //! through the same hub as `POST /ingest`, so they reach every dashboard.
 //! docs/SOURCES.md lists every mapping field by field.
 //!
+//! With `--nats` the mapped events go to the shared stream instead, under
+//! the shop of `?shop=NAME` (default `default`), like `/ingest`: every
+//! gateway's hub takes them from there. Their message ids derive from the
+//! source and a hash of the body, so a delivery sent again (a retry after
+//! a 503, or to another gateway) within the stream's duplicate window is
+//! stored once.
+//!
 //! Every mapped event is checked by the protocol decoder itself
 //! ([`shoppulse_core::decode_event`]), so limits and rules are exactly those
 //! of `/ingest`. Every refusal is counted in `/metrics` by source and reason;
@@ -46,6 +53,8 @@ use tracing::{info, warn};
 use crate::hub::{now_ms, Hub};
 use crate::lines::RejectedLine;
 use crate::metrics::Source;
+use crate::nats::{NatsGateway, PublishFailure};
+use crate::shops::{check_shop, DEFAULT_SHOP};
 use json::J;
 use verify::AuthError;
 
@@ -203,10 +212,15 @@ pub enum Outcome {
     Ping,
     /// The body could not be read: 400.
     BadBody,
+    /// `?shop=` is not a valid shop name, or names another shop than
+    /// `default` on a gateway without `--nats`: 400.
+    BadShop,
+    /// NATS did not store every event (`--nats`): 503, to be sent again.
+    Unavailable,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 12] = [
+    const ALL: [Outcome; 14] = [
         Outcome::Accepted,
         Outcome::Partial,
         Outcome::Rejected,
@@ -219,6 +233,8 @@ impl Outcome {
         Outcome::TooLarge,
         Outcome::Ping,
         Outcome::BadBody,
+        Outcome::BadShop,
+        Outcome::Unavailable,
     ];
 
     /// Label value.
@@ -236,6 +252,8 @@ impl Outcome {
             Outcome::TooLarge => "too_large",
             Outcome::Ping => "ping",
             Outcome::BadBody => "bad_body",
+            Outcome::BadShop => "bad_shop",
+            Outcome::Unavailable => "nats_unavailable",
         }
     }
 }
@@ -243,7 +261,7 @@ impl Outcome {
 /// Webhook counters (part of [`crate::metrics::Metrics`]).
 #[derive(Debug, Default)]
 pub struct Counters {
-    requests: [[AtomicU64; 12]; 4],
+    requests: [[AtomicU64; Outcome::ALL.len()]; 4],
     events: [AtomicU64; 4],
     refused: [[AtomicU64; 6]; 4],
     duplicates: [AtomicU64; 4],
@@ -421,6 +439,9 @@ pub struct Ctx<'a> {
     /// Amounts rounded to the minor unit so far.
     pub rounded: u64,
     memory: &'a Memory,
+    /// Ids seen for the first time while mapping this delivery (forgotten
+    /// again if it cannot be stored, so that its retry is not a duplicate).
+    sighted: Vec<String>,
 }
 
 impl fmt::Debug for Ctx<'_> {
@@ -439,6 +460,7 @@ impl<'a> Ctx<'a> {
             arrival_ms,
             rounded: 0,
             memory,
+            sighted: Vec::new(),
         }
     }
 
@@ -459,8 +481,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// True the first time `key` is seen (bounded memory).
-    pub fn first_sighting(&self, key: &str) -> bool {
-        self.memory.first_sighting(key)
+    pub fn first_sighting(&mut self, key: &str) -> bool {
+        let first = self.memory.first_sighting(key);
+        if first {
+            self.sighted.push(key.to_owned());
+        }
+        first
     }
 
     /// Remembers the sales channel of an order (for refunds, which do not
@@ -501,6 +527,14 @@ impl Fifo {
         self.order.push_back(key.to_owned());
         true
     }
+
+    /// Forgets `keys` (rare: a delivery that could not be stored).
+    fn forget(&mut self, keys: &[String]) {
+        for k in keys {
+            self.set.remove(k);
+        }
+        self.order.retain(|k| !keys.contains(k));
+    }
 }
 
 /// The gateway's bounded memory across webhook deliveries: ids seen (for
@@ -531,6 +565,12 @@ impl Memory {
 
     fn first_sighting(&self, key: &str) -> bool {
         lock(&self.seen).insert(key)
+    }
+
+    fn forget(&self, keys: &[String]) {
+        if !keys.is_empty() {
+            lock(&self.seen).forget(keys);
+        }
     }
 
     fn remember_channel(&self, order: &str, channel: &str) {
@@ -626,6 +666,8 @@ impl Secrets {
 #[derive(Debug)]
 pub struct Webhooks {
     hub: Arc<Hub>,
+    /// With `--nats`: events go to the shared stream, not to `hub`.
+    nats: Option<Arc<NatsGateway>>,
     secrets: Secrets,
     memory: Memory,
     max_body: usize,
@@ -637,12 +679,65 @@ impl Webhooks {
     pub fn new(hub: Arc<Hub>, secrets: Secrets, dedupe: usize, max_body: usize) -> Webhooks {
         Webhooks {
             hub,
+            nats: None,
             secrets,
             memory: Memory::new(dedupe),
             max_body,
             last_auth_notice: Default::default(),
         }
     }
+
+    /// Sends the mapped events to the shared stream (`--nats`); `hub` is
+    /// then only where the counters are kept.
+    #[must_use]
+    pub fn with_nats(mut self, nats: Arc<NatsGateway>) -> Webhooks {
+        self.nats = Some(nats);
+        self
+    }
+
+    /// The shop a delivery is for: `?shop=NAME`, by default `default`;
+    /// other shops only on a shared stream (`--nats`), as for `/ingest`.
+    fn shop(&self, query: Option<&str>) -> Result<String, String> {
+        let shop = query_param(query, "shop").unwrap_or(DEFAULT_SHOP);
+        check_shop(shop)?;
+        if self.nats.is_none() && shop != DEFAULT_SHOP {
+            return Err(format!(
+                "this gateway serves one shop, `{DEFAULT_SHOP}` (start it with --nats for several); got {shop:?}"
+            ));
+        }
+        Ok(shop.to_owned())
+    }
+
+    /// Sequences `events` of `shop`: in the hub, or (`--nats`) in the
+    /// shared stream under message ids `key-<i>`. Returns the first and
+    /// last sequence numbers.
+    async fn sequence(
+        &self,
+        shop: &str,
+        events: &[Event],
+        key: &str,
+    ) -> Result<Option<(u64, u64)>, PublishFailure> {
+        match &self.nats {
+            None => Ok(self.hub.publish(events, Source::Webhook)),
+            Some(_) if events.is_empty() => Ok(None),
+            Some(nats) => {
+                let seqs = nats.ingest(shop, events, Some(key)).await?;
+                Ok(seqs.iter().min().copied().zip(seqs.iter().max().copied()))
+            }
+        }
+    }
+}
+
+/// The message-id key of a delivery on the shared stream: the source and
+/// a hash of the body, so the same delivery sent again is stored once.
+fn delivery_key(src: WhSource, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body);
+    let mut key = format!("webhook-{}-", src.as_str());
+    for b in &digest[..16] {
+        let _ = write!(key, "{b:02x}");
+    }
+    key
 }
 
 /// The webhook routes (merge into the main router).
@@ -798,6 +893,8 @@ struct Processed {
     ignored: Vec<String>,
     unknown: Vec<String>,
     rounded: u64,
+    /// Ids seen for the first time in this delivery.
+    sighted: Vec<String>,
 }
 
 /// Maps an authenticated body into events and notices. Pure but for the
@@ -837,6 +934,7 @@ fn process(
     };
     let mut out = Processed {
         rounded: ctx.rounded,
+        sighted: std::mem::take(&mut ctx.sighted),
         ..Processed::default()
     };
     for (i, item) in items.into_iter().enumerate() {
@@ -883,7 +981,13 @@ fn process(
 
 /// Counts a request that failed authentication, sequences a notice (at
 /// most one per second per source, without the body) and answers 401.
-fn unauthenticated(src: WhSource, w: &Webhooks, e: AuthError, arrival: i64) -> Response {
+fn unauthenticated(
+    src: WhSource,
+    w: &Arc<Webhooks>,
+    shop: &str,
+    e: AuthError,
+    arrival: i64,
+) -> Response {
     let counters = &w.hub.metrics.webhooks;
     let (outcome, err) = match e {
         AuthError::Missing => (
@@ -918,8 +1022,19 @@ fn unauthenticated(src: WhSource, w: &Webhooks, e: AuthError, arrival: i64) -> R
             .compare_exchange(last, arrival, Relaxed, Relaxed)
             .is_ok()
     {
-        w.hub
-            .publish(&[notice(src, arrival, None, &err, "")], Source::Webhook);
+        let event = notice(src, arrival, None, &err, "");
+        if w.nats.is_some() {
+            // Not awaited: the answer does not wait for NATS.
+            let (w, shop) = (Arc::clone(w), shop.to_owned());
+            let key = format!("webhook-{}-auth-{arrival}", src.as_str());
+            tokio::spawn(async move {
+                if let Err(f) = w.sequence(&shop, &[event], &key).await {
+                    warn!(error = %f.error, "webhook: NATS did not store the refusal notice");
+                }
+            });
+        } else {
+            w.hub.publish(&[event], Source::Webhook);
+        }
     }
     reply(
         StatusCode::UNAUTHORIZED,
@@ -944,6 +1059,16 @@ async fn handle(
                 "message": format!("the {} webhook is not enabled: start the gateway with {} (or its environment variable or file form)", src.as_str(), src.secret_flag()),
             }),
         );
+    };
+    let shop = match w.shop(query.as_deref()) {
+        Ok(shop) => shop,
+        Err(message) => {
+            counters.request(src, Outcome::BadShop);
+            return reply(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "bad_shop", "message": message}),
+            );
+        }
     };
     let body = match read_body(body, &headers, w.max_body).await {
         Ok(b) => b,
@@ -973,38 +1098,86 @@ async fn handle(
     }
     let arrival = now_ms();
     if let Err(e) = authenticate(src, &secret, &headers, query.as_deref(), &body) {
-        return unauthenticated(src, &w, e, arrival);
+        return unauthenticated(src, &w, &shop, e, arrival);
     }
-    // Shopify retries a delivery with the same X-Shopify-Webhook-Id.
-    if src == WhSource::Shopify {
-        if let Some(id) = header(&headers, "x-shopify-webhook-id").filter(|s| !s.is_empty()) {
-            if !w.memory.first_sighting(&format!("shopify:{id}")) {
-                counters.request(src, Outcome::Duplicate);
-                counters.duplicates[src.slot()].fetch_add(1, Relaxed);
-                info!(
-                    source = src.as_str(),
-                    webhook_id = id,
-                    "duplicate webhook dropped"
-                );
-                return reply(StatusCode::OK, &json!({"duplicate": true, "accepted": 0}));
-            }
-        }
-    }
+    let Some(mut sighted) = shopify_delivery(src, &w, &headers) else {
+        return reply(StatusCode::OK, &json!({"duplicate": true, "accepted": 0}));
+    };
+    let key = delivery_key(src, &body);
     let w2 = w.clone();
     let work = tokio::task::spawn_blocking(move || {
         let p = process(src, &headers, &body, arrival, &w2.memory);
-        let seqs = w2.hub.publish(&p.events, Source::Webhook);
+        // Without a shared stream the hub sequences here (off the runtime).
+        let seqs = w2
+            .nats
+            .is_none()
+            .then(|| w2.hub.publish(&p.events, Source::Webhook))
+            .flatten();
         (p, seqs)
     })
     .await;
-    let Ok((p, seqs)) = work else {
+    let Ok((mut p, mut seqs)) = work else {
+        w.memory.forget(&sighted);
         counters.request(src, Outcome::BadBody);
         return reply(
             StatusCode::INTERNAL_SERVER_ERROR,
             &json!({"error": "internal", "message": "webhook worker failed"}),
         );
     };
+    if w.nats.is_some() {
+        match w.sequence(&shop, &p.events, &key).await {
+            Ok(s) => seqs = s,
+            Err(f) => {
+                // Sent again, the delivery must not count as a duplicate;
+                // what NATS stored is not stored twice (same message ids).
+                sighted.append(&mut p.sighted);
+                w.memory.forget(&sighted);
+                return unavailable(src, counters, &shop, &f);
+            }
+        }
+    }
     answer(src, counters, &p, seqs)
+}
+
+/// Shopify retries a delivery with the same `X-Shopify-Webhook-Id`: the id
+/// when seen for the first time (`None`: a duplicate, counted).
+fn shopify_delivery(src: WhSource, w: &Webhooks, headers: &HeaderMap) -> Option<Vec<String>> {
+    let id = match header(headers, "x-shopify-webhook-id") {
+        Some(id) if src == WhSource::Shopify && !id.is_empty() => id,
+        _ => return Some(Vec::new()),
+    };
+    let seen = format!("shopify:{id}");
+    if w.memory.first_sighting(&seen) {
+        return Some(vec![seen]);
+    }
+    let counters = &w.hub.metrics.webhooks;
+    counters.request(src, Outcome::Duplicate);
+    counters.duplicates[src.slot()].fetch_add(1, Relaxed);
+    info!(
+        source = src.as_str(),
+        webhook_id = id,
+        "duplicate webhook dropped"
+    );
+    None
+}
+
+/// Counts a delivery NATS did not store whole and answers 503.
+fn unavailable(src: WhSource, counters: &Counters, shop: &str, f: &PublishFailure) -> Response {
+    counters.request(src, Outcome::Unavailable);
+    warn!(source = src.as_str(), shop, stored = f.stored, total = f.total, error = %f.error,
+        "webhook: NATS did not store every event");
+    reply(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({
+            "error": "nats_unavailable",
+            "message": format!(
+                "NATS stored {} of {} events before giving up ({}); send the same delivery again to store the rest exactly once",
+                f.stored, f.total, f.error
+            ),
+            "stored": f.stored,
+            "total": f.total,
+        }),
+    )
 }
 
 /// Counts a processed payload and builds the answer.
@@ -1109,6 +1282,31 @@ mod tests {
         assert!(m.first_sighting("c"));
         assert!(m.first_sighting("a"), "a was forgotten");
         assert!(!m.first_sighting("c"));
+    }
+
+    #[test]
+    fn a_delivery_that_could_not_be_stored_is_forgotten_so_its_retry_counts() {
+        let m = Memory::new(3);
+        assert!(m.first_sighting("shopify:1"));
+        assert!(m.first_sighting("segment:m-1"));
+        assert!(m.first_sighting("segment:m-2"));
+        m.forget(&["shopify:1".to_owned(), "segment:m-1".to_owned()]);
+        assert!(
+            m.first_sighting("shopify:1"),
+            "the retry is not a duplicate"
+        );
+        assert!(m.first_sighting("segment:m-1"));
+        assert!(!m.first_sighting("segment:m-2"), "others stay remembered");
+        assert_eq!(lock(&m.seen).order.len(), 3, "one slot per id");
+    }
+
+    #[test]
+    fn a_delivery_key_names_the_source_and_the_body() {
+        let a = delivery_key(WhSource::Segment, b"{}");
+        assert_eq!(a, delivery_key(WhSource::Segment, b"{}"));
+        assert!(a.starts_with("webhook-segment-") && a.len() == "webhook-segment-".len() + 32);
+        assert_ne!(a, delivery_key(WhSource::Segment, b"{ }"));
+        assert_ne!(a, delivery_key(WhSource::Ga4, b"{}"));
     }
 
     #[test]
