@@ -1103,7 +1103,8 @@ async fn handle(
     let Some(mut sighted) = shopify_delivery(src, &w, &headers) else {
         return reply(StatusCode::OK, &json!({"duplicate": true, "accepted": 0}));
     };
-    let key = delivery_key(src, &body);
+    // The stream's message ids (a hash of the body: only with `--nats`).
+    let key = w.nats.as_ref().map(|_| delivery_key(src, &body));
     let w2 = w.clone();
     let work = tokio::task::spawn_blocking(move || {
         let p = process(src, &headers, &body, arrival, &w2.memory);
@@ -1124,8 +1125,8 @@ async fn handle(
             &json!({"error": "internal", "message": "webhook worker failed"}),
         );
     };
-    if w.nats.is_some() {
-        match w.sequence(&shop, &p.events, &key).await {
+    if let Some(key) = &key {
+        match w.sequence(&shop, &p.events, key).await {
             Ok(s) => seqs = s,
             Err(f) => {
                 // Sent again, the delivery must not count as a duplicate;
