@@ -707,25 +707,21 @@ impl Webhooks {
         }
         Ok(shop.to_owned())
     }
+}
 
-    /// Sequences `events` of `shop`: in the hub, or (`--nats`) in the
-    /// shared stream under message ids `key-<i>`. Returns the first and
-    /// last sequence numbers.
-    async fn sequence(
-        &self,
-        shop: &str,
-        events: &[Event],
-        key: &str,
-    ) -> Result<Option<(u64, u64)>, PublishFailure> {
-        match &self.nats {
-            None => Ok(self.hub.publish(events, Source::Webhook)),
-            Some(_) if events.is_empty() => Ok(None),
-            Some(nats) => {
-                let seqs = nats.ingest(shop, events, Some(key)).await?;
-                Ok(seqs.iter().min().copied().zip(seqs.iter().max().copied()))
-            }
-        }
+/// Publishes `events` of `shop` into the shared stream (`--nats`) under
+/// message ids `<key>-<i>`; returns the first and last sequence numbers.
+async fn to_stream(
+    nats: &NatsGateway,
+    shop: &str,
+    events: &[Event],
+    key: &str,
+) -> Result<Option<(u64, u64)>, PublishFailure> {
+    if events.is_empty() {
+        return Ok(None);
     }
+    let seqs = nats.ingest(shop, events, Some(key)).await?;
+    Ok(seqs.iter().min().copied().zip(seqs.iter().max().copied()))
 }
 
 /// The message-id key of a delivery on the shared stream: the source and
@@ -983,7 +979,7 @@ fn process(
 /// most one per second per source, without the body) and answers 401.
 fn unauthenticated(
     src: WhSource,
-    w: &Arc<Webhooks>,
+    w: &Webhooks,
     shop: &str,
     e: AuthError,
     arrival: i64,
@@ -1023,12 +1019,12 @@ fn unauthenticated(
             .is_ok()
     {
         let event = notice(src, arrival, None, &err, "");
-        if w.nats.is_some() {
+        if let Some(nats) = &w.nats {
             // Not awaited: the answer does not wait for NATS.
-            let (w, shop) = (Arc::clone(w), shop.to_owned());
+            let (nats, shop) = (Arc::clone(nats), shop.to_owned());
             let key = format!("webhook-{}-auth-{arrival}", src.as_str());
             tokio::spawn(async move {
-                if let Err(f) = w.sequence(&shop, &[event], &key).await {
+                if let Err(f) = to_stream(&nats, &shop, &[event], &key).await {
                     warn!(error = %f.error, "webhook: NATS did not store the refusal notice");
                 }
             });
@@ -1103,8 +1099,11 @@ async fn handle(
     let Some(mut sighted) = shopify_delivery(src, &w, &headers) else {
         return reply(StatusCode::OK, &json!({"duplicate": true, "accepted": 0}));
     };
-    // The stream's message ids (a hash of the body: only with `--nats`).
-    let key = w.nats.as_ref().map(|_| delivery_key(src, &body));
+    // With `--nats`: the stream, and the message ids (a hash of the body).
+    let stream = w
+        .nats
+        .as_ref()
+        .map(|nats| (Arc::clone(nats), delivery_key(src, &body)));
     let w2 = w.clone();
     let work = tokio::task::spawn_blocking(move || {
         let p = process(src, &headers, &body, arrival, &w2.memory);
@@ -1125,8 +1124,8 @@ async fn handle(
             &json!({"error": "internal", "message": "webhook worker failed"}),
         );
     };
-    if let Some(key) = &key {
-        match w.sequence(&shop, &p.events, key).await {
+    if let Some((nats, key)) = &stream {
+        match to_stream(nats, &shop, &p.events, key).await {
             Ok(s) => seqs = s,
             Err(f) => {
                 // Sent again, the delivery must not count as a duplicate;
