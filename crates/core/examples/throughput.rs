@@ -29,6 +29,18 @@ use shoppulse_core::{Config, Engine, Event};
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
+/// Postcard size of any view section.
+mod erased {
+    pub trait Size {
+        fn size(&self) -> usize;
+    }
+    impl<T: serde::Serialize> Size for T {
+        fn size(&self) -> usize {
+            postcard::to_allocvec(self).map_or(0, |b| b.len())
+        }
+    }
+}
+
 const CHUNK: usize = 100_000;
 /// Events per binary frame (the gateway's default batch).
 const FRAME: usize = 1_000;
@@ -260,6 +272,28 @@ fn main() {
     println!(
         "view():                 {:>12.1} µs",
         t0.elapsed().as_secs_f64() * 1e6 / f64::from(views)
+    );
+    // What a worker posts to the page per publish (the whole view, postcard).
+    let v = engine.view();
+    let posted = postcard::to_allocvec(&v).expect("view encodes");
+    let t0 = Instant::now();
+    let mut decoded = 0u32;
+    while t0.elapsed() < Duration::from_millis(300) {
+        let back: shoppulse_core::View = postcard::from_bytes(&posted).expect("view decodes");
+        std::hint::black_box(back);
+        decoded += 1;
+    }
+    let size = |x: &dyn erased::Size| x.size();
+    println!(
+        "view as posted:         {:>12} bytes postcard, decoded in {:.1} µs (health {}, behavior {}, inventory {}, recs {}, sales {}, sync {})",
+        posted.len(),
+        t0.elapsed().as_secs_f64() * 1e6 / f64::from(decoded),
+        size(&v.health),
+        size(&v.behavior),
+        size(&v.inventory),
+        size(&v.recs),
+        size(&v.sales),
+        size(&v.sync),
     );
     let snap = serde_json::to_string(&engine).expect("engine serializes");
     println!("snapshot:               {:>12} bytes of JSON", snap.len());
