@@ -29,16 +29,9 @@ use shoppulse_core::{Config, Engine, Event};
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
-/// Postcard size of any view section.
-mod erased {
-    pub trait Size {
-        fn size(&self) -> usize;
-    }
-    impl<T: serde::Serialize> Size for T {
-        fn size(&self) -> usize {
-            postcard::to_allocvec(self).map_or(0, |b| b.len())
-        }
-    }
+/// Postcard size of a view section, bytes.
+fn size<T: serde::Serialize>(x: &T) -> usize {
+    postcard::to_allocvec(x).map_or(0, |b| b.len())
 }
 
 const CHUNK: usize = 100_000;
@@ -283,7 +276,6 @@ fn main() {
         std::hint::black_box(back);
         decoded += 1;
     }
-    let size = |x: &dyn erased::Size| x.size();
     println!(
         "view as posted:         {:>12} bytes postcard, decoded in {:.1} µs (health {}, behavior {}, inventory {}, recs {}, sales {}, sync {})",
         posted.len(),

@@ -99,6 +99,22 @@ pub struct PublishFailure {
     pub error: String,
 }
 
+impl PublishFailure {
+    /// The body of the `503` answer; `retry` says how to send the request
+    /// again so that the rest is stored exactly once.
+    pub fn answer(&self, retry: &str) -> serde_json::Value {
+        json!({
+            "error": "nats_unavailable",
+            "message": format!(
+                "NATS stored {} of {} events before giving up ({}); {retry} to store the rest exactly once",
+                self.stored, self.total, self.error
+            ),
+            "stored": self.stored,
+            "total": self.total,
+        })
+    }
+}
+
 fn epoch_of(stream: &str, created_ns: i128) -> String {
     format!("nats-{stream}-{created_ns:x}")
 }

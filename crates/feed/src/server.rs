@@ -24,7 +24,7 @@ use crate::lines::parse_ndjson;
 use crate::metrics::{IngestOutcome, Source};
 use crate::nats::NatsGateway;
 use crate::security::{self, IngestClient, Security};
-use crate::shops::{check_shop, DEFAULT_SHOP};
+use crate::shops::{check_served_shop, DEFAULT_SHOP};
 use crate::webhooks::{self, Secrets, Webhooks};
 use crate::ws::{self, WsConfig};
 
@@ -250,15 +250,9 @@ async fn ingest(
     body: Body,
 ) -> Response {
     let shop = query.shop.unwrap_or_else(|| DEFAULT_SHOP.to_owned());
-    if let Err(e) = check_shop(&shop) {
+    if let Err(e) = check_served_shop(&shop, app.nats.is_some()) {
         app.hub.metrics.add_ingest(IngestOutcome::Error);
         return bad_shop(&e);
-    }
-    if app.nats.is_none() && shop != DEFAULT_SHOP {
-        app.hub.metrics.add_ingest(IngestOutcome::Error);
-        return bad_shop(&format!(
-            "this gateway serves one shop, `{DEFAULT_SHOP}` (start it with --nats for several); got {shop:?}"
-        ));
     }
     let buf = match read_body(&app, &headers, body).await {
         Ok(buf) => buf,
@@ -385,15 +379,7 @@ async fn ingest_nats(
             warn!(stored = f.stored, total = f.total, error = %f.error, "ingest: NATS did not store every event");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "error": "nats_unavailable",
-                    "message": format!(
-                        "NATS stored {} of {} events before giving up ({}); send the same body again with the same Idempotency-Key header to store the rest exactly once",
-                        f.stored, f.total, f.error
-                    ),
-                    "stored": f.stored,
-                    "total": f.total,
-                })),
+                Json(f.answer("send the same body again with the same Idempotency-Key header")),
             )
                 .into_response()
         }

@@ -59,6 +59,19 @@ pub fn check_shop(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks the shop a request (`/ingest`, a webhook) names: a shop name,
+/// and [`DEFAULT_SHOP`] unless the gateway serves a shared stream
+/// (`--nats`), where any shop goes.
+pub fn check_served_shop(name: &str, shared_stream: bool) -> Result<(), String> {
+    check_shop(name)?;
+    if !shared_stream && name != DEFAULT_SHOP {
+        return Err(format!(
+            "this gateway serves one shop, `{DEFAULT_SHOP}` (start it with --nats for several); got {name:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// The subject an event of `kind` from `shop` is published on.
 pub fn subject(shop: &str, kind: &str) -> String {
     format!("shop.{shop}.{kind}")

@@ -54,7 +54,7 @@ use crate::hub::{now_ms, Hub};
 use crate::lines::RejectedLine;
 use crate::metrics::Source;
 use crate::nats::{NatsGateway, PublishFailure};
-use crate::shops::{check_shop, DEFAULT_SHOP};
+use crate::shops::{check_served_shop, DEFAULT_SHOP};
 use json::J;
 use verify::AuthError;
 
@@ -699,12 +699,7 @@ impl Webhooks {
     /// other shops only on a shared stream (`--nats`), as for `/ingest`.
     fn shop(&self, query: Option<&str>) -> Result<String, String> {
         let shop = query_param(query, "shop").unwrap_or(DEFAULT_SHOP);
-        check_shop(shop)?;
-        if self.nats.is_none() && shop != DEFAULT_SHOP {
-            return Err(format!(
-                "this gateway serves one shop, `{DEFAULT_SHOP}` (start it with --nats for several); got {shop:?}"
-            ));
-        }
+        check_served_shop(shop, self.nats.is_some())?;
         Ok(shop.to_owned())
     }
 }
@@ -1168,15 +1163,7 @@ fn unavailable(src: WhSource, counters: &Counters, shop: &str, f: &PublishFailur
         "webhook: NATS did not store every event");
     reply(
         StatusCode::SERVICE_UNAVAILABLE,
-        &json!({
-            "error": "nats_unavailable",
-            "message": format!(
-                "NATS stored {} of {} events before giving up ({}); send the same delivery again to store the rest exactly once",
-                f.stored, f.total, f.error
-            ),
-            "stored": f.stored,
-            "total": f.total,
-        }),
+        &f.answer("send the same delivery again"),
     )
 }
 
