@@ -356,7 +356,10 @@ pub fn diff_children<D: Dom>(
 /// are moved. New keys are created, or with `recycle` take over the node
 /// of a removed item (diffed into the new content: cheaper than building,
 /// for lists whose items are not interactive, such as the live log, where
-/// a busy feed replaces most lines on every render).
+/// a busy feed replaces most lines on every render). A removed item's node
+/// standing where the new item goes is taken over where it stands: when a
+/// busy feed replaces every line, no line moves (a move detaches and
+/// re-attaches the node's whole layout subtree).
 fn place_keyed<D: Dom>(
     dom: &mut D,
     parent: &D::N,
@@ -367,61 +370,77 @@ fn place_keyed<D: Dom>(
     // Linear scans: lists are short (at most a few hundred items), and a
     // sort or a hash map would cost more wasm than the scans cost time.
     let wanted: Vec<u64> = items.iter().map(|(k, _)| *k).collect();
-    // Kept old items, in their old order: (key, node, placed yet).
-    let mut order: Vec<(u64, D::N, bool)> = Vec::with_capacity(old.len());
-    // Kept old items by position in `order`.
-    let mut kept: Vec<Option<Live<D::N>>> = Vec::with_capacity(old.len());
-    let mut spares: Vec<Live<D::N>> = Vec::new();
+    // The old items in page order: the key of a kept item (`None`: a spare,
+    // whose key is gone, or a duplicate), its node, and the item until it is
+    // taken. `done` marks the slots placed or taken; `cursor` is the first
+    // slot not done, where the next item goes.
+    let mut keys: Vec<Option<u64>> = Vec::with_capacity(old.len());
+    let mut nodes: Vec<D::N> = Vec::with_capacity(old.len());
+    let mut slots: Vec<Option<Live<D::N>>> = Vec::with_capacity(old.len());
     for o in old {
         let k = o.key().unwrap_or_default();
-        if wanted.contains(&k) && !order.iter().any(|(x, _, _)| *x == k) {
-            order.push((k, o.node.clone(), false));
-            kept.push(Some(o));
-        } else {
-            spares.push(o);
-        }
+        let kept = wanted.contains(&k) && !keys.contains(&Some(k));
+        keys.push(kept.then_some(k));
+        nodes.push(o.node.clone());
+        slots.push(Some(o));
     }
+    let mut done = vec![false; slots.len()];
+    // Old nodes of a kept key whose new content has another tag: removed.
+    let mut stale = Vec::new();
     let mut cursor = 0;
     let mut out = Vec::with_capacity(items.len());
     for (k, content) in items {
-        let at = order.iter().position(|(x, _, _)| *x == k);
-        let old = at.and_then(|i| kept[i].take());
-        let live = match (old, content) {
-            (Some(o), None) => o,
-            (Some(o), Some(n)) if same_kind(&o.v, &n) => update(dom, o, n),
-            (Some(o), Some(n)) => {
-                // Same key, another tag: a new node (the old one goes).
-                spares.push(o);
-                create(dom, n)
-            }
-            (None, Some(n)) => match spares.pop() {
-                Some(s) if recycle && same_kind(&s.v, &n) => update(dom, s, n),
-                Some(s) => {
-                    spares.push(s);
-                    create(dom, n)
-                }
-                None => create(dom, n),
-            },
-            (None, None) => continue, // a caller error: nothing to keep or build
-        };
-        while cursor < order.len() && order[cursor].2 {
+        while cursor < slots.len() && done[cursor] {
             cursor += 1;
         }
-        match order.get_mut(cursor) {
-            Some(slot) if slot.0 == k => {
-                slot.2 = true;
-                cursor += 1;
+        let at = keys.iter().position(|x| *x == Some(k));
+        if let Some(i) = at {
+            // Spares between here and the kept item stay behind (taken later
+            // or removed at the end) rather than the kept item moving.
+            if (cursor..i).all(|j| keys[j].is_none()) {
+                cursor = i;
             }
-            before => {
-                dom.insert(parent, &live.node, before.map(|(_, n, _)| &*n));
-                if let Some(i) = at {
-                    order[i].2 = true;
+        }
+        let old = at.and_then(|i| slots[i].take());
+        let (live, from) = match (old, content) {
+            (Some(o), None) => (o, at),
+            (Some(o), Some(n)) if same_kind(&o.v, &n) => (update(dom, o, n), at),
+            (Some(o), Some(n)) => {
+                // Same key, another tag: a new node (the old one goes).
+                stale.push(o);
+                (create(dom, n), None)
+            }
+            (None, Some(n)) => {
+                let spare = |j: usize| {
+                    keys[j].is_none()
+                        && slots[j].as_ref().is_some_and(|s| same_kind(&s.v, &n))
+                };
+                // The spare where the item goes, else the last one.
+                let take = if !recycle {
+                    None
+                } else if cursor < slots.len() && spare(cursor) {
+                    Some(cursor)
+                } else {
+                    (0..slots.len()).rev().find(|&j| spare(j))
+                };
+                match take.and_then(|j| slots[j].take().map(|s| (j, s))) {
+                    Some((j, s)) => (update(dom, s, n), Some(j)),
+                    None => (create(dom, n), None),
                 }
             }
+            (None, None) => continue, // a caller error: nothing to keep or build
+        };
+        if let Some(j) = from {
+            done[j] = true;
+        }
+        if from == Some(cursor) {
+            cursor += 1;
+        } else {
+            dom.insert(parent, &live.node, nodes.get(cursor));
         }
         out.push(live);
     }
-    for s in spares {
+    for s in slots.into_iter().flatten().chain(stale) {
         dom.remove(parent, &s.node);
     }
     out
@@ -973,21 +992,20 @@ mod tests {
         };
         let mut dom = Rec::default();
         let live = place_keyed(&mut dom, &ROOT, Vec::new(), items(&["c", "d"]), true);
-        let d_node = live[1].node;
+        let c_node = live[0].node;
         dom.ops.clear();
         dom.created = 0;
         // Newest first, bounded at 2: "a" and "b" arrive, "c" and "d" fall off.
         let live = place_keyed(&mut dom, &ROOT, live, items(&["a", "b"]), true);
         assert_eq!(dom.created, 0, "{:?}", dom.ops);
         assert!(
-            dom.ops.iter().all(|o| !o.starts_with("remove")),
-            "{:?}",
+            dom.ops
+                .iter()
+                .all(|o| !o.starts_with("remove") && !o.starts_with("insert")),
+            "every line replaced: the nodes are taken over where they stand, none moves: {:?}",
             dom.ops
         );
-        assert_eq!(
-            live[0].node, d_node,
-            "the last dropped node is reused first"
-        );
+        assert_eq!(live[0].node, c_node, "the first new item takes the first node");
         assert_eq!(
             live[0].v,
             VNode::El(Box::new(VEl {
@@ -995,6 +1013,126 @@ mod tests {
                 ..*text("li", "", "a").key(key_of("a")).0
             }))
         );
+    }
+
+    /// A sink that keeps the tree, to check what a render leaves on the page.
+    #[derive(Default)]
+    struct Tree {
+        next: u32,
+        kids: std::collections::HashMap<u32, Vec<u32>>,
+        texts: std::collections::HashMap<u32, String>,
+        moves: usize,
+    }
+
+    impl Tree {
+        fn detach(&mut self, child: u32) {
+            for v in self.kids.values_mut() {
+                v.retain(|&c| c != child);
+            }
+        }
+        /// The text under `node`, children in order, each element in brackets.
+        fn show(&self, node: u32) -> String {
+            match self.texts.get(&node) {
+                Some(t) => t.clone(),
+                None => self.kids.get(&node).map_or(String::new(), |k| {
+                    k.iter().map(|&c| format!("[{}]", self.show(c))).collect()
+                }),
+            }
+        }
+    }
+
+    impl Dom for Tree {
+        type N = u32;
+        fn create_el(&mut self, _svg: bool, _tag: &str) -> u32 {
+            self.next += 1;
+            self.kids.insert(self.next, Vec::new());
+            self.next
+        }
+        fn create_text(&mut self, text: &str) -> u32 {
+            self.next += 1;
+            self.texts.insert(self.next, text.to_string());
+            self.next
+        }
+        fn set_text(&mut self, node: &u32, text: &str) {
+            self.texts.insert(*node, text.to_string());
+        }
+        fn set_attr(&mut self, _: &u32, _: &str, _: &str) {}
+        fn remove_attr(&mut self, _: &u32, _: &str) {}
+        fn set_css(&mut self, _: &u32, _: &str, _: &str) {}
+        fn insert(&mut self, parent: &u32, child: &u32, before: Option<&u32>) {
+            if self.kids.values().any(|v| v.contains(child)) {
+                self.moves += 1;
+            }
+            self.detach(*child);
+            let v = self.kids.entry(*parent).or_default();
+            let at = before.and_then(|b| v.iter().position(|c| c == b)).unwrap_or(v.len());
+            v.insert(at, *child);
+        }
+        fn remove(&mut self, _parent: &u32, child: &u32) {
+            self.detach(*child);
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever two lists of keys (duplicates and shared keys included)
+        /// are rendered one over the other, with or without recycling, the
+        /// page shows the second list, in order, once.
+        #[test]
+        fn a_keyed_render_leaves_the_new_list_on_the_page(
+            first in proptest::collection::vec(0_u8..12, 0..10),
+            second in proptest::collection::vec(0_u8..12, 0..10),
+            recycle in proptest::bool::ANY,
+        ) {
+            let items = |ks: &[u8]| -> Vec<(u64, Option<VNode>)> {
+                let mut seen = Vec::new();
+                ks.iter()
+                    .filter(|k| { let new = !seen.contains(*k); seen.push(**k); new })
+                    .map(|k| {
+                        let n = k.to_string();
+                        // Some keys render as another tag, to cover a key changing kind.
+                        let tag = if k % 5 == 0 { "p" } else { "li" };
+                        (key_of(&n), Some(text(tag, "", &n).key(key_of(&n)).into_node()))
+                    })
+                    .collect()
+            };
+            let mut dom = Tree::default();
+            let live = place_keyed(&mut dom, &ROOT, Vec::new(), items(&first), recycle);
+            let live = place_keyed(&mut dom, &ROOT, live, items(&second), recycle);
+            let mut seen = Vec::new();
+            let want: String = second
+                .iter()
+                .filter(|k| { let new = !seen.contains(*k); seen.push(**k); new })
+                .map(|k| format!("[[{k}]]"))
+                .collect();
+            proptest::prop_assert_eq!(dom.show(ROOT), want);
+            proptest::prop_assert_eq!(live.len(), seen.iter().collect::<std::collections::BTreeSet<_>>().len());
+        }
+    }
+
+    /// Regression (session 9 trace at 10k ev/s): the live log's recycled
+    /// lines were all moved on every render (the last removed node went
+    /// first), detaching and re-attaching 60 lines' layout four times a
+    /// second; now they are taken over where they stand.
+    #[test]
+    fn a_busy_log_replacing_every_line_moves_no_line() {
+        let items = |ks: std::ops::Range<u32>| -> Vec<(u64, Option<VNode>)> {
+            ks.map(|k| {
+                let n = k.to_string();
+                (key_of(&n), Some(text("li", "", &n).key(key_of(&n)).into_node()))
+            })
+            .collect()
+        };
+        let mut dom = Tree::default();
+        let live = place_keyed(&mut dom, &ROOT, Vec::new(), items(100..160), true);
+        let made = dom.next;
+        let live = place_keyed(&mut dom, &ROOT, live, items(200..260), true);
+        assert_eq!((dom.moves, dom.next), (0, made), "no move, nothing created");
+        // A quiet feed: 3 new lines on top, 3 old ones gone: 3 moves.
+        let live = place_keyed(&mut dom, &ROOT, live, items(197..257), true);
+        assert_eq!(dom.moves, 3);
+        assert_eq!(live.len(), 60);
+        let want: String = (197..257).map(|k| format!("[[{k}]]")).collect();
+        assert_eq!(dom.show(ROOT), want);
     }
 
     #[test]

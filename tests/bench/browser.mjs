@@ -351,7 +351,10 @@ async function latency(name) {
       page.on('Tracing.dataCollected', (d) => traced.push(...d.value));
       traceDone = new Promise((r) => page.on('Tracing.tracingComplete', r));
       await page.send('Tracing.start', {
-        categories: 'devtools.timeline,disabled-by-default-devtools.timeline',
+        // SHOPPULSE_TRACE_CATEGORIES adds categories, e.g.
+        // disabled-by-default-devtools.timeline.invalidationTracking (which nodes dirtied layout).
+        categories: ['devtools.timeline,disabled-by-default-devtools.timeline', process.env.SHOPPULSE_TRACE_CATEGORIES]
+          .filter(Boolean).join(','),
         transferMode: 'ReportEvents',
       });
     }
@@ -360,6 +363,8 @@ async function latency(name) {
     const pushed = await pushPaced(gw, src, 10_000, seconds);
     await new Promise((r) => setTimeout(r, 500));
     const f = await page.eval('__perf.stop()');
+    // SHOPPULSE_PROBE: an expression evaluated in the page at the end of the run, printed (diagnostics).
+    if (process.env.SHOPPULSE_PROBE) log(`probe: ${JSON.stringify(await page.eval(process.env.SHOPPULSE_PROBE))}`);
     if (PROFILE) {
       const { profile: p } = await page.send('Profiler.stop');
       writeFileSync(path.join(PROFILE, `${name}-latency.cpuprofile`), JSON.stringify(p));
@@ -368,7 +373,12 @@ async function latency(name) {
     if (TRACE) {
       await page.send('Tracing.end');
       await traceDone;
-      if (PROFILE) writeFileSync(path.join(PROFILE, `${name}-latency.trace.json`), JSON.stringify(traced));
+      if (PROFILE) {
+        writeFileSync(path.join(PROFILE, `${name}-latency.trace.json`), JSON.stringify(traced));
+        // The page's DOM (backend node ids) as the trace ended: invalidation tracking names nodes by id.
+        const { root } = await page.send('DOM.getDocument', { depth: -1 });
+        writeFileSync(path.join(PROFILE, `${name}-latency.dom.json`), JSON.stringify(root));
+      }
       log('latency trace (main thread, ms per event kind, top-level events):\n  ' + traceSummary(traced).join('\n  '));
     }
     await page.close();
