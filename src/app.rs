@@ -174,6 +174,11 @@ fn page(ui: Ui) -> Element {
         let _ = main.append_child(&e);
     }
     let _ = app.append_child(&main);
+    // Panels out of view are drawn only about once a second (state.rs, `Panel`).
+    #[cfg(target_arch = "wasm32")]
+    if let Some(store) = expect_context::<StoreHandle>().store() {
+        store.watch_panels(&main);
+    }
     let drill_at = anchor();
     drill_panel(&app, &drill_at);
     let settings_at = anchor();

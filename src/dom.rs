@@ -412,8 +412,7 @@ fn place_keyed<D: Dom>(
             }
             (None, Some(n)) => {
                 let spare = |j: usize| {
-                    keys[j].is_none()
-                        && slots[j].as_ref().is_some_and(|s| same_kind(&s.v, &n))
+                    keys[j].is_none() && slots[j].as_ref().is_some_and(|s| same_kind(&s.v, &n))
                 };
                 // The spare where the item goes, else the last one.
                 let take = if !recycle {
@@ -1005,7 +1004,10 @@ mod tests {
             "every line replaced: the nodes are taken over where they stand, none moves: {:?}",
             dom.ops
         );
-        assert_eq!(live[0].node, c_node, "the first new item takes the first node");
+        assert_eq!(
+            live[0].node, c_node,
+            "the first new item takes the first node"
+        );
         assert_eq!(
             live[0].v,
             VNode::El(Box::new(VEl {
@@ -1035,7 +1037,10 @@ mod tests {
             match self.texts.get(&node) {
                 Some(t) => t.clone(),
                 None => self.kids.get(&node).map_or(String::new(), |k| {
-                    k.iter().map(|&c| format!("[{}]", self.show(c))).collect()
+                    k.iter()
+                        .map(|&c| format!("[{}]", self.show(c)))
+                        .collect::<Vec<_>>()
+                        .concat()
                 }),
             }
         }
@@ -1065,7 +1070,9 @@ mod tests {
             }
             self.detach(*child);
             let v = self.kids.entry(*parent).or_default();
-            let at = before.and_then(|b| v.iter().position(|c| c == b)).unwrap_or(v.len());
+            let at = before
+                .and_then(|b| v.iter().position(|c| c == b))
+                .unwrap_or(v.len());
             v.insert(at, *child);
         }
         fn remove(&mut self, _parent: &u32, child: &u32) {
@@ -1103,7 +1110,8 @@ mod tests {
                 .iter()
                 .filter(|k| { let new = !seen.contains(*k); seen.push(**k); new })
                 .map(|k| format!("[[{k}]]"))
-                .collect();
+                .collect::<Vec<_>>()
+                .concat();
             proptest::prop_assert_eq!(dom.show(ROOT), want);
             proptest::prop_assert_eq!(live.len(), seen.iter().collect::<std::collections::BTreeSet<_>>().len());
         }
@@ -1118,7 +1126,10 @@ mod tests {
         let items = |ks: std::ops::Range<u32>| -> Vec<(u64, Option<VNode>)> {
             ks.map(|k| {
                 let n = k.to_string();
-                (key_of(&n), Some(text("li", "", &n).key(key_of(&n)).into_node()))
+                (
+                    key_of(&n),
+                    Some(text("li", "", &n).key(key_of(&n)).into_node()),
+                )
             })
             .collect()
         };
@@ -1131,7 +1142,10 @@ mod tests {
         let live = place_keyed(&mut dom, &ROOT, live, items(197..257), true);
         assert_eq!(dom.moves, 3);
         assert_eq!(live.len(), 60);
-        let want: String = (197..257).map(|k| format!("[[{k}]]")).collect();
+        let want = (197..257)
+            .map(|k| format!("[[{k}]]"))
+            .collect::<Vec<_>>()
+            .concat();
         assert_eq!(dom.show(ROOT), want);
     }
 

@@ -179,37 +179,110 @@ impl Sections {
         }
     }
 
-    /// Per group: whether its sections already show `view`. The groups
-    /// split the drawing cost about evenly (measured per panel, see
-    /// docs/PERFORMANCE.md, *Staggered drawing*): 0 the strip, behaviour
-    /// and sales; 1 inventory; 2 recommendations and sync.
-    fn shows(&self, view: &View) -> [bool; GROUPS] {
-        [
-            shows(self.health, &view.health)
-                && shows(self.behavior, &view.behavior)
-                && shows(self.sales, &view.sales),
-            shows(self.inventory, &view.inventory),
-            shows(self.recs, &view.recs) && shows(self.sync, &view.sync),
-        ]
+    /// Per group: whether its sections already show `view`, a panel out of
+    /// view (`!on(panel)`) counting as shown. The groups split the drawing
+    /// cost about evenly (measured per panel, see docs/PERFORMANCE.md,
+    /// *Staggered drawing*): 0 the strip, behaviour and sales; 1 inventory;
+    /// 2 recommendations and sync ([`Panel::group`]).
+    fn shows(&self, view: &View, on: &dyn Fn(Panel) -> bool) -> [bool; GROUPS] {
+        let mut out = [true; GROUPS];
+        out[0] = shows(self.health, &view.health);
+        for p in Panel::ALL {
+            out[p.group()] &= !on(p) || self.shows_panel(p, view);
+        }
+        out
     }
 
-    /// Sets group `g`'s sections (see [`Sections::shows`]) from `view`,
-    /// each only if it changed.
-    fn draw(&self, g: usize, view: &View) {
-        match g {
-            0 => {
-                set_from(self.health, &view.health);
-                set_from(self.behavior, &view.behavior);
-                set_from(self.sales, &view.sales);
-            }
-            1 => set_from(self.inventory, &view.inventory),
-            _ => {
-                set_from(self.recs, &view.recs);
-                set_from(self.sync, &view.sync);
+    /// Sets group `g`'s sections from `view`: the strip always, a panel
+    /// only while `on(panel)`.
+    fn draw(&self, g: usize, view: &View, on: &dyn Fn(Panel) -> bool) {
+        if g == 0 {
+            set_from(self.health, &view.health);
+        }
+        for p in Panel::ALL {
+            if p.group() == g && on(p) {
+                self.draw_panel(p, view);
             }
         }
     }
+
+    /// Whether panel `p`'s section holds `view`'s.
+    fn shows_panel(&self, p: Panel, view: &View) -> bool {
+        match p {
+            Panel::Behavior => shows(self.behavior, &view.behavior),
+            Panel::Inventory => shows(self.inventory, &view.inventory),
+            Panel::Recs => shows(self.recs, &view.recs),
+            Panel::Sales => shows(self.sales, &view.sales),
+            Panel::Sync => shows(self.sync, &view.sync),
+        }
+    }
+
+    /// Sets panel `p`'s section from `view` (nothing when it holds it).
+    fn draw_panel(&self, p: Panel, view: &View) {
+        match p {
+            Panel::Behavior => set_from(self.behavior, &view.behavior),
+            Panel::Inventory => set_from(self.inventory, &view.inventory),
+            Panel::Recs => set_from(self.recs, &view.recs),
+            Panel::Sales => set_from(self.sales, &view.sales),
+            Panel::Sync => set_from(self.sync, &view.sync),
+        }
+    }
 }
+
+/// The panels, which are drawn with every view only while on screen
+/// ([`Store::set_on_screen`]); out of view a panel catches up every
+/// [`OFF_SCREEN_MS`], and at once when it comes into view. The strip is
+/// always drawn.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Panel {
+    /// Behaviour.
+    Behavior,
+    /// Inventory.
+    Inventory,
+    /// Recommendations.
+    Recs,
+    /// Sales.
+    Sales,
+    /// Order sync.
+    Sync,
+}
+
+impl Panel {
+    /// Every panel, in page order.
+    pub const ALL: [Panel; 5] = [
+        Panel::Behavior,
+        Panel::Inventory,
+        Panel::Recs,
+        Panel::Sales,
+        Panel::Sync,
+    ];
+
+    /// The `data-testid` of the panel's `<section>`.
+    pub fn testid(self) -> &'static str {
+        match self {
+            Panel::Behavior => "behavior",
+            Panel::Inventory => "inventory",
+            Panel::Recs => "recommendations",
+            Panel::Sales => "sales",
+            Panel::Sync => "sync",
+        }
+    }
+
+    /// The group the panel is drawn in ([`crate::stagger`]).
+    fn group(self) -> usize {
+        match self {
+            Panel::Behavior | Panel::Sales => 0,
+            Panel::Inventory => 1,
+            Panel::Recs | Panel::Sync => 2,
+        }
+    }
+}
+
+/// A panel out of view is drawn at most this often, ms (and at once when it
+/// comes into view): what is not on screen costs no style, layout or paint
+/// per frame, and its text (for find-in-page, assistive technology and
+/// tests) is never more than about a second old.
+pub const OFF_SCREEN_MS: u64 = 1000;
 
 /// `sig` holds `value`.
 fn shows<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, value: &T) -> bool {
@@ -252,6 +325,18 @@ const WATCH_MS: f64 = 2000.0;
 /// Wall-clock samples kept for the events/s figure (one per second).
 const RATE_SAMPLES: usize = 6;
 
+/// How far beyond the viewport a panel counts as on screen: a panel
+/// scrolled into view is already drawn.
+#[cfg(target_arch = "wasm32")]
+const PANEL_MARGIN: &str = "200px 0px";
+
+/// The intersection observer of the page's panels and its callback.
+#[cfg(target_arch = "wasm32")]
+struct PanelWatch {
+    observer: web_sys::IntersectionObserver,
+    _callback: wasm_bindgen::closure::Closure<dyn Fn(js_sys::Array)>,
+}
+
 /// Where the engine host runs.
 enum Link {
     /// On this thread (`?worker=0`, or no worker could start).
@@ -278,6 +363,14 @@ pub struct Store {
     draw_scheduled: Cell<bool>,
     /// The animation frames are being watched.
     watching: Cell<bool>,
+    /// Per panel ([`Panel::ALL`] order): on screen (or near it), as the
+    /// page's intersection observer last said; all until it says.
+    on_screen: Cell<[bool; 5]>,
+    /// A catch-up of the panels out of view is scheduled.
+    catch_up_scheduled: Cell<bool>,
+    /// The observer of the panels (replaced when the page is rebuilt).
+    #[cfg(target_arch = "wasm32")]
+    panel_watch: RefCell<Option<PanelWatch>>,
     /// When the last view was published (`now_f64`, ms).
     last_view_ms: Cell<f64>,
     link: RefCell<Option<Link>>,
@@ -337,6 +430,10 @@ impl Store {
             stagger: RefCell::new(Stagger::default()),
             draw_scheduled: Cell::new(false),
             watching: Cell::new(false),
+            on_screen: Cell::new([true; 5]),
+            catch_up_scheduled: Cell::new(false),
+            #[cfg(target_arch = "wasm32")]
+            panel_watch: RefCell::new(None),
             last_view_ms: Cell::new(0.0),
             link: RefCell::new(None),
             start,
@@ -491,7 +588,7 @@ impl Store {
         if let Some(view) = p.view {
             let raised = self.update_alerts(&view);
             self.notify_rows(&raised);
-            let shows = self.sections.shows(&view);
+            let shows = self.sections.shows(&view, &|p| self.on(p));
             let seq = self.published.borrow().last_seq;
             self.stagger.borrow_mut().published(seq, shows);
             self.latest.replace(view);
@@ -535,8 +632,10 @@ impl Store {
     fn draw(self: &Rc<Self>) {
         let drawn = self.stagger.borrow_mut().take(now_f64());
         for g in drawn {
-            self.sections.draw(g, &self.latest.borrow());
+            self.sections
+                .draw(g, &self.latest.borrow(), &|p| self.on(p));
         }
+        self.catch_up_later();
         let shown = Progress {
             last_seq: self.stagger.borrow().shown_seq(),
             ..self.published.borrow().clone()
@@ -549,6 +648,95 @@ impl Store {
                 store.draw();
             });
         }
+    }
+
+    /// Whether panel `p` is drawn with every view: on screen, or read by
+    /// the open drill-down (a product's reads behaviour, a sync cell's the
+    /// sync panel).
+    fn on(&self, p: Panel) -> bool {
+        let i = Panel::ALL.iter().position(|x| *x == p).unwrap_or(0);
+        self.on_screen.get()[i]
+            || (self.interest.borrow().drill.is_some()
+                && matches!(p, Panel::Behavior | Panel::Sync))
+    }
+
+    /// The page's observer says whether panel `p` is on screen (or near
+    /// it); a panel coming into view is drawn with the latest view at once.
+    pub fn set_on_screen(&self, p: Panel, on: bool) {
+        let i = Panel::ALL.iter().position(|x| *x == p).unwrap_or(0);
+        let mut all = self.on_screen.get();
+        all[i] = on;
+        self.on_screen.set(all);
+        if on {
+            self.sections.draw_panel(p, &self.latest.borrow());
+        }
+    }
+
+    /// Schedules a catch-up of the panels out of view in [`OFF_SCREEN_MS`]
+    /// if one shows an older view than the latest.
+    fn catch_up_later(self: &Rc<Self>) {
+        let stale = Panel::ALL
+            .into_iter()
+            .any(|p| !self.on(p) && !self.sections.shows_panel(p, &self.latest.borrow()));
+        if stale && !self.catch_up_scheduled.replace(true) {
+            let store = Rc::clone(self);
+            set_timeout(
+                move || {
+                    store.catch_up_scheduled.set(false);
+                    for p in Panel::ALL {
+                        store.sections.draw_panel(p, &store.latest.borrow());
+                    }
+                },
+                std::time::Duration::from_millis(OFF_SCREEN_MS),
+            );
+        }
+    }
+
+    /// Watches which panels of the page under `main` are on screen (an
+    /// intersection observer, with a margin so that a panel scrolled into
+    /// view is already drawn); replaces the watch of a previous page.
+    #[cfg(target_arch = "wasm32")]
+    pub fn watch_panels(self: &Rc<Self>, main: &web_sys::Element) {
+        use wasm_bindgen::JsCast;
+        if let Some(old) = self.panel_watch.take() {
+            old.observer.disconnect();
+        }
+        self.on_screen.set([true; 5]);
+        let weak = Rc::downgrade(self);
+        let callback = wasm_bindgen::closure::Closure::<dyn Fn(js_sys::Array)>::new(
+            move |entries: js_sys::Array| {
+                let Some(store) = weak.upgrade() else {
+                    return;
+                };
+                for e in entries.iter() {
+                    let e: web_sys::IntersectionObserverEntry = e.unchecked_into();
+                    let id = e.target().get_attribute("data-testid");
+                    if let Some(p) = Panel::ALL
+                        .into_iter()
+                        .find(|p| id.as_deref() == Some(p.testid()))
+                    {
+                        store.set_on_screen(p, e.is_intersecting());
+                    }
+                }
+            },
+        );
+        let options = web_sys::IntersectionObserverInit::new();
+        options.set_root_margin(PANEL_MARGIN);
+        let Ok(observer) = web_sys::IntersectionObserver::new_with_options(
+            callback.as_ref().unchecked_ref(),
+            &options,
+        ) else {
+            return; // no observer: every panel stays drawn with every view
+        };
+        for p in Panel::ALL {
+            if let Ok(Some(e)) = main.query_selector(&format!("[data-testid=\"{}\"]", p.testid())) {
+                observer.observe(&e);
+            }
+        }
+        self.panel_watch.replace(Some(PanelWatch {
+            observer,
+            _callback: callback,
+        }));
     }
 
     /// The feed URL in use.
@@ -736,5 +924,54 @@ impl StoreHandle {
         if let Some(s) = self.store() {
             s.clear_resolved_alerts();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A view whose every section differs from the default.
+    fn busy_view() -> View {
+        let mut v = View::default();
+        v.health.applied = 7;
+        v.behavior.active_shoppers = 3;
+        v.inventory.tracked = 99;
+        v.recs.co_purchase.push(("1".into(), "2".into(), 1));
+        v.sales.other_currency_orders = 1;
+        v.sync.stuck_count = 1;
+        v
+    }
+
+    #[test]
+    fn a_panel_out_of_view_is_not_drawn_and_does_not_hold_its_group() {
+        let s = Sections::new();
+        let view = busy_view();
+        let off = |p: Panel| p != Panel::Sales && p != Panel::Sync;
+        for g in 0..GROUPS {
+            s.draw(g, &view, &off);
+        }
+        assert!(s.shows_panel(Panel::Behavior, &view));
+        assert!(!s.shows_panel(Panel::Sales, &view), "sales is out of view");
+        assert!(!s.shows_panel(Panel::Sync, &view), "sync is out of view");
+        assert_eq!(
+            s.shows(&view, &off),
+            [true; GROUPS],
+            "what is on screen shows the view"
+        );
+        assert_eq!(s.shows(&view, &|_| true), [false, true, false]);
+        // Coming into view: drawn.
+        s.draw_panel(Panel::Sync, &view);
+        assert!(s.shows_panel(Panel::Sync, &view));
+    }
+
+    #[test]
+    fn every_panel_has_its_group_and_the_testid_of_its_section() {
+        let ids: Vec<&str> = Panel::ALL.iter().map(|p| p.testid()).collect();
+        assert_eq!(
+            ids,
+            ["behavior", "inventory", "recommendations", "sales", "sync"]
+        );
+        assert!(Panel::ALL.iter().all(|p| p.group() < GROUPS));
     }
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startGateway, launchBrowser, openDashboard, until, freePort, shot, ARTIFACTS, metric } from './harness.mjs';
+import { startGateway, launchBrowser, openDashboard, WHOLE_PAGE, until, freePort, shot, ARTIFACTS, metric } from './harness.mjs';
 import { Proxy } from './proxy.mjs';
 import { rng, writeStream, expectedTotals, pageTotals, compareTotals } from './stream.mjs';
 
@@ -57,7 +57,7 @@ test(`chaos (seed ${SEED}): random cuts and gateway kills, the page ends with th
   const stats = { kills: 0, resumes: 0, gaps: 0, timedCuts: 0 };
   let watching = true;
   try {
-  const { page, errors } = await openDashboard(browser, `${gw.url}/?feed=ws://127.0.0.1:${proxyPort}/ws`);
+  const { page, errors } = await openDashboard(browser, `${gw.url}/?feed=ws://127.0.0.1:${proxyPort}/ws`, WHOLE_PAGE);
 
   // Watch the page: what it shows must never go backwards.
   const samples = { n: 0, backwards: [] };

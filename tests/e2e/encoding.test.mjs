@@ -4,7 +4,7 @@
 // take their snapshot as a binary `snap1` message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedGatewayAndBrowser, ingest, openDashboard, until, readCount } from './harness.mjs';
+import { sharedGatewayAndBrowser, ingest, openDashboard, WHOLE_PAGE, until, readCount } from './harness.mjs';
 
 const shared = sharedGatewayAndBrowser([]);
 
@@ -46,10 +46,10 @@ test('binary and JSON dashboards show the same figures from the same stream', as
   // `?worker=0`: the socket on the page's thread, where Playwright sees its
   // frames (a worker's socket is not reported to the page).
   const sep = shared.gw.url.includes('?') ? '&' : '?';
-  const bin = await openDashboard(shared.browser, `${shared.gw.url}${sep}worker=0`);
+  const bin = await openDashboard(shared.browser, `${shared.gw.url}${sep}worker=0`, WHOLE_PAGE);
   const binFrames = countFrames(bin.page);
   await bin.page.reload();
-  const json = await openDashboard(shared.browser, `${shared.gw.url}${sep}worker=0&encoding=json`);
+  const json = await openDashboard(shared.browser, `${shared.gw.url}${sep}worker=0&encoding=json`, WHOLE_PAGE);
   const jsonFrames = countFrames(json.page);
   await json.page.reload();
   for (const { page } of [bin, json]) {

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startGateway, launchBrowser, openDashboard, until, shot, ARTIFACTS, metric as harnessMetric, healthStrip } from './harness.mjs';
+import { startGateway, launchBrowser, openDashboard, WHOLE_PAGE, until, shot, ARTIFACTS, metric as harnessMetric, healthStrip } from './harness.mjs';
 import { pageTotals, compareTotals } from './stream.mjs';
 
 let browser;
@@ -35,8 +35,8 @@ test('a frozen tab is dropped by its own bound, the others stay live, and it rec
     // `?worker=0`: the operators on the page's thread, so pausing the page's
     // JavaScript stops the reading too (with a worker, the worker would keep
     // reading while the page is frozen).
-    const live = await openDashboard(browser, `${gw.url}/?worker=0`);
-    const frozen = await openDashboard(browser, `${gw.url}/?worker=0`);
+    const live = await openDashboard(browser, `${gw.url}/?worker=0`, WHOLE_PAGE);
+    const frozen = await openDashboard(browser, `${gw.url}/?worker=0`, WHOLE_PAGE);
     for (const p of [live.page, frozen.page]) {
       await until(async () => (await strip(p)).state === 'live', 15_000, 'live');
     }

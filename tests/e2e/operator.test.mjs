@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startGateway, ingest, launchBrowser, openDashboard, until, readCount, fullPageShot, ROOT } from './harness.mjs';
+import { startGateway, ingest, launchBrowser, openDashboard, WHOLE_PAGE, until, readCount, fullPageShot, ROOT } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const AXE = path.join(here, 'node_modules/axe-core/axe.min.js');
@@ -88,7 +88,7 @@ test('a language switch changes labels, log lines and number, money and date for
 
 test('settings survive a reload, apply to the engine, and an invalid value is refused with a message', async () => {
   await withGateway([], async (gw) => {
-    const { page, errors } = await openDashboard(browser, gw.url);
+    const { page, errors } = await openDashboard(browser, gw.url, WHOLE_PAGE);
     await live(page);
     await page.getByTestId('settings-open').click();
     const panel = page.getByTestId('settings');
