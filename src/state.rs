@@ -675,10 +675,14 @@ impl Store {
     /// Schedules a catch-up of the panels out of view in [`OFF_SCREEN_MS`]
     /// if one shows an older view than the latest.
     fn catch_up_later(self: &Rc<Self>) {
+        if self.catch_up_scheduled.get() {
+            return;
+        }
         let stale = Panel::ALL
             .into_iter()
             .any(|p| !self.on(p) && !self.sections.shows_panel(p, &self.latest.borrow()));
-        if stale && !self.catch_up_scheduled.replace(true) {
+        if stale {
+            self.catch_up_scheduled.set(true);
             let store = Rc::clone(self);
             set_timeout(
                 move || {

@@ -24,6 +24,8 @@
 //          [--encoding bin1|json]   (ShopPulse's events frames; default: what the dashboard asks for, bin1)
 //          [--only side,same,latency,startup,memory]   (run only these parts; default: all)
 //          [--trace]   (DevTools timeline of the latency run: main-thread time per kind of work)
+// Environment: SHOPPULSE_WINDOW=WxH (the pages' window, default 1440x1000); SHOPPULSE_DIST (the
+// dashboard build); SHOPPULSE_TRACE_CATEGORIES, SHOPPULSE_PROBE (diagnostics of the latency run).
 // Prints a table; --json writes every figure.
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
@@ -92,6 +94,7 @@ const results = {
   browser: chrome.version,
   node: process.version,
   date: new Date().toISOString(),
+  window: process.env.SHOPPULSE_WINDOW ?? '1440x1000',
 };
 log(results.machine, '·', results.browser);
 
@@ -516,7 +519,7 @@ if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
 const f1 = (x) => (x == null ? '—' : Number(x).toFixed(1));
 const k = (x) => (x == null ? '—' : Math.round(x).toLocaleString('en-US'));
 const lines = [];
-lines.push(`Browser: ${results.browser} (headless) · machine: ${results.machine} · ${results.date}`);
+lines.push(`Browser: ${results.browser} (headless), window ${results.window} · machine: ${results.machine} · ${results.date}`);
 lines.push('');
 if (results.side) {
 lines.push('| client | kept up at p99 frame <= 16.7 ms, no long task (ev/s, open loop via /ingest) | max events/s (whole history, closed loop) | p99 / max frame at max (ms) | long tasks > 50 ms at max | memory after max (MB) |');

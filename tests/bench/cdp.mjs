@@ -175,8 +175,12 @@ export async function newPage(port) {
   };
   await send('Page.enable');
   await send('Runtime.enable');
+  // The window: 1440 x 1000 unless SHOPPULSE_WINDOW=WxH (ShopPulse draws a
+  // panel out of view only about once a second, so the window decides what
+  // is drawn with every view).
+  const [width, height] = (process.env.SHOPPULSE_WINDOW ?? '1440x1000').split('x').map(Number);
   await send('Emulation.setDeviceMetricsOverride', {
-    width: 1440, height: 1000, deviceScaleFactor: 1, mobile: false,
+    width, height, deviceScaleFactor: 1, mobile: false,
   });
   return page;
 }
