@@ -8,7 +8,8 @@
 //! view goes into [`Sections`], one signal per section, set only when that
 //! section changed: all together while the page keeps up, one group of
 //! sections per animation frame, in turn, while it drops frames
-//! ([`crate::stagger`]). Views only read;
+//! ([`crate::stagger`]); a panel out of view only about once a second
+//! ([`Panel`]). Views only read;
 //! the page's intentions (pause, settings, token, what a drill-down looks
 //! at) go to the host as [`Cmd`]s.
 
@@ -232,7 +233,7 @@ impl Sections {
 /// The panels, which are drawn with every view only while on screen
 /// ([`Store::set_on_screen`]); out of view a panel catches up every
 /// [`OFF_SCREEN_MS`], and at once when it comes into view. The strip is
-/// always drawn.
+/// always drawn. The discriminant is the panel's place in [`Panel::ALL`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Panel {
     /// Behaviour.
@@ -654,8 +655,7 @@ impl Store {
     /// the open drill-down (a product's reads behaviour, a sync cell's the
     /// sync panel).
     fn on(&self, p: Panel) -> bool {
-        let i = Panel::ALL.iter().position(|x| *x == p).unwrap_or(0);
-        self.on_screen.get()[i]
+        self.on_screen.get()[p as usize]
             || (self.interest.borrow().drill.is_some()
                 && matches!(p, Panel::Behavior | Panel::Sync))
     }
@@ -663,9 +663,8 @@ impl Store {
     /// The page's observer says whether panel `p` is on screen (or near
     /// it); a panel coming into view is drawn with the latest view at once.
     pub fn set_on_screen(&self, p: Panel, on: bool) {
-        let i = Panel::ALL.iter().position(|x| *x == p).unwrap_or(0);
         let mut all = self.on_screen.get();
-        all[i] = on;
+        all[p as usize] = on;
         self.on_screen.set(all);
         if on {
             self.sections.draw_panel(p, &self.latest.borrow());
@@ -977,5 +976,6 @@ mod tests {
             ["behavior", "inventory", "recommendations", "sales", "sync"]
         );
         assert!(Panel::ALL.iter().all(|p| p.group() < GROUPS));
+        assert!(Panel::ALL.iter().enumerate().all(|(i, p)| *p as usize == i));
     }
 }
