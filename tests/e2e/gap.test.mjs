@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startGateway, launchBrowser, openDashboard, until, freePort, shot } from './harness.mjs';
+import { startGateway, launchBrowser, openDashboard, WHOLE_PAGE, until, freePort, shot } from './harness.mjs';
 import { writeStream, expectedTotals, pageTotals, compareTotals } from './stream.mjs';
 
 let browser;
@@ -32,7 +32,7 @@ test('a restart on another stream is a gap: said, resynced, new totals exact, wi
   const port = await freePort();
   let gw = await startGateway(['--replay', a, '--speed', 'max'], { port });
   try {
-    const { page, errors } = await openDashboard(browser, gw.url);
+    const { page, errors } = await openDashboard(browser, gw.url, WHOLE_PAGE);
     await until(async () => (await pageTotals(page)).lastSeq === wantA.sequenced, 20_000, 'stream A applied');
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(compareTotals(await pageTotals(page), wantA), []);

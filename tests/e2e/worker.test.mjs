@@ -6,7 +6,7 @@
 // A worker that cannot start leaves the operators on the page's thread.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedGatewayAndBrowser, ingest, openDashboard, until, readCount, shot, healthStrip } from './harness.mjs';
+import { sharedGatewayAndBrowser, ingest, openDashboard, WHOLE_PAGE, until, readCount, shot, healthStrip } from './harness.mjs';
 import { generate } from './stream.mjs';
 
 const shared = sharedGatewayAndBrowser([]);
@@ -15,8 +15,8 @@ const host = (page) => page.evaluate(() => window.__shoppulse_host?.());
 const live = (page) => until(async () => (await page.getByTestId('conn-status').innerText()).toLowerCase().includes('live'), 15_000, 'live');
 
 test('worker and main-thread dashboards fed the same stream show the same figures, lookups and drill-downs', async () => {
-  const worker = await openDashboard(shared.browser, `${shared.gw.url}${sep(shared.gw.url)}worker=1`);
-  const main = await openDashboard(shared.browser, `${shared.gw.url}${sep(shared.gw.url)}worker=0`);
+  const worker = await openDashboard(shared.browser, `${shared.gw.url}${sep(shared.gw.url)}worker=1`, WHOLE_PAGE);
+  const main = await openDashboard(shared.browser, `${shared.gw.url}${sep(shared.gw.url)}worker=0`, WHOLE_PAGE);
   for (const { page } of [worker, main]) await live(page);
   assert.equal(await host(worker.page), 'worker', '?worker=1 runs the operators in a worker');
   assert.equal(await host(main.page), 'main', '?worker=0 runs them on the page');
@@ -69,7 +69,7 @@ test('a worker that cannot start leaves the operators on the page, which says so
   const context = await shared.browser.newContext();
   await context.route('**/worker.js*', (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: 'throw new Error("no worker here");' }));
   const page = await context.newPage();
-  await page.goto(`${shared.gw.url}${sep(shared.gw.url)}worker=1`);
+  await page.goto(`${shared.gw.url}${sep(shared.gw.url)}worker=1`, WHOLE_PAGE);
   await until(async () => (await host(page)) === 'main', 15_000, 'fell back to the main thread');
   await live(page);
   const before = await readCount(page, 'events-applied');
