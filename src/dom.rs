@@ -372,8 +372,8 @@ fn place_keyed<D: Dom>(
     let wanted: Vec<u64> = items.iter().map(|(k, _)| *k).collect();
     // The old items in page order: the key of a kept item (`None`: a spare,
     // whose key is gone, or a duplicate), its node, and the item until it is
-    // taken. `done` marks the slots placed or taken; `cursor` is the first
-    // slot not done, where the next item goes.
+    // placed or taken. `cursor` is the first slot not taken yet, where the
+    // next item goes.
     let mut keys: Vec<Option<u64>> = Vec::with_capacity(old.len());
     let mut nodes: Vec<D::N> = Vec::with_capacity(old.len());
     let mut slots: Vec<Option<Live<D::N>>> = Vec::with_capacity(old.len());
@@ -384,13 +384,12 @@ fn place_keyed<D: Dom>(
         nodes.push(o.node.clone());
         slots.push(Some(o));
     }
-    let mut done = vec![false; slots.len()];
     // Old nodes of a kept key whose new content has another tag: removed.
     let mut stale = Vec::new();
     let mut cursor = 0;
     let mut out = Vec::with_capacity(items.len());
     for (k, content) in items {
-        while cursor < slots.len() && done[cursor] {
+        while cursor < slots.len() && slots[cursor].is_none() {
             cursor += 1;
         }
         let at = keys.iter().position(|x| *x == Some(k));
@@ -429,9 +428,6 @@ fn place_keyed<D: Dom>(
             }
             (None, None) => continue, // a caller error: nothing to keep or build
         };
-        if let Some(j) = from {
-            done[j] = true;
-        }
         if from == Some(cursor) {
             cursor += 1;
         } else {
