@@ -686,7 +686,8 @@ impl Store {
             set_timeout(
                 move || {
                     store.catch_up_scheduled.set(false);
-                    for p in Panel::ALL {
+                    // Panels on screen are drawn with every view, by `draw`.
+                    for p in Panel::ALL.into_iter().filter(|&p| !store.on(p)) {
                         store.sections.draw_panel(p, &store.latest.borrow());
                     }
                 },
