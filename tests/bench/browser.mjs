@@ -33,7 +33,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 
-import { launchChromium, newPage } from './cdp.mjs';
+import { WINDOW, launchChromium, newPage } from './cdp.mjs';
 import { compareExact, compareShopPulse, productsJson } from './compare.mjs';
 import {
   FEED_BIN, INSTRUMENT, ROOT, SIM_START, post, pushClosed, pushPaced, quantile, simSource, startGateway, until,
@@ -94,7 +94,7 @@ const results = {
   browser: chrome.version,
   node: process.version,
   date: new Date().toISOString(),
-  window: process.env.SHOPPULSE_WINDOW ?? '1440x1000',
+  window: WINDOW,
 };
 log(results.machine, '·', results.browser);
 

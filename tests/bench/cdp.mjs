@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** Every page's window, `WxH`: 1440x1000 unless SHOPPULSE_WINDOW says otherwise (ShopPulse draws a
+ * panel out of view only about once a second, so the window decides what is drawn with every view). */
+export const WINDOW = process.env.SHOPPULSE_WINDOW ?? '1440x1000';
 
 if (typeof WebSocket === 'undefined') {
   throw new Error('run with `node --experimental-websocket` (Node 20) or Node >= 22');
@@ -175,10 +178,7 @@ export async function newPage(port) {
   };
   await send('Page.enable');
   await send('Runtime.enable');
-  // The window: 1440 x 1000 unless SHOPPULSE_WINDOW=WxH (ShopPulse draws a
-  // panel out of view only about once a second, so the window decides what
-  // is drawn with every view).
-  const [width, height] = (process.env.SHOPPULSE_WINDOW ?? '1440x1000').split('x').map(Number);
+  const [width, height] = WINDOW.split('x').map(Number);
   await send('Emulation.setDeviceMetricsOverride', {
     width, height, deviceScaleFactor: 1, mobile: false,
   });

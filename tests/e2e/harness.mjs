@@ -113,10 +113,6 @@ export async function launchBrowser() {
 }
 
 /**
- * Opens the dashboard; collects console errors and page errors.
- * @returns {{page, errors: string[]}}
- */
-/**
  * A window tall enough to show every panel at once. The page draws a panel
  * out of view only about once a second (src/state.rs, `Panel`); a test that
  * reads every panel the moment the strip shows the stream's end opens this
@@ -124,6 +120,10 @@ export async function launchBrowser() {
  */
 export const WHOLE_PAGE = { width: 1440, height: 4000 };
 
+/**
+ * Opens the dashboard; collects console errors and page errors.
+ * @returns {{page, errors: string[]}}
+ */
 export async function openDashboard(browser, url, { width = 1440, height = 1000 } = {}) {
   const context = await browser.newContext({ viewport: { width, height } });
   const page = await context.newPage();
