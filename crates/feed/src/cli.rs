@@ -173,6 +173,13 @@ pub struct ServeArgs {
     /// (suffixes K, M, G, KiB, MiB, GiB accepted).
     #[arg(long, default_value = "16MiB", value_name = "BYTES", value_parser = parse_size)]
     pub max_body: usize,
+    /// For benchmarks: send resumed history at these rates instead of as
+    /// fast as the socket takes it, `RATE:SECONDS[,RATE:SECONDS...]` (events
+    /// per second; rate 0 pauses), from when each resuming dashboard's
+    /// frames are ready; what is beyond the schedule goes out unpaced. The
+    /// latest start is `resume_pace_started_ms` in `/healthz`.
+    #[arg(long, value_name = "SCHEDULE", value_parser = crate::pace::Pace::parse)]
+    pub resume_pace: Option<crate::pace::Pace>,
     /// Use this epoch instead of the one derived from the sources.
     #[arg(long, value_name = "STRING")]
     pub epoch: Option<String>,

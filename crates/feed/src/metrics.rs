@@ -124,6 +124,9 @@ pub struct Metrics {
     pub resumes: AtomicU64,
     /// Gap frames sent (resume impossible).
     pub gaps: AtomicU64,
+    /// When the latest paced resume (`--resume-pace`) started, ms since the
+    /// Unix epoch (0: none yet).
+    pub pace_started_ms: AtomicU64,
     /// Webhook requests, events and refusals by source.
     pub webhooks: crate::webhooks::Counters,
     /// Refusals by the security controls.

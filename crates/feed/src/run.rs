@@ -149,6 +149,7 @@ pub(crate) fn ws_config(args: &ServeArgs, security: &Arc<Security>) -> WsConfig 
         client_timeout: Duration::from_millis(args.client_timeout_ms.max(10)),
         close_grace: Duration::from_secs(2),
         security: Arc::clone(security),
+        resume_pace: args.resume_pace.clone().map(Arc::new),
     }
 }
 

@@ -155,6 +155,10 @@ async fn healthz(State(app): State<App>) -> Json<serde_json::Value> {
     if let Some(n) = &app.nats {
         health["nats"] = n.link.health(&n.router);
     }
+    let paced = app.hub.metrics.pace_started_ms.load(Ordering::Relaxed);
+    if paced > 0 {
+        health["resume_pace_started_ms"] = paced.into();
+    }
     Json(health)
 }
 

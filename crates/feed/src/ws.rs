@@ -28,6 +28,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use crate::hub::{now_ms, CloseReason, Encoding, Hub, Kill, Payload, SnapshotBody, Start};
 use crate::metrics::FrameType;
+use crate::pace::Pace;
 use crate::security::counters::Refusal;
 use crate::security::tokens::Role;
 use crate::security::Security;
@@ -44,6 +45,9 @@ pub struct WsConfig {
     pub close_grace: Duration,
     /// Token check of the hello (open by default).
     pub security: Arc<Security>,
+    /// Rates at which resumed history goes out (`--resume-pace`); `None`:
+    /// as fast as the socket takes it.
+    pub resume_pace: Option<Arc<Pace>>,
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -488,7 +492,23 @@ async fn run(
                 events,
             } => {
                 info!(first_seq, missed = events.len(), "resuming");
-                for (frame, n) in hub.resume_frames(encoding, first_seq, last_seq, &seqs, &events) {
+                let frames = hub.resume_frames(encoding, first_seq, last_seq, &seqs, &events);
+                let paced = cfg.resume_pace.as_deref().map(|p| {
+                    hub.metrics
+                        .pace_started_ms
+                        .store(u64::try_from(now_ms()).unwrap_or(0), Ordering::Relaxed);
+                    (p, tokio::time::Instant::now())
+                });
+                let mut sent = 0u64;
+                for (frame, n) in frames {
+                    sent += n as u64;
+                    if let Some(at) = paced.and_then(|(p, t0)| p.due(sent).map(|d| t0 + d)) {
+                        tokio::select! {
+                            biased;
+                            r = kill.fired() => return Err(r),
+                            () = tokio::time::sleep_until(at) => {}
+                        }
+                    }
                     send_payload_or_kill(&mut sink, hub, &kill, FrameType::Events, frame).await?;
                     hub.metrics.events_out.fetch_add(n as u64, Ordering::Relaxed);
                 }

@@ -614,3 +614,75 @@ async fn hostile_websocket_clients_are_closed_with_a_reason_and_others_never_not
     );
     eprintln!("hostile websocket clients: {}", summary.join("; "));
 }
+
+// ------------------------------------------------------ paced resume
+
+/// `--resume-pace` (the browser benchmark's source): resumed history goes
+/// out no sooner than the schedule allows, exactly once and in order, and
+/// what is beyond the schedule goes out unpaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_resume_sends_no_frame_before_the_schedule_allows_it() {
+    let dir = common::temp_dir("paced");
+    let path = dir.join("stream.ndjson");
+    write_stream(&path, 400, 50);
+    let (epoch, all) = reference_events(&path, 400).await;
+    let gw = Gateway::start(&[
+        "--replay",
+        path.to_str().unwrap(),
+        "--speed",
+        "max",
+        "--batch",
+        "50",
+        "--resume-pace",
+        "0:0.6,250:0.8",
+    ]);
+    wait_for("replayed", Duration::from_secs(10), || {
+        gw.health()["head_seq"].as_u64() == Some(400)
+    })
+    .await;
+    assert!(gw.health().get("resume_pace_started_ms").is_none());
+    let mut c = Client::connect(&gw.ws_url()).await;
+    let t0 = Instant::now();
+    c.hello(Some(ResumePoint {
+        epoch: epoch.clone(),
+        seq: 0,
+    }))
+    .await;
+    let mut got = Vec::new();
+    let mut arrivals = Vec::new();
+    while got.len() < 400 {
+        match c.frame().await {
+            ServerFrame::Events {
+                first_seq, events, ..
+            } => {
+                assert_eq!(first_seq, got.len() as u64 + 1, "consecutive frames");
+                got.extend(events.into_iter().map(|e| e.get().to_owned()));
+                arrivals.push((got.len(), t0.elapsed()));
+            }
+            ServerFrame::Heartbeat { .. } => c.heartbeat().await,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    assert_eq!(got, all, "every event once, in order");
+    // The schedule allows 250 events/s after a 0.6 s pause, 200 in all: a
+    // frame whose last event is the n-th (n <= 200) is due at 0.6 + n/250 s.
+    for &(n, at) in &arrivals {
+        if n <= 200 {
+            let due = Duration::from_secs_f64(0.6 + n as f64 / 250.0);
+            assert!(
+                at >= due,
+                "frame up to event {n} came at {at:?}, due {due:?}"
+            );
+        }
+    }
+    // Beyond the schedule (events 201..=400) nothing waits: they follow the
+    // 200th at once.
+    let (_, at_200) = arrivals.iter().find(|(n, _)| *n == 200).copied().unwrap();
+    let (_, at_400) = *arrivals.last().unwrap();
+    assert!(
+        at_400.checked_sub(at_200).unwrap() < Duration::from_millis(500),
+        "{arrivals:?}"
+    );
+    assert!(gw.health()["resume_pace_started_ms"].as_u64().unwrap() > 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
