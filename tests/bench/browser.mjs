@@ -29,7 +29,7 @@
 // Prints a table; --json writes every figure.
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -61,7 +61,10 @@ const FRAME_JITTER_MS = 0.5;
 // two cores).
 const WARM_S = QUICK ? 4 : 6;
 const STEP_S = QUICK ? 3 : 4;
-const RATES = QUICK ? [10_000, 50_000] : [10_000, 15_000, 25_000, 35_000, 50_000, 75_000];
+const STEP_HIGH_S = 3;
+const RATES = QUICK
+  ? [10_000, 50_000, 250_000]
+  : [10_000, 15_000, 25_000, 35_000, 50_000, 75_000, 100_000, 150_000, 250_000, 350_000, 500_000, 750_000, 1_000_000];
 const MAX_EVENTS = QUICK ? 300_000 : 2_000_000;
 const MAX_S = QUICK ? 10 : 30;
 // ShopPulse twice: `shoppulse` as shipped (operators in a Web Worker) and
@@ -178,77 +181,110 @@ function traceSummary(events) {
   ];
 }
 
-/**
- * Rate sweep for one client on its own ingest-only gateway: open loop
- * through /ingest, STEP_S seconds per rate, until the client no longer keeps
- * up. (The gateway's ingest, which decodes, sequences and applies every
- * event to its own engine, tops out near 100k events/s on this machine: the
- * sweep cannot offer more.)
- */
-async function sweep(name) {
-  const gw = await startGateway(GATEWAY_ARGS);
-  const src = simSource({ rate: 2000, events: 30_000_000 });
-  const out = { sweep: [] };
-  try {
-    const page = await openClient(name, gw);
-    await page.eval('__perf.start()');
-    await new Promise((r) => setTimeout(r, 2000));
-    out.idle = await page.eval('__perf.stop()');
-    await page.eval('__perf.start()');
-    const coldPushed = await pushPaced(gw, src, RATES[0], WARM_S);
-    out.cold = { rate: RATES[0], seconds: WARM_S, pushed: coldPushed, ...(await page.eval('__perf.stop()')) };
-    log(name, 'cold: first', WARM_S, 's at', RATES[0], 'p99 frame', out.cold.frameP99Ms?.toFixed(1), 'dropped', `${out.cold.droppedPct?.toFixed(1)}%`);
-    await new Promise((r) => setTimeout(r, 300));
-    for (const rate of RATES) {
-      const a0 = await page.eval('__perf.applied()');
-      await page.eval('__perf.start()');
-      const pushed = await pushPaced(gw, src, rate, STEP_S);
-      const applied = (await page.eval('__perf.applied()')) - a0;
-      const f = await page.eval('__perf.stop()');
-      const keptUp = pushed >= rate * STEP_S * 0.9 && pushed - applied <= rate * 0.25;
-      const step = { rate, pushed, applied, appliedPerS: Math.round(applied / STEP_S), keptUp, ...f };
-      out.sweep.push(step);
-      log(name, 'rate', rate, 'pushed', pushed, 'applied/s', step.appliedPerS, 'kept up', keptUp, 'p99 frame', f.frameP99Ms?.toFixed(1), 'dropped', `${f.droppedPct?.toFixed(1)}%`, 'long tasks', f.longTasks, 'drawn in turn', `${f.inTurnPct?.toFixed(0)}%`);
-      if (!keptUp) break;
-      // Let the step's tail drain before the next.
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    const within = (x) => x.keptUp && x.frameP99Ms <= FRAME_BOUND_MS + FRAME_JITTER_MS && x.longTasks === 0;
-    // Every step up to it within the bound: a step that passes after one
-    // that failed (single late frames decide a 4 s step) does not count.
-    const firstMiss = out.sweep.findIndex((x) => !within(x));
-    const upTo = firstMiss < 0 ? out.sweep : out.sweep.slice(0, firstMiss);
-    out.atBound = upTo.length ? upTo[upTo.length - 1].rate : 0;
-    // Every step within the bound (each kept up): the feed, not the page, stopped the sweep.
-    out.boundIsFeedLimit = firstMiss < 0;
-    out.errors = await errorsOf(page);
-    await page.close();
-  } finally {
-    src.close();
-    await gw.stop();
-  }
-  return out;
-}
+// The sweep's schedule (the gateway's `--resume-pace`), seconds from the
+// start of a page's paced resume: IDLE_S without events (the idle frame
+// times), WARM_S at RATES[0] ("cold"), then each rate for stepSecs(rate)
+// after a pause of GAP_S (the previous step's tail drains).
+const IDLE_S = 3;
+const GAP_S = 0.3;
+const stepSecs = (rate) => (rate >= 100_000 ? STEP_HIGH_S : STEP_S);
+const SCHEDULE = [[0, IDLE_S], [RATES[0], WARM_S], ...RATES.flatMap((r) => [[0, GAP_S], [r, stepSecs(r)]])];
+const SWEEP_EVENTS = SCHEDULE.reduce((n, [r, secs]) => n + r * secs, 0);
 
 /**
- * The stream for the maximum: MAX_EVENTS simulator events replayed into one
- * gateway's history (--replay --speed max), waited for.
+ * A gateway whose history holds `events` simulator events (seed 7, replayed
+ * with --replay --speed max, waited for), with `extra` flags.
  */
-async function prefilled() {
-  const file = path.join(os.tmpdir(), `shoppulse-bench-seed7-2000-${MAX_EVENTS}.ndjson`);
+async function prefilled(events, extra = []) {
+  const file = path.join(os.tmpdir(), `shoppulse-bench-seed7-2000-${events}.ndjson`);
   if (!existsSync(file)) {
     execFileSync(FEED_BIN, ['simulate', '--seed', '7', '--rate', '2000', '--sim-start', SIM_START,
-      '--events', String(MAX_EVENTS), '-o', file], { stdio: 'ignore' });
+      '--events', String(events), '-o', `${file}.part`], { stdio: 'ignore' });
+    renameSync(`${file}.part`, file);
   }
-  const gw = await startGateway([...GATEWAY_ARGS.slice(0, 4), '--history', String(MAX_EVENTS + 1000),
-    '--replay', file, '--speed', 'max']);
+  const gw = await startGateway([...GATEWAY_ARGS.slice(0, 4), '--history', String(events + 1000),
+    '--replay', file, '--speed', 'max', ...extra]);
   const t0 = performance.now();
   const h = await until(async () => {
     const j = await (await fetch(`${gw.url}/healthz`)).json();
-    return j.head_seq >= MAX_EVENTS ? j : null;
+    return j.head_seq >= events ? j : null;
   }, 300_000, 'the replay to fill the history');
   log(`history holds ${h.head_seq} events (replayed in ${((performance.now() - t0) / 1000).toFixed(1)} s), epoch ${h.epoch}`);
   return { gw, epoch: h.epoch };
+}
+
+/** A fresh page for `name` that resumes the whole history of `gw` from sequence 0. */
+async function resumingPage(name, { gw, epoch }) {
+  const page = await instrumentedPage(name);
+  const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
+  const e = encodeURIComponent(epoch);
+  const url = isShopPulse(name)
+    ? `${gw.url}/?feed=${feed}&bench_resume_epoch=${e}${hostQuery(name)}${ENCODING === 'json' ? '&encoding=json' : ''}`
+    : `${stat.url}/${name}.html?feed=${feed}&epoch=${e}`;
+  return { page, url };
+}
+
+/**
+ * Rate sweep for one client: the page resumes the paced gateway's history
+ * from sequence 0 and the gateway sends it on SCHEDULE (pre-encoded frames of
+ * 1,000 events, each released when the schedule allows its last event;
+ * a page that cannot keep up holds the sender back through the socket).
+ * Steps are timed from the gateway's own record of the schedule's start
+ * (`/healthz` `resume_pace_started_ms`, same machine clock). A step "keeps
+ * up" when at its end at most a quarter second of its events is scheduled
+ * but not yet applied. The sweep stops at the first step that does not.
+ */
+async function sweep(name, paced) {
+  const out = { sweep: [] };
+  const { page, url } = await resumingPage(name, paced);
+  try {
+    const before = Date.now();
+    await page.goto(url);
+    const T = await until(async () => {
+      const j = await (await fetch(`${paced.gw.url}/healthz`)).json();
+      return j.resume_pace_started_ms >= before ? j.resume_pace_started_ms : null;
+    }, 60_000, `${name}'s paced resume to start`);
+    const at = (s) => new Promise((r) => setTimeout(r, Math.max(0, T + s * 1000 - Date.now())));
+    let t = 0.5;
+    await at(t);
+    await page.eval('__perf.start()');
+    await at(IDLE_S - 0.2);
+    out.idle = await page.eval('__perf.stop()');
+    let due = 0;
+    const step = async (rate, secs) => {
+      await page.eval('__perf.start()');
+      t += secs;
+      due += rate * secs;
+      await at(t);
+      const applied = await page.eval('__perf.applied()');
+      const f = await page.eval('__perf.stop()');
+      return { rate, seconds: secs, due, applied, behind: due - applied, keptUp: due - applied <= rate * 0.25, ...f };
+    };
+    t = IDLE_S;
+    await at(t);
+    out.cold = await step(RATES[0], WARM_S);
+    log(name, 'cold: first', WARM_S, 's at', RATES[0], 'p99 frame', out.cold.frameP99Ms?.toFixed(1), 'dropped', `${out.cold.droppedPct?.toFixed(1)}%`, 'behind', out.cold.behind);
+    for (const rate of RATES) {
+      t += GAP_S;
+      await at(t);
+      const x = await step(rate, stepSecs(rate));
+      out.sweep.push(x);
+      log(name, 'rate', rate, 'behind', x.behind, 'kept up', x.keptUp, 'p99 frame', x.frameP99Ms?.toFixed(1), 'dropped', `${x.droppedPct?.toFixed(1)}%`, 'long tasks', x.longTasks, 'drawn in turn', `${x.inTurnPct?.toFixed(0)}%`);
+      if (!x.keptUp) break;
+    }
+    const within = (x) => x.keptUp && x.frameP99Ms <= FRAME_BOUND_MS + FRAME_JITTER_MS && x.longTasks === 0;
+    // Every step up to it within the bound: a step that passes after one
+    // that failed (single late frames decide a step) does not count.
+    const firstMiss = out.sweep.findIndex((x) => !within(x));
+    const upTo = firstMiss < 0 ? out.sweep : out.sweep.slice(0, firstMiss);
+    out.atBound = upTo.length ? upTo[upTo.length - 1].rate : 0;
+    // Every step within the bound: the schedule, not the page, stopped the sweep.
+    out.boundIsFeedLimit = firstMiss < 0;
+    out.errors = await errorsOf(page);
+  } finally {
+    await page.close();
+  }
+  return out;
 }
 
 /**
@@ -259,13 +295,8 @@ async function prefilled() {
  * events over the time from the first to the last sample while events were
  * still arriving (at most MAX_S seconds).
  */
-async function maximum(name, { gw, epoch }) {
-  const page = await instrumentedPage(name);
-  const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
-  const e = encodeURIComponent(epoch);
-  const url = isShopPulse(name)
-    ? `${gw.url}/?feed=${feed}&bench_resume_epoch=${e}${hostQuery(name)}`
-    : `${stat.url}/${name}.html?feed=${feed}&epoch=${e}`;
+async function maximum(name, pre) {
+  const { page, url } = await resumingPage(name, pre);
   if (PROFILE) {
     await page.send('Profiler.enable');
     await page.send('Profiler.setSamplingInterval', { interval: 500 });
@@ -474,12 +505,19 @@ async function memoryHour() {
 try {
   if (PARTS.has('side')) {
     results.side = {};
-    for (const c of CLIENTS) {
-      log('rate sweep', c);
-      results.side[c] = await sweep(c);
+    results.schedule = SCHEDULE.map(([r, secs]) => `${r}:${secs}`).join(',');
+    log(`rate sweep: ${SWEEP_EVENTS} events in the paced gateway's history`);
+    const paced = await prefilled(SWEEP_EVENTS, ['--resume-pace', results.schedule]);
+    try {
+      for (const c of CLIENTS) {
+        log('rate sweep', c);
+        results.side[c] = await sweep(c, paced);
+      }
+    } finally {
+      await paced.gw.stop();
     }
     log(`maximum: ${MAX_EVENTS} events from the gateway's history`);
-    const pre = await prefilled();
+    const pre = await prefilled(MAX_EVENTS);
     try {
       for (const c of CLIENTS) results.side[c].max = await maximum(c, pre);
     } finally {
@@ -522,7 +560,7 @@ const lines = [];
 lines.push(`Browser: ${results.browser} (headless), window ${results.window} · machine: ${results.machine} · ${results.date}`);
 lines.push('');
 if (results.side) {
-lines.push('| client | kept up at p99 frame <= 16.7 ms, no long task (ev/s, open loop via /ingest) | max events/s (whole history, closed loop) | p99 / max frame at max (ms) | long tasks > 50 ms at max | memory after max (MB) |');
+lines.push('| client | kept up at p99 frame <= 16.7 ms, no long task (ev/s, paced history) | max events/s (whole history, closed loop) | p99 / max frame at max (ms) | long tasks > 50 ms at max | memory after max (MB) |');
 lines.push('|---|---:|---:|---:|---:|---:|');
 for (const c of CLIENTS) {
   const s = results.side[c];
@@ -537,11 +575,11 @@ for (const c of CLIENTS) {
 lines.push('');
 lines.push(`Idle p99 frame (no events): ${CLIENTS.map((c) => `${c} ${f1(results.side[c].idle.frameP99Ms)} ms`).join(', ')}.`);
 lines.push('');
-lines.push(`Rate sweep (${STEP_S} s per step, after the first ${WARM_S} s of feed), p99 frame / frames dropped, and those first ${WARM_S} s ("cold"):`);
+lines.push(`Rate sweep (the gateway's history paced by --resume-pace; ${STEP_S} s per step below 100k ev/s, ${STEP_HIGH_S} s from 100k, after the first ${WARM_S} s of feed), p99 frame / frames dropped, and those first ${WARM_S} s ("cold"):`);
 for (const c of CLIENTS) {
   const s = results.side[c];
   const turn = (x) => (isShopPulse(c) ? ` (in turn ${k(x.inTurnPct)} %)` : '');
-  const steps = s.sweep.map((x) => `${k(x.rate / 1000)}k ${f1(x.frameP99Ms)} ms / ${f1(x.droppedPct)} %${turn(x)}${x.keptUp ? '' : ' (fell behind)'}`);
+  const steps = s.sweep.map((x) => `${k(x.rate / 1000)}k ${f1(x.frameP99Ms)} ms / ${f1(x.droppedPct)} %${turn(x)}${x.longTasks ? `, ${x.longTasks} long tasks` : ''}${x.keptUp ? '' : ` (fell behind by ${k(x.behind)} events)`}`);
   lines.push(`- ${c}: ${steps.join('; ')}; cold ${k(s.cold.rate / 1000)}k ${f1(s.cold.frameP99Ms)} ms / ${f1(s.cold.droppedPct)} %.`);
 }
 }

@@ -118,6 +118,41 @@ async fn send_payload_or_kill(
     }
 }
 
+async fn send_heartbeat(sink: &mut Sink, hub: &Hub, kill: &Kill) -> Result<(), CloseReason> {
+    let hb = ServerFrame::Heartbeat {
+        sent_ms: now_ms(),
+        head_seq: hub.head_seq(),
+    };
+    send_or_kill(
+        sink,
+        hub,
+        kill,
+        FrameType::Heartbeat,
+        Utf8Bytes::from(hb.to_json()),
+    )
+    .await
+}
+
+/// Waits for `work` while sending a heartbeat after every `every` of
+/// silence, unless the connection is told to close first.
+async fn keep_alive<T>(
+    sink: &mut Sink,
+    hub: &Hub,
+    kill: &Kill,
+    every: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, CloseReason> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            r = kill.fired() => return Err(r),
+            out = &mut work => return Ok(out),
+            () = tokio::time::sleep(every) => send_heartbeat(sink, hub, kill).await?,
+        }
+    }
+}
+
 enum HelloError {
     Gone,
     Timeout,
@@ -492,7 +527,22 @@ async fn run(
                 events,
             } => {
                 info!(first_seq, missed = events.len(), "resuming");
-                let frames = hub.resume_frames(encoding, first_seq, last_seq, &seqs, &events);
+                // Encoding a long history takes a while (about 0.75 s per
+                // million events in `bin1`): off the runtime, with
+                // heartbeats meanwhile, so the dashboard does not take the
+                // silence for a dead gateway.
+                let build = {
+                    let hub = Arc::clone(hub);
+                    tokio::task::spawn_blocking(move || {
+                        hub.resume_frames(encoding, first_seq, last_seq, &seqs, &events)
+                    })
+                };
+                let frames = keep_alive(&mut sink, hub, &kill, cfg.heartbeat, build)
+                    .await?
+                    .map_err(|e| {
+                        warn!(error = %e, "building the resume frames failed");
+                        CloseReason::Shutdown
+                    })?;
                 let paced = cfg.resume_pace.as_deref().map(|p| {
                     hub.metrics
                         .pace_started_ms
@@ -503,11 +553,8 @@ async fn run(
                 for (frame, n) in frames {
                     sent += n as u64;
                     if let Some(at) = paced.and_then(|(p, t0)| p.due(sent).map(|d| t0 + d)) {
-                        tokio::select! {
-                            biased;
-                            r = kill.fired() => return Err(r),
-                            () = tokio::time::sleep_until(at) => {}
-                        }
+                        let wait = tokio::time::sleep_until(at);
+                        keep_alive(&mut sink, hub, &kill, cfg.heartbeat, wait).await?;
                     }
                     send_payload_or_kill(&mut sink, hub, &kill, FrameType::Events, frame).await?;
                     hub.metrics.events_out.fetch_add(n as u64, Ordering::Relaxed);
@@ -533,10 +580,7 @@ async fn run(
                     hub.metrics.events_out.fetch_add(u64::from(out.events), Ordering::Relaxed);
                     heartbeat.reset();
                 }
-                _ = heartbeat.tick() => {
-                    let hb = ServerFrame::Heartbeat { sent_ms: now_ms(), head_seq: hub.head_seq() };
-                    send_or_kill(&mut sink, hub, &kill, FrameType::Heartbeat, Utf8Bytes::from(hb.to_json())).await?;
-                }
+                _ = heartbeat.tick() => send_heartbeat(&mut sink, hub, &kill).await?,
             }
         }
     }

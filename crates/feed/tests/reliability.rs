@@ -635,6 +635,8 @@ async fn a_paced_resume_sends_no_frame_before_the_schedule_allows_it() {
         "50",
         "--resume-pace",
         "0:0.6,250:0.8",
+        "--heartbeat-ms",
+        "150",
     ]);
     wait_for("replayed", Duration::from_secs(10), || {
         gw.health()["head_seq"].as_u64() == Some(400)
@@ -650,6 +652,7 @@ async fn a_paced_resume_sends_no_frame_before_the_schedule_allows_it() {
     .await;
     let mut got = Vec::new();
     let mut arrivals = Vec::new();
+    let mut heartbeats_before_events = 0;
     while got.len() < 400 {
         match c.frame().await {
             ServerFrame::Events {
@@ -659,11 +662,21 @@ async fn a_paced_resume_sends_no_frame_before_the_schedule_allows_it() {
                 got.extend(events.into_iter().map(|e| e.get().to_owned()));
                 arrivals.push((got.len(), t0.elapsed()));
             }
-            ServerFrame::Heartbeat { .. } => c.heartbeat().await,
+            ServerFrame::Heartbeat { .. } => {
+                heartbeats_before_events += usize::from(got.is_empty());
+                c.heartbeat().await;
+            }
             other => panic!("unexpected frame {other:?}"),
         }
     }
     assert_eq!(got, all, "every event once, in order");
+    // Regression (a dashboard gives up on 6 s of silence, and resuming a
+    // 10M-event history in `bin1` was 7.5 s of silence while its frames were
+    // built): the gateway keeps the connection alive while it builds or waits.
+    assert!(
+        heartbeats_before_events >= 2,
+        "{heartbeats_before_events} heartbeats in the 0.6 s pause"
+    );
     // The schedule allows 250 events/s after a 0.6 s pause, 200 in all: a
     // frame whose last event is the n-th (n <= 200) is due at 0.6 + n/250 s.
     for &(n, at) in &arrivals {
