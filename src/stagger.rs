@@ -38,6 +38,26 @@ pub const HOLD_MS: f64 = 2000.0;
 /// Two late frames this close together (ms) start drawing in turn.
 pub const PAIR_MS: f64 = 1000.0;
 
+/// Feed rates (events/s) from which a new view is asked for only every
+/// second, then every third animation frame ([`frames_per_view`]).
+pub const CADENCE_RATES: [f64; 2] = [25_000.0, 100_000.0];
+
+/// How many animation frames pass between two views drawn from the worker,
+/// at a feed of `events_per_s`: 1 (60 views a second) below
+/// `CADENCE_RATES[0]`, 2 (30) below `CADENCE_RATES[1]`, 3 (20) above.
+///
+/// Every view is drawn in full, with every event applied; only how often
+/// the page redraws changes. One draw costs about the same whatever the
+/// rate (about 11 ms of the main thread and 8 ms of the compositor and
+/// raster threads in 1440 x 1000 on the benchmark machine), while the
+/// worker's share of the two cores grows with the rate; 60 draws a second
+/// and a worker busy with 150k events/s ask more of two cores than they
+/// have, and frames are dropped (docs/PERFORMANCE.md, *Drawing cadence*).
+/// Below 25k events/s, where the latency target is set, nothing changes.
+pub fn frames_per_view(events_per_s: f64) -> u32 {
+    1 + u32::from(events_per_s >= CADENCE_RATES[0]) + u32::from(events_per_s >= CADENCE_RATES[1])
+}
+
 /// Which group to draw next, and what is on screen.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stagger {
@@ -210,6 +230,22 @@ mod tests {
             ),
             [(vec![], 0), (vec![0, 1, 2], 10), (vec![1], 11)]
         );
+    }
+
+    #[test]
+    fn views_are_drawn_every_frame_below_25k_then_every_second_then_every_third() {
+        for (rate, frames) in [
+            (0.0, 1),
+            (10_000.0, 1),
+            (24_999.0, 1),
+            (25_000.0, 2),
+            (99_999.0, 2),
+            (100_000.0, 3),
+            (1_000_000.0, 3),
+            (f64::NAN, 1),
+        ] {
+            assert_eq!(frames_per_view(rate), frames, "at {rate} events/s");
+        }
     }
 
     #[test]

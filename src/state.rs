@@ -28,7 +28,7 @@ use crate::host::Host;
 use crate::link::{Answer, Cmd, Extras, Interest, Published, Start};
 use crate::session::ServerInfo;
 use crate::settings::Settings;
-use crate::stagger::{Stagger, GROUPS};
+use crate::stagger::{frames_per_view, Stagger, GROUPS};
 
 /// Connection state shown in the feed-health strip.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -306,6 +306,15 @@ pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, va
 
 /// Calls `f` with the time of the next animation frame (ms, the frame's
 /// start on the `performance.now()` clock). Natively nothing renders: never.
+/// Runs `f` in the `n`-th animation frame from now (`n` >= 1).
+fn after_frames(n: u32, f: impl FnOnce() + 'static) {
+    if n <= 1 {
+        request_animation_frame(f);
+    } else {
+        request_animation_frame(move || after_frames(n - 1, f));
+    }
+}
+
 fn on_next_frame(f: impl FnOnce(f64) + 'static) {
     #[cfg(target_arch = "wasm32")]
     {
@@ -535,9 +544,11 @@ impl Store {
             Answer::Publish(p) => {
                 self.apply(*p);
                 if !matches!(&*self.link.borrow(), Some(Link::Local(_))) {
-                    // The next publish may come once this one is drawn.
+                    // The next publish may come once this one is drawn, and
+                    // under a busy feed a frame or two later (the cadence).
                     let store = Rc::clone(self);
-                    request_animation_frame(move || store.send(Cmd::Drawn));
+                    let frames = frames_per_view(self.signals.rate.get_untracked());
+                    after_frames(frames, move || store.send(Cmd::Drawn));
                 }
             }
             Answer::Aggregates(id, json) => {

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// Diagnostics for the rate sweep (docs/PERFORMANCE.md): one ShopPulse page
+// (worker) fed RATE events/s from a paced gateway history (--resume-pace),
+// with a DevTools timeline trace of SECONDS at that rate. Prints the frame
+// figures, the main thread's time per kind of work and every thread's busy
+// time (top-level trace events), so what makes frames late at a rate can be
+// seen instead of guessed.
+// Usage: node --experimental-websocket tests/bench/trace-rate.mjs RATE [SECONDS] [--save DIR]
+// Environment: SHOPPULSE_DIST, SHOPPULSE_WINDOW, SHOPPULSE_TRACE_CATEGORIES as for browser.mjs;
+// SHOPPULSE_QUERY adds to the page's query (e.g. `&worker=0`).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { launchChromium, newPage } from './cdp.mjs';
+import { FEED_BIN, INSTRUMENT, SIM_START, startGateway, until } from './lib.mjs';
+
+const argv = process.argv.slice(2);
+const RATE = Number(argv[0] ?? 100_000);
+const SECS = Number(argv[1] && !argv[1].startsWith('--') ? argv[1] : 8);
+const save = argv.includes('--save') ? argv[argv.indexOf('--save') + 1] : null;
+const WARM = [[0, 3], [10_000, 3]];
+const schedule = [...WARM, [RATE, SECS + 1]];
+const events = schedule.reduce((n, [r, s]) => n + r * s, 0);
+const file = path.join(os.tmpdir(), `shoppulse-bench-seed7-2000-${events}.ndjson`);
+if (!existsSync(file)) {
+  execFileSync(FEED_BIN, ['simulate', '--seed', '7', '--rate', '2000', '--sim-start', SIM_START,
+    '--events', String(events), '-o', `${file}.part`], { stdio: 'ignore' });
+  renameSync(`${file}.part`, file);
+}
+const gw = await startGateway(['--client-queue', '100000', '--client-queue-bytes', '2GiB',
+  '--history', String(events + 1000), '--replay', file, '--speed', 'max',
+  '--resume-pace', schedule.map(([r, s]) => `${r}:${s}`).join(',')]);
+const chrome = await launchChromium();
+try {
+  const h = await until(async () => {
+    const j = await (await fetch(`${gw.url}/healthz`)).json();
+    return j.head_seq >= events ? j : null;
+  }, 300_000, 'the history');
+  const page = await newPage(chrome.port);
+  await page.send('Page.addScriptToEvaluateOnNewDocument', { source: INSTRUMENT });
+  await page.instrumentWorkers('');
+  const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
+  const before = Date.now();
+  await page.goto(`${gw.url}/?feed=${feed}&bench_resume_epoch=${encodeURIComponent(h.epoch)}${process.env.SHOPPULSE_QUERY ?? ''}`);
+  const T = await until(async () => {
+    const j = await (await fetch(`${gw.url}/healthz`)).json();
+    return j.resume_pace_started_ms >= before ? j.resume_pace_started_ms : null;
+  }, 60_000, 'the paced resume');
+  const at = (s) => new Promise((r) => setTimeout(r, Math.max(0, T + s * 1000 - Date.now())));
+  const t0 = WARM.reduce((n, [, s]) => n + s, 0) + 0.5;
+  await at(t0);
+  const traced = [];
+  page.on('Tracing.dataCollected', (d) => traced.push(...d.value));
+  const done = new Promise((r) => page.on('Tracing.tracingComplete', r));
+  await page.send('Tracing.start', {
+    categories: ['devtools.timeline,disabled-by-default-devtools.timeline,toplevel,v8', process.env.SHOPPULSE_TRACE_CATEGORIES]
+      .filter(Boolean).join(','),
+    transferMode: 'ReportEvents',
+  });
+  const a0 = await page.eval('__perf.applied()');
+  await page.eval('__perf.start()');
+  await at(t0 + SECS);
+  const f = await page.eval('__perf.stop()');
+  const a1 = await page.eval('__perf.applied()');
+  await page.send('Tracing.end');
+  await done;
+  console.log(`rate ${RATE}: applied ${Math.round((a1 - a0) / SECS)}/s; p99 frame ${f.frameP99Ms?.toFixed(1)} ms, dropped ${f.droppedPct?.toFixed(1)} %, long tasks ${f.longTasks}, in turn ${f.inTurnPct?.toFixed(0)} %`);
+  // Thread names, then busy time per thread (top-level complete events only).
+  const names = new Map();
+  for (const e of traced) if (e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name);
+  const busy = new Map();
+  const ends = new Map();
+  for (const e of traced.filter((x) => x.ph === 'X' && x.dur).sort((a, b) => a.ts - b.ts)) {
+    const key = `${e.pid}:${e.tid}`;
+    if ((ends.get(key) ?? 0) > e.ts) continue; // nested in the previous top-level event
+    ends.set(key, e.ts + e.dur);
+    busy.set(key, (busy.get(key) ?? 0) + e.dur);
+  }
+  console.log(`busy per thread over ${SECS} s (top-level trace events):`);
+  for (const [key, us] of [...busy].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
+    console.log(`  ${(us / 1000).toFixed(0).padStart(6)} ms ${names.get(key) ?? key}`);
+  }
+  // The main thread's self time per event name.
+  const main = [...names].find(([, n]) => n === 'CrRendererMain')?.[0];
+  const self = new Map();
+  const stack = [];
+  for (const e of traced.filter((x) => `${x.pid}:${x.tid}` === main && x.ph === 'X' && x.dur).sort((a, b) => a.ts - b.ts)) {
+    while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
+    const parent = stack.at(-1);
+    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - e.dur);
+    self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
+    stack.push(e);
+  }
+  console.log('main thread, self time per event kind:');
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${(v / 1000).toFixed(0).padStart(6)} ms ${k}`);
+  if (save) {
+    mkdirSync(save, { recursive: true });
+    writeFileSync(path.join(save, `trace-${RATE}.json`), JSON.stringify(traced));
+  }
+  await page.close();
+} finally {
+  await chrome.close();
+  await gw.stop();
+}
