@@ -155,6 +155,8 @@ export async function newPage(port) {
       workerSource = source;
       await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true });
     },
+    /** CDP session ids of the page's dedicated workers (for `send(method, params, id)`). */
+    workerSessions: () => [...workers],
     /** Used JS heap of the page's dedicated workers, bytes (after a GC each). */
     async workersHeapBytes() {
       let total = 0;

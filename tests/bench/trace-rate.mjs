@@ -5,7 +5,9 @@
 // figures, the main thread's time per kind of work and every thread's busy
 // time (top-level trace events), so what makes frames late at a rate can be
 // seen instead of guessed.
-// Usage: node --experimental-websocket tests/bench/trace-rate.mjs RATE [SECONDS] [--save DIR]
+// With --profile, CPU profiles of the page and of the engine worker over the same seconds
+// (self time per function; build with names to read the wasm's).
+// Usage: node --experimental-websocket tests/bench/trace-rate.mjs RATE [SECONDS] [--save DIR] [--profile]
 // Environment: SHOPPULSE_DIST, SHOPPULSE_WINDOW, SHOPPULSE_TRACE_CATEGORIES as for browser.mjs;
 // SHOPPULSE_QUERY adds to the page's query (e.g. `&worker=0`).
 import { execFileSync } from 'node:child_process';
@@ -20,6 +22,7 @@ const argv = process.argv.slice(2);
 const RATE = Number(argv[0] ?? 100_000);
 const SECS = Number(argv[1] && !argv[1].startsWith('--') ? argv[1] : 8);
 const save = argv.includes('--save') ? argv[argv.indexOf('--save') + 1] : null;
+if (save) mkdirSync(save, { recursive: true });
 const WARM = [[0, 3], [10_000, 3]];
 const schedule = [...WARM, [RATE, SECS + 1]];
 const events = schedule.reduce((n, [r, s]) => n + r * s, 0);
@@ -59,6 +62,12 @@ try {
       .filter(Boolean).join(','),
     transferMode: 'ReportEvents',
   });
+  const workers = argv.includes('--profile') ? [undefined, ...page.workerSessions()] : [];
+  for (const w of workers) {
+    await page.send('Profiler.enable', {}, w);
+    await page.send('Profiler.setSamplingInterval', { interval: 200 }, w);
+    await page.send('Profiler.start', {}, w);
+  }
   const a0 = await page.eval('__perf.applied()');
   await page.eval('__perf.start()');
   await at(t0 + SECS);
@@ -66,6 +75,19 @@ try {
   const a1 = await page.eval('__perf.applied()');
   await page.send('Tracing.end');
   await done;
+  for (const w of workers) {
+    const { profile: p } = await page.send('Profiler.stop', {}, w);
+    const hits = new Map();
+    let total = 0;
+    for (const n of p.nodes) {
+      const k = n.callFrame.functionName || `(anonymous) ${n.callFrame.url.split('/').pop()}`;
+      hits.set(k, (hits.get(k) ?? 0) + (n.hitCount ?? 0));
+      total += n.hitCount ?? 0;
+    }
+    console.log(`${w ? 'engine worker' : 'page main thread'}, self time (% of samples):`);
+    for (const [k, h] of [...hits].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${((100 * h) / total).toFixed(1).padStart(5)} % ${k.slice(0, 150)}`);
+    if (save) writeFileSync(path.join(save, `${w ? 'worker' : 'page'}-${RATE}.cpuprofile`), JSON.stringify(p));
+  }
   console.log(`rate ${RATE}: applied ${Math.round((a1 - a0) / SECS)}/s; p99 frame ${f.frameP99Ms?.toFixed(1)} ms, dropped ${f.droppedPct?.toFixed(1)} %, long tasks ${f.longTasks}, in turn ${f.inTurnPct?.toFixed(0)} %`);
   // Thread names, then busy time per thread (top-level complete events only).
   const names = new Map();
