@@ -42,7 +42,9 @@ export function startStatic() {
   return new Promise((resolve) => {
     srv.listen(0, '127.0.0.1', () => resolve({
       url: `http://127.0.0.1:${srv.address().port}`,
-      close: () => new Promise((r) => srv.close(r)),
+      // Connections a page left open (keep-alive, a worker's fetch) would
+      // hold close() for ever: cut them.
+      close: () => new Promise((r) => { srv.close(r); srv.closeAllConnections(); }),
     }));
   });
 }

@@ -115,6 +115,16 @@ try {
     self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
     stack.push(e);
   }
+  // Tasks over 50 ms on the main thread (the long tasks), with what they spent the most in.
+  const mainEvents = traced.filter((x) => `${x.pid}:${x.tid}` === main && x.ph === 'X' && x.dur).sort((a, b) => a.ts - b.ts);
+  for (const t of mainEvents.filter((x) => x.dur > 50_000 && (x.name === 'RunTask' || x.name === 'ThreadControllerImpl::RunTask'))) {
+    const inner = new Map();
+    for (const e of mainEvents) {
+      if (e !== t && e.ts >= t.ts && e.ts + e.dur <= t.ts + t.dur && !/RunTask/.test(e.name)) inner.set(e.name, Math.max(inner.get(e.name) ?? 0, e.dur));
+    }
+    const top = [...inner].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} ms`);
+    console.log(`long task ${(t.dur / 1000).toFixed(0)} ms at +${((t.ts - mainEvents[0].ts) / 1e6).toFixed(2)} s: ${top.join(', ')}`);
+  }
   console.log('main thread, self time per event kind:');
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${(v / 1000).toFixed(0).padStart(6)} ms ${k}`);
   if (save) {
