@@ -198,6 +198,28 @@ async fn reference_events(path: &std::path::Path, n: u64) -> (String, Vec<String
     (epoch, c.events_until(1, n).await)
 }
 
+/// A 400-line stream (`write_stream`) in a temporary directory, its
+/// reference events, and a gateway with `extra` flags that replayed it at
+/// max speed (waited for). Returns (directory, epoch, events, gateway).
+async fn replayed_400(
+    name: &str,
+    extra: &[&str],
+) -> (std::path::PathBuf, String, Vec<String>, Gateway) {
+    let dir = common::temp_dir(name);
+    let path = dir.join("stream.ndjson");
+    write_stream(&path, 400, 50);
+    let (epoch, all) = reference_events(&path, 400).await;
+    let path = path.to_str().expect("test setup").to_owned();
+    let mut args = vec!["--replay", &path, "--speed", "max"];
+    args.extend_from_slice(extra);
+    let gw = Gateway::start(&args);
+    wait_for("replayed", Duration::from_secs(10), || {
+        gw.health()["head_seq"] == 400
+    })
+    .await;
+    (dir, epoch, all, gw)
+}
+
 // ------------------------------------------------------ dead connections
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,22 +337,7 @@ async fn resume_ahead_of_a_restarted_replay_gets_exactly_the_events_after_its_po
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_with_history_lost_the_snapshot_still_holds_every_event() {
-    let dir = common::temp_dir("lost");
-    let path = dir.join("stream.ndjson");
-    write_stream(&path, 400, 50);
-    let (epoch, all) = reference_events(&path, 400).await;
-    let gw = Gateway::start(&[
-        "--replay",
-        path.to_str().unwrap(),
-        "--speed",
-        "max",
-        "--history",
-        "50",
-    ]);
-    wait_for("replayed", Duration::from_secs(10), || {
-        gw.health()["head_seq"] == 400
-    })
-    .await;
+    let (dir, epoch, all, gw) = replayed_400("lost", &["--history", "50"]).await;
     let mut c = Client::connect(&gw.ws_url()).await;
     c.hello(Some(ResumePoint {
         epoch: epoch.clone(),
@@ -622,25 +629,17 @@ async fn hostile_websocket_clients_are_closed_with_a_reason_and_others_never_not
 /// what is beyond the schedule goes out unpaced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paced_resume_sends_no_frame_before_the_schedule_allows_it() {
-    let dir = common::temp_dir("paced");
-    let path = dir.join("stream.ndjson");
-    write_stream(&path, 400, 50);
-    let (epoch, all) = reference_events(&path, 400).await;
-    let gw = Gateway::start(&[
-        "--replay",
-        path.to_str().unwrap(),
-        "--speed",
-        "max",
-        "--batch",
-        "50",
-        "--resume-pace",
-        "0:0.6,250:0.8",
-        "--heartbeat-ms",
-        "150",
-    ]);
-    wait_for("replayed", Duration::from_secs(10), || {
-        gw.health()["head_seq"].as_u64() == Some(400)
-    })
+    let (dir, epoch, all, gw) = replayed_400(
+        "paced",
+        &[
+            "--batch",
+            "50",
+            "--resume-pace",
+            "0:0.6,250:0.8",
+            "--heartbeat-ms",
+            "150",
+        ],
+    )
     .await;
     assert!(gw.health().get("resume_pace_started_ms").is_none());
     let mut c = Client::connect(&gw.ws_url()).await;
