@@ -271,7 +271,8 @@ async function sweep(name, paced) {
       await at(t);
       const x = await step(rate, stepSecs(rate));
       out.sweep.push(x);
-      log(name, 'rate', rate, 'behind', x.behind, 'kept up', x.keptUp, 'p99 frame', x.frameP99Ms?.toFixed(1), 'dropped', `${x.droppedPct?.toFixed(1)}%`, 'long tasks', x.longTasks, 'drawn in turn', `${x.inTurnPct?.toFixed(0)}%`);
+      const longAt = x.longAtMs?.length ? ` (${x.longAtMs.map(([t, d]) => `${d} ms at ${(t / 1000).toFixed(1)} s`).join(', ')} after navigation)` : '';
+      log(name, 'rate', rate, 'behind', x.behind, 'kept up', x.keptUp, 'p99 frame', x.frameP99Ms?.toFixed(1), 'dropped', `${x.droppedPct?.toFixed(1)}%`, 'long tasks', `${x.longTasks}${longAt}`, 'drawn in turn', `${x.inTurnPct?.toFixed(0)}%`);
       if (!x.keptUp) break;
     }
     const within = (x) => x.keptUp && x.frameP99Ms <= FRAME_BOUND_MS + FRAME_JITTER_MS && x.longTasks === 0;

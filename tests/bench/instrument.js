@@ -26,7 +26,11 @@
   });
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if (P.recording) P.long.push(e.duration);
+      for (const e of list.getEntries()) {
+        if (!P.recording) continue;
+        P.long.push(e.duration);
+        P.longAt.push(Math.round(e.startTime));
+      }
     }).observe({ type: 'longtask' });
   } catch (e) { P.noLongtask = String(e); }
   addEventListener('TrunkApplicationStarted', (e) => { P.wasmMemory = e.detail?.wasm?.memory ?? null; });
@@ -56,7 +60,7 @@
   };
   requestAnimationFrame(loop);
 
-  P.start = () => { P.deltas = []; P.long = []; P.last = 0; P.lat = []; P.inTurn = 0; P.recording = true; };
+  P.start = () => { P.deltas = []; P.long = []; P.longAt = []; P.last = 0; P.lat = []; P.inTurn = 0; P.recording = true; };
   const q = (xs, f) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] : null);
   P.stop = () => {
     P.recording = false;
@@ -75,6 +79,8 @@
       frameMaxMs: d.length ? d[d.length - 1] : null,
       longTasks: P.long.length,
       longMaxMs: P.long.length ? Math.max(...P.long) : 0,
+      // When each long task began, ms after navigation, and how long it took.
+      longAtMs: P.long.map((d, i) => [P.longAt[i], Math.round(d)]),
       latencyN: l.length,
       latencyP50Ms: q(l, 0.5),
       latencyP99Ms: q(l, 0.99),
