@@ -52,8 +52,9 @@ pub const CADENCE_RATES: [f64; 2] = [25_000.0, 100_000.0];
 /// raster threads in 1440 x 1000 on the benchmark machine), while the
 /// worker's share of the two cores grows with the rate; 60 draws a second
 /// and a worker busy with 150k events/s ask more of two cores than they
-/// have, and frames are dropped (docs/PERFORMANCE.md, *Paced sweep and drawing cadence*).
-/// Below 25k events/s, where the latency target is set, nothing changes.
+/// have, and frames are dropped (docs/PERFORMANCE.md, *Paced sweep and
+/// drawing cadence*). Below 25k events/s, where the latency target is set,
+/// nothing changes.
 pub fn frames_per_view(events_per_s: f64) -> u32 {
     1 + u32::from(events_per_s >= CADENCE_RATES[0]) + u32::from(events_per_s >= CADENCE_RATES[1])
 }

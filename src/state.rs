@@ -304,8 +304,6 @@ pub fn set_if_changed<T: PartialEq + Send + Sync + 'static>(sig: RwSignal<T>, va
     }
 }
 
-/// Calls `f` with the time of the next animation frame (ms, the frame's
-/// start on the `performance.now()` clock). Natively nothing renders: never.
 /// Runs `f` in the `n`-th animation frame from now (`n` >= 1).
 fn after_frames(n: u32, f: impl FnOnce() + 'static) {
     if n <= 1 {
@@ -315,6 +313,8 @@ fn after_frames(n: u32, f: impl FnOnce() + 'static) {
     }
 }
 
+/// Calls `f` with the time of the next animation frame (ms, the frame's
+/// start on the `performance.now()` clock). Natively nothing renders: never.
 fn on_next_frame(f: impl FnOnce(f64) + 'static) {
     #[cfg(target_arch = "wasm32")]
     {

@@ -29,16 +29,16 @@
 // Environment: SHOPPULSE_WINDOW=WxH (the pages' window, default 1440x1000); SHOPPULSE_DIST (the
 // dashboard build); SHOPPULSE_TRACE_CATEGORIES, SHOPPULSE_PROBE (diagnostics of the latency run).
 // Prints a table; --json writes every figure.
-import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { WINDOW, launchChromium, newPage } from './cdp.mjs';
 import { compareExact, compareShopPulse, productsJson } from './compare.mjs';
 import {
-  FEED_BIN, INSTRUMENT, ROOT, SIM_START, post, pushClosed, pushPaced, quantile, simSource, startGateway, until,
+  INSTRUMENT, QUEUE_ARGS, ROOT, pacedStart, post, prefilled, pushClosed, pushPaced, quantile, selfTimes, simSource,
+  startGateway, traceSummary, until,
 } from './lib.mjs';
 import { startStatic } from './server.mjs';
 
@@ -88,7 +88,7 @@ if (PROFILE) mkdirSync(PROFILE, { recursive: true });
 const TRACE = flag('--trace');
 // --encoding json forces ShopPulse onto JSON events frames (`?encoding=json`); the comparison clients always read JSON.
 const ENCODING = opt('--encoding', 'bin1');
-const GATEWAY_ARGS = ['--client-queue', '100000', '--client-queue-bytes', '2GiB', '--history', '200000'];
+const GATEWAY_ARGS = [...QUEUE_ARGS, '--history', '200000'];
 const log = (...a) => console.error('[bench]', ...a);
 const MB = (b) => (b == null ? null : Math.round((b / 1048576) * 10) / 10);
 
@@ -142,47 +142,6 @@ async function errorsOf(page) {
   return page.eval(`window.__bench ? __bench.state.errors.concat(__bench.state.closed ? [__bench.state.closed] : []) : []`);
 }
 
-/** Self time per function of a CDP CPU profile, top 25, as % of samples. */
-function selfTimes(p) {
-  const hits = new Map();
-  let total = 0;
-  for (const n of p.nodes) {
-    const cf = n.callFrame;
-    const where = cf.url ? cf.url.split('/').pop() : '';
-    const k = `${cf.functionName || '(anonymous)'} ${where}`.trim();
-    hits.set(k, (hits.get(k) ?? 0) + (n.hitCount ?? 0));
-    total += n.hitCount ?? 0;
-  }
-  return [...hits].sort((a, b) => b[1] - a[1]).slice(0, 25)
-    .map(([k, h]) => `${((100 * h) / total).toFixed(1)}% ${k}`);
-}
-
-/** Main-thread time per trace event name (complete events, nested ones not double-counted). */
-function traceSummary(events) {
-  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
-  if (!main) return ['no renderer main thread in the trace'];
-  const mine = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur)
-    .sort((a, b) => a.ts - b.ts);
-  const self = new Map();
-  const stack = [];
-  for (const e of mine) {
-    while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
-    const parent = stack.at(-1);
-    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - e.dur);
-    self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
-    stack.push(e);
-  }
-  // Animation-frame callbacks (ShopPulse publishes in one): their durations, and the whole
-  // frame's rendering work after them.
-  const q = (xs, f) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] : 0);
-  const raf = mine.filter((e) => e.name === 'FireAnimationFrame').map((e) => e.dur / 1000).sort((a, b) => a - b);
-  const span = mine.length ? (mine.at(-1).ts + mine.at(-1).dur - mine[0].ts) / 1000 : 0;
-  return [
-    `${(span / 1000).toFixed(1)} s traced; animation-frame callbacks: ${raf.length}, p50 ${q(raf, 0.5).toFixed(1)} ms, p99 ${q(raf, 0.99).toFixed(1)} ms, max ${(raf.at(-1) ?? 0).toFixed(1)} ms`,
-    ...[...self].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`),
-  ];
-}
-
 // The sweep's schedule (the gateway's `--resume-pace`), seconds from the
 // start of a page's paced resume: IDLE_S without events (the idle frame
 // times), WARM_S at RATES[0] ("cold"), then each rate for stepSecs(rate)
@@ -193,26 +152,11 @@ const stepSecs = (rate) => (rate >= 100_000 ? STEP_HIGH_S : STEP_S);
 const SCHEDULE = [[0, IDLE_S], [RATES[0], WARM_S], ...RATES.flatMap((r) => [[0, GAP_S], [r, stepSecs(r)]])];
 const SWEEP_EVENTS = SCHEDULE.reduce((n, [r, secs]) => n + r * secs, 0);
 
-/**
- * A gateway whose history holds `events` simulator events (seed 7, replayed
- * with --replay --speed max, waited for), with `extra` flags.
- */
-async function prefilled(events, extra = []) {
-  const file = path.join(os.tmpdir(), `shoppulse-bench-seed7-2000-${events}.ndjson`);
-  if (!existsSync(file)) {
-    execFileSync(FEED_BIN, ['simulate', '--seed', '7', '--rate', '2000', '--sim-start', SIM_START,
-      '--events', String(events), '-o', `${file}.part`], { stdio: 'ignore' });
-    renameSync(`${file}.part`, file);
-  }
-  const gw = await startGateway([...GATEWAY_ARGS.slice(0, 4), '--history', String(events + 1000),
-    '--replay', file, '--speed', 'max', ...extra]);
-  const t0 = performance.now();
-  const h = await until(async () => {
-    const j = await (await fetch(`${gw.url}/healthz`)).json();
-    return j.head_seq >= events ? j : null;
-  }, 300_000, 'the replay to fill the history');
-  log(`history holds ${h.head_seq} events (replayed in ${((performance.now() - t0) / 1000).toFixed(1)} s), epoch ${h.epoch}`);
-  return { gw, epoch: h.epoch };
+/** `prefilled` (lib.mjs), logged. */
+async function prefilledLogged(events, extra = []) {
+  const pre = await prefilled(events, extra);
+  log(`history holds ${events} events (replayed in ${pre.seconds.toFixed(1)} s), epoch ${pre.epoch}`);
+  return pre;
 }
 
 /** A fresh page for `name` that resumes the whole history of `gw` from sequence 0. */
@@ -242,10 +186,7 @@ async function sweep(name, paced) {
   try {
     const before = Date.now();
     await page.goto(url);
-    const T = await until(async () => {
-      const j = await (await fetch(`${paced.gw.url}/healthz`)).json();
-      return j.resume_pace_started_ms >= before ? j.resume_pace_started_ms : null;
-    }, 60_000, `${name}'s paced resume to start`);
+    const T = await pacedStart(paced.gw, before, `${name}'s paced resume to start`);
     const at = (s) => new Promise((r) => setTimeout(r, Math.max(0, T + s * 1000 - Date.now())));
     let t = 0.5;
     await at(t);
@@ -510,7 +451,7 @@ try {
     results.side = {};
     results.schedule = SCHEDULE.map(([r, secs]) => `${r}:${secs}`).join(',');
     log(`rate sweep: ${SWEEP_EVENTS} events in the paced gateway's history`);
-    const paced = await prefilled(SWEEP_EVENTS, ['--resume-pace', results.schedule]);
+    const paced = await prefilledLogged(SWEEP_EVENTS, ['--resume-pace', results.schedule]);
     try {
       for (const c of CLIENTS) {
         log('rate sweep', c);
@@ -520,7 +461,7 @@ try {
       await paced.gw.stop();
     }
     log(`maximum: ${MAX_EVENTS} events from the gateway's history`);
-    const pre = await prefilled(MAX_EVENTS);
+    const pre = await prefilledLogged(MAX_EVENTS);
     try {
       for (const c of CLIENTS) results.side[c].max = await maximum(c, pre);
     } finally {

@@ -1,7 +1,8 @@
 // Building blocks of the browser benchmarks: the simulator's event stream as
 // a line source, ingest pushers (paced or closed-loop), and page helpers.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +11,8 @@ import { FEED_BIN, ROOT, startGateway } from '../e2e/harness.mjs';
 export { FEED_BIN, ROOT, startGateway };
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const INSTRUMENT = readFileSync(path.join(here, 'instrument.js'), 'utf8');
+/** Queue bounds of every benchmark gateway: a page is never dropped as a slow consumer. */
+export const QUEUE_ARGS = ['--client-queue', '100000', '--client-queue-bytes', '2GiB'];
 /** The stream's fixed start, so every run and every client sees the same events. */
 export const SIM_START = '2024-11-29T09:00:00Z';
 
@@ -160,4 +163,85 @@ export async function until(fn, timeoutMs = 20_000, what = 'condition') {
 export function quantile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : null;
+}
+
+/**
+ * A gateway whose history holds `events` simulator events (seed 7; the
+ * NDJSON is kept in `dir`, the temporary directory unless given, and reused;
+ * replayed with --replay --speed max and waited for), with `extra` flags.
+ * Resolves with {gw, epoch, seconds} (seconds: the replay's time).
+ */
+export async function prefilled(events, extra = [], { dir = os.tmpdir() } = {}) {
+  const file = path.join(dir, `shoppulse-bench-seed7-2000-${events}.ndjson`);
+  if (!existsSync(file)) {
+    execFileSync(FEED_BIN, ['simulate', '--seed', '7', '--rate', '2000', '--sim-start', SIM_START,
+      '--events', String(events), '-o', `${file}.part`], { stdio: 'ignore' });
+    renameSync(`${file}.part`, file);
+  }
+  const gw = await startGateway([...QUEUE_ARGS, '--history', String(events + 1000),
+    '--replay', file, '--speed', 'max', ...extra]);
+  const t0 = performance.now();
+  const h = await until(async () => {
+    const j = await (await fetch(`${gw.url}/healthz`)).json();
+    return j.head_seq >= events ? j : null;
+  }, 300_000, 'the replay to fill the history');
+  return { gw, epoch: h.epoch, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * When (epoch ms, the gateway's clock) its paced resume (`--resume-pace`)
+ * started, waiting for one that started at or after `since` (epoch ms).
+ */
+export function pacedStart(gw, since, what = 'the paced resume to start') {
+  return until(async () => {
+    const j = await (await fetch(`${gw.url}/healthz`)).json();
+    return j.resume_pace_started_ms >= since ? j.resume_pace_started_ms : null;
+  }, 60_000, what);
+}
+
+/** Self time per function of a CDP CPU profile, the top `n`, as % of samples. */
+export function selfTimes(p, n = 25) {
+  const hits = new Map();
+  let total = 0;
+  for (const node of p.nodes) {
+    const cf = node.callFrame;
+    const where = cf.url ? cf.url.split('/').pop() : '';
+    const k = `${cf.functionName || '(anonymous)'} ${where}`.trim();
+    hits.set(k, (hits.get(k) ?? 0) + (node.hitCount ?? 0));
+    total += node.hitCount ?? 0;
+  }
+  return [...hits].sort((a, b) => b[1] - a[1]).slice(0, n)
+    .map(([k, h]) => `${((100 * h) / total).toFixed(1)}% ${k}`);
+}
+
+/** The complete events of the renderer's main thread in a trace, in time order. */
+export function mainThreadEvents(events) {
+  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  if (!main) return [];
+  return events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur)
+    .sort((a, b) => a.ts - b.ts);
+}
+
+/** Main-thread time per trace event name (complete events, nested ones not double-counted), the top `n`. */
+export function traceSummary(events, n = 12) {
+  const mine = mainThreadEvents(events);
+  if (!mine.length) return ['no renderer main thread in the trace'];
+  const self = new Map();
+  const stack = [];
+  for (const e of mine) {
+    while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
+    const parent = stack.at(-1);
+    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - e.dur);
+    self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
+    stack.push(e);
+  }
+  // Animation-frame callbacks (ShopPulse publishes in one): their durations, and the whole
+  // frame's rendering work after them.
+  const q = (xs, f) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] : 0);
+  const raf = mine.filter((e) => e.name === 'FireAnimationFrame').map((e) => e.dur / 1000).sort((a, b) => a - b);
+  const span = (mine.at(-1).ts + mine.at(-1).dur - mine[0].ts) / 1000;
+  return [
+    `${(span / 1000).toFixed(1)} s traced; animation-frame callbacks: ${raf.length}, p50 ${q(raf, 0.5).toFixed(1)} ms, p99 ${q(raf, 0.99).toFixed(1)} ms, max ${(raf.at(-1) ?? 0).toFixed(1)} ms`,
+    ...[...self].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`),
+  ];
 }

@@ -10,13 +10,11 @@
 // Usage: node --experimental-websocket tests/bench/trace-rate.mjs RATE [SECONDS] [--save DIR] [--profile]
 // Environment: SHOPPULSE_DIST, SHOPPULSE_WINDOW, SHOPPULSE_TRACE_CATEGORIES as for browser.mjs;
 // SHOPPULSE_QUERY adds to the page's query (e.g. `&worker=0`).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { launchChromium, newPage } from './cdp.mjs';
-import { FEED_BIN, INSTRUMENT, SIM_START, startGateway, until } from './lib.mjs';
+import { INSTRUMENT, mainThreadEvents, pacedStart, prefilled, selfTimes, traceSummary } from './lib.mjs';
 
 const argv = process.argv.slice(2);
 const RATE = Number(argv[0] ?? 100_000);
@@ -26,31 +24,16 @@ if (save) mkdirSync(save, { recursive: true });
 const WARM = [[0, 3], [10_000, 3]];
 const schedule = [...WARM, [RATE, SECS + 1]];
 const events = schedule.reduce((n, [r, s]) => n + r * s, 0);
-const file = path.join(os.tmpdir(), `shoppulse-bench-seed7-2000-${events}.ndjson`);
-if (!existsSync(file)) {
-  execFileSync(FEED_BIN, ['simulate', '--seed', '7', '--rate', '2000', '--sim-start', SIM_START,
-    '--events', String(events), '-o', `${file}.part`], { stdio: 'ignore' });
-  renameSync(`${file}.part`, file);
-}
-const gw = await startGateway(['--client-queue', '100000', '--client-queue-bytes', '2GiB',
-  '--history', String(events + 1000), '--replay', file, '--speed', 'max',
-  '--resume-pace', schedule.map(([r, s]) => `${r}:${s}`).join(',')]);
+const { gw, epoch } = await prefilled(events, ['--resume-pace', schedule.map(([r, s]) => `${r}:${s}`).join(',')]);
 const chrome = await launchChromium();
 try {
-  const h = await until(async () => {
-    const j = await (await fetch(`${gw.url}/healthz`)).json();
-    return j.head_seq >= events ? j : null;
-  }, 300_000, 'the history');
   const page = await newPage(chrome.port);
   await page.send('Page.addScriptToEvaluateOnNewDocument', { source: INSTRUMENT });
   await page.instrumentWorkers('');
   const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
   const before = Date.now();
-  await page.goto(`${gw.url}/?feed=${feed}&bench_resume_epoch=${encodeURIComponent(h.epoch)}${process.env.SHOPPULSE_QUERY ?? ''}`);
-  const T = await until(async () => {
-    const j = await (await fetch(`${gw.url}/healthz`)).json();
-    return j.resume_pace_started_ms >= before ? j.resume_pace_started_ms : null;
-  }, 60_000, 'the paced resume');
+  await page.goto(`${gw.url}/?feed=${feed}&bench_resume_epoch=${encodeURIComponent(epoch)}${process.env.SHOPPULSE_QUERY ?? ''}`);
+  const T = await pacedStart(gw, before);
   const at = (s) => new Promise((r) => setTimeout(r, Math.max(0, T + s * 1000 - Date.now())));
   const t0 = WARM.reduce((n, [, s]) => n + s, 0) + 0.5;
   await at(t0);
@@ -77,15 +60,8 @@ try {
   await done;
   for (const w of workers) {
     const { profile: p } = await page.send('Profiler.stop', {}, w);
-    const hits = new Map();
-    let total = 0;
-    for (const n of p.nodes) {
-      const k = n.callFrame.functionName || `(anonymous) ${n.callFrame.url.split('/').pop()}`;
-      hits.set(k, (hits.get(k) ?? 0) + (n.hitCount ?? 0));
-      total += n.hitCount ?? 0;
-    }
     console.log(`${w ? 'engine worker' : 'page main thread'}, self time (% of samples):`);
-    for (const [k, h] of [...hits].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${((100 * h) / total).toFixed(1).padStart(5)} % ${k.slice(0, 150)}`);
+    for (const line of selfTimes(p, 40)) console.log(`  ${line.slice(0, 160)}`);
     if (save) writeFileSync(path.join(save, `${w ? 'worker' : 'page'}-${RATE}.cpuprofile`), JSON.stringify(p));
   }
   console.log(`rate ${RATE}: applied ${Math.round((a1 - a0) / SECS)}/s; p99 frame ${f.frameP99Ms?.toFixed(1)} ms, dropped ${f.droppedPct?.toFixed(1)} %, long tasks ${f.longTasks}, in turn ${f.inTurnPct?.toFixed(0)} %`);
@@ -104,19 +80,8 @@ try {
   for (const [key, us] of [...busy].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
     console.log(`  ${(us / 1000).toFixed(0).padStart(6)} ms ${names.get(key) ?? key}`);
   }
-  // The main thread's self time per event name.
-  const main = [...names].find(([, n]) => n === 'CrRendererMain')?.[0];
-  const self = new Map();
-  const stack = [];
-  for (const e of traced.filter((x) => `${x.pid}:${x.tid}` === main && x.ph === 'X' && x.dur).sort((a, b) => a.ts - b.ts)) {
-    while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
-    const parent = stack.at(-1);
-    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - e.dur);
-    self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
-    stack.push(e);
-  }
   // Tasks over 50 ms on the main thread (the long tasks), with what they spent the most in.
-  const mainEvents = traced.filter((x) => `${x.pid}:${x.tid}` === main && x.ph === 'X' && x.dur).sort((a, b) => a.ts - b.ts);
+  const mainEvents = mainThreadEvents(traced);
   for (const t of mainEvents.filter((x) => x.dur > 50_000 && (x.name === 'RunTask' || x.name === 'ThreadControllerImpl::RunTask'))) {
     const inner = new Map();
     for (const e of mainEvents) {
@@ -126,9 +91,8 @@ try {
     console.log(`long task ${(t.dur / 1000).toFixed(0)} ms at +${((t.ts - mainEvents[0].ts) / 1e6).toFixed(2)} s: ${top.join(', ')}`);
   }
   console.log('main thread, self time per event kind:');
-  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${(v / 1000).toFixed(0).padStart(6)} ms ${k}`);
+  for (const line of traceSummary(traced, 14)) console.log(`  ${line}`);
   if (save) {
-    mkdirSync(save, { recursive: true });
     writeFileSync(path.join(save, `trace-${RATE}.json`), JSON.stringify(traced));
   }
   await page.close();

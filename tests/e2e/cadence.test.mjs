@@ -7,11 +7,11 @@
 // changes) against the animation frames in each phase.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FEED_BIN, launchBrowser, openDashboard, startGateway, until } from './harness.mjs';
+import { launchBrowser, openDashboard } from './harness.mjs';
+import { pacedStart, prefilled } from '../bench/lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Seconds: a pause, 10k events/s, then 150k (the strip's events/s is the
@@ -21,19 +21,10 @@ const PHASES = [[0, 2], [10_000, 5], [150_000, 8]];
 test('under a busy feed the page draws a view every third frame, below 25k events/s every frame', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shoppulse-cadence-'));
   const events = PHASES.reduce((n, [r, s]) => n + r * s, 0);
-  const file = path.join(dir, 'stream.ndjson');
-  execFileSync(FEED_BIN, ['simulate', '--seed', '7', '--rate', '2000', '--sim-start', '2024-11-29T09:00:00Z',
-    '--events', String(events), '-o', file], { stdio: 'ignore' });
-  const gw = await startGateway(['--replay', file, '--speed', 'max', '--history', String(events + 1000),
-    '--batch', '100', '--client-queue', '100000', '--client-queue-bytes', '1GiB',
-    '--resume-pace', PHASES.map(([r, s]) => `${r}:${s}`).join(',')]);
+  const { gw, epoch } = await prefilled(events, ['--batch', '100',
+    '--resume-pace', PHASES.map(([r, s]) => `${r}:${s}`).join(',')], { dir });
   const browser = await launchBrowser();
   try {
-    const health = async () => (await fetch(`${gw.url}/healthz`)).json();
-    const { epoch } = await until(async () => {
-      const h = await health();
-      return h.head_seq >= events ? h : null;
-    }, 30_000, 'the history filled');
     const before = Date.now();
     const { page, errors } = await openDashboard(browser, `${gw.url}/?bench_resume_epoch=${encodeURIComponent(epoch)}`);
     await page.evaluate(() => {
@@ -43,10 +34,7 @@ test('under a busy feed the page draws a view every third frame, below 25k event
       new MutationObserver(() => { c.views += 1; })
         .observe(document.querySelector('[data-last-seq]'), { attributes: true, attributeFilter: ['data-last-seq'] });
     });
-    const start = await until(async () => {
-      const h = await health();
-      return h.resume_pace_started_ms >= before ? h.resume_pace_started_ms : null;
-    }, 30_000, 'the paced resume started');
+    const start = await pacedStart(gw, before);
     const at = (s) => sleep(Math.max(0, start + s * 1000 - Date.now()));
     /** Views drawn per animation frame from second `from` to `to` of the schedule. */
     const ratio = async (from, to) => {
