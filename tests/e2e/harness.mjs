@@ -148,6 +148,26 @@ export async function readCount(page, testid) {
 }
 
 /** Polls `fn` until it returns truthy or `timeoutMs` passes. */
+/**
+ * The text of each `data-testid` section on two pages, read once both show
+ * the same (or after `timeoutMs`), for tests that compare two dashboards
+ * fed the same stream. The counters can lead the other sections by up to
+ * two frames: a slow machine drops frames, and then the sections are drawn
+ * in turn (src/stagger.rs). Sections that never agree come back different
+ * and the caller's assertion says which.
+ */
+export async function sectionTexts(pageA, pageB, ids, timeoutMs = 5_000) {
+  const texts = (page) => Promise.all(ids.map((id) => page.getByTestId(id).first().innerText()));
+  let pair = [];
+  const start = Date.now();
+  do {
+    pair = [await texts(pageA), await texts(pageB)];
+    if (JSON.stringify(pair[0]) === JSON.stringify(pair[1])) break;
+    await new Promise((r) => setTimeout(r, 100));
+  } while (Date.now() - start < timeoutMs);
+  return pair;
+}
+
 export async function until(fn, timeoutMs = 10_000, what = 'condition') {
   const start = Date.now();
   let last;
