@@ -147,7 +147,6 @@ export async function readCount(page, testid) {
   return digits === '' ? NaN : Number(digits);
 }
 
-/** Polls `fn` until it returns truthy or `timeoutMs` passes. */
 /**
  * The text of each `data-testid` section on two pages, read once both show
  * the same (or after `timeoutMs`), for tests that compare two dashboards
@@ -168,6 +167,7 @@ export async function sectionTexts(pageA, pageB, ids, timeoutMs = 5_000) {
   return pair;
 }
 
+/** Polls `fn` until it returns truthy or `timeoutMs` passes. */
 export async function until(fn, timeoutMs = 10_000, what = 'condition') {
   const start = Date.now();
   let last;
