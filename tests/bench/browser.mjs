@@ -214,6 +214,10 @@ async function sweep(name, paced) {
       out.sweep.push(x);
       const longAt = x.longAtMs?.length ? ` (${x.longAtMs.map(([t, d]) => `${d} ms at ${(t / 1000).toFixed(1)} s`).join(', ')} after navigation)` : '';
       log(name, 'rate', rate, 'behind', x.behind, 'kept up', x.keptUp, 'p99 frame', x.frameP99Ms?.toFixed(1), 'dropped', `${x.droppedPct?.toFixed(1)}%`, 'long tasks', `${x.longTasks}${longAt}`, 'drawn in turn', `${x.inTurnPct?.toFixed(0)}%`);
+      for (const f of x.longFrames ?? []) {
+        log(name, '  long frame', `${f.ms} ms at ${(f.atMs / 1000).toFixed(1)} s:`, `blocking ${f.blockingMs}, script ${f.scriptMs}, render ${f.renderMs} (style and layout ${f.layoutMs})`,
+          f.scripts.map((x) => `${x.ms} ms ${x.what}`).join('; '));
+      }
       if (!x.keptUp) break;
     }
     const within = (x) => x.keptUp && x.frameP99Ms <= FRAME_BOUND_MS + FRAME_JITTER_MS && x.longTasks === 0;

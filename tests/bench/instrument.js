@@ -22,7 +22,7 @@
     return;
   }
   const P = (window.__perf = {
-    recording: false, deltas: [], long: [], last: 0, wasmMemory: null, lat: [], pending: [],
+    recording: false, deltas: [], long: [], loaf: [], last: 0, wasmMemory: null, lat: [], pending: [],
   });
   try {
     new PerformanceObserver((list) => {
@@ -33,6 +33,29 @@
       }
     }).observe({ type: 'longtask' });
   } catch (e) { P.noLongtask = String(e); }
+  // What a long frame was made of (Long Animation Frames API): for each
+  // animation frame that blocked the page over 50 ms, when it began, how
+  // long it took, how much of that was script (and which), style and
+  // layout, and the rest (paint, commit, or the thread not running: a
+  // garbage collection or the core busy with other threads).
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (!P.recording || e.blockingDuration <= 0) continue;
+        const scripts = e.scripts.map((x) => ({
+          ms: Math.round(x.duration),
+          what: `${x.invokerType} ${x.invoker}${x.sourceFunctionName ? ` ${x.sourceFunctionName}` : ''}`,
+        })).sort((a, b) => b.ms - a.ms);
+        const scriptMs = Math.round(e.scripts.reduce((n, x) => n + x.duration, 0));
+        const layoutMs = e.styleAndLayoutStart ? Math.round(e.startTime + e.duration - e.styleAndLayoutStart) : 0;
+        P.loaf.push({
+          atMs: Math.round(e.startTime), ms: Math.round(e.duration), blockingMs: Math.round(e.blockingDuration),
+          scriptMs, renderMs: e.renderStart ? Math.round(e.startTime + e.duration - e.renderStart) : 0, layoutMs,
+          scripts: scripts.slice(0, 3),
+        });
+      }
+    }).observe({ type: 'long-animation-frame' });
+  } catch (e) { P.noLoaf = String(e); }
   addEventListener('TrunkApplicationStarted', (e) => { P.wasmMemory = e.detail?.wasm?.memory ?? null; });
 
   const shownSeq = () => {
@@ -60,7 +83,7 @@
   };
   requestAnimationFrame(loop);
 
-  P.start = () => { P.deltas = []; P.long = []; P.longAt = []; P.last = 0; P.lat = []; P.inTurn = 0; P.recording = true; };
+  P.start = () => { P.deltas = []; P.long = []; P.longAt = []; P.loaf = []; P.last = 0; P.lat = []; P.inTurn = 0; P.recording = true; };
   const q = (xs, f) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] : null);
   P.stop = () => {
     P.recording = false;
@@ -81,6 +104,8 @@
       longMaxMs: P.long.length ? Math.max(...P.long) : 0,
       // When each long task began, ms after navigation, and how long it took.
       longAtMs: P.long.map((d, i) => [P.longAt[i], Math.round(d)]),
+      // Long animation frames (over 50 ms of blocking), see above.
+      longFrames: P.loaf,
       latencyN: l.length,
       latencyP50Ms: q(l, 0.5),
       latencyP99Ms: q(l, 0.99),
