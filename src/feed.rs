@@ -125,9 +125,8 @@ pub fn waiting_state(offline: bool, failures: u32, in_s: u32) -> ConnState {
 mod browser {
     use std::rc::Rc;
 
-    use futures::future::{poll_fn, select, Either};
-    use futures::{SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
+    use futures::future::{select, Either};
+    use futures::StreamExt;
     use gloo_timers::future::TimeoutFuture;
 
     use super::{
@@ -135,6 +134,7 @@ mod browser {
         DEAD_AFTER_MS, HEARTBEAT_MS, POLL_MS, RESYNCED_SHOWN_MS,
     };
     use crate::session::{Outcome, Session};
+    use crate::socket::{Frames, Socket, SocketEvent};
     use crate::state::now_ms;
 
     /// The feed URL for this page (see [`super::feed_url_for`]).
@@ -251,13 +251,13 @@ mod browser {
         }
     }
 
-    fn describe(e: &WebSocketError) -> String {
-        match e {
-            WebSocketError::ConnectionClose(c) if c.reason.is_empty() => {
-                format!("closed (code {})", c.code)
-            }
-            WebSocketError::ConnectionClose(c) => format!("closed (code {}: {})", c.code, c.reason),
-            other => other.to_string(),
+    /// Why the socket closed, for the health strip.
+    fn describe(code: u16, reason: &str, failed: bool) -> String {
+        match (failed, reason.is_empty()) {
+            (true, true) => format!("connection failed (code {code})"),
+            (true, false) => format!("connection failed (code {code}: {reason})"),
+            (false, true) => format!("closed (code {code})"),
+            (false, false) => format!("closed (code {code}: {reason})"),
         }
     }
 
@@ -270,28 +270,24 @@ mod browser {
 
     async fn connect_once(store: &Rc<Host>, url: &str) -> Ended {
         let mut ended = Ended::default();
-        let mut ws = match WebSocket::open(url) {
+        let mut ws = match Socket::open(url) {
             Ok(ws) => ws,
             Err(e) => {
                 return ended.because(format!("cannot open {url}: {e}"));
             }
         };
-        // The sink is ready once the socket left CONNECTING (open, or failed).
-        let opened = poll_fn(|cx| ws.poll_ready_unpin(cx));
-        if let Either::Right(_) = select(opened, TimeoutFuture::new(CONNECT_TIMEOUT_MS)).await {
-            return ended.because("connect timed out");
+        match select(ws.events.next(), TimeoutFuture::new(CONNECT_TIMEOUT_MS)).await {
+            Either::Left((Some(SocketEvent::Open), _)) => {}
+            Either::Left((Some(SocketEvent::Closed { code, reason, failed }), _)) => {
+                return ended.because(describe(code, &reason, failed));
+            }
+            Either::Left(_) => return ended.because("connection failed"),
+            Either::Right(_) => return ended.because("connect timed out"),
         }
-        if !matches!(ws.state(), State::Open) {
-            // Failed to connect: the stream holds the reason.
-            let reason = match ws.next().await {
-                Some(Err(e)) => describe(&e),
-                _ => "connection failed".to_owned(),
-            };
-            return ended.because(reason);
+        if let Err(e) = ws.send(&store.hello_frame()) {
+            return ended.because(e);
         }
-        if let Err(e) = ws.send(Message::Text(store.hello_frame())).await {
-            return ended.because(describe(&e));
-        }
+        let mut frames = Frames::default();
         let mut last_rx = now_ms();
         let mut next_heartbeat = last_rx + HEARTBEAT_MS;
         let mut resynced_at: Option<i64> = None;
@@ -312,8 +308,8 @@ mod browser {
                 }
             }
             if now >= next_heartbeat {
-                if let Err(e) = ws.send(Message::Text(Session::heartbeat_frame(now))).await {
-                    return ended.because(describe(&e));
+                if let Err(e) = ws.send(&Session::heartbeat_frame(now)) {
+                    return ended.because(e);
                 }
                 next_heartbeat = now + HEARTBEAT_MS;
             }
@@ -325,25 +321,31 @@ mod browser {
             // clearTimeout); every deadline it serves only moves later.
             let t = timer
                 .get_or_insert_with(|| TimeoutFuture::new(u32::try_from(wait).unwrap_or(1000)));
-            let msg = match select(ws.next(), t).await {
-                Either::Left((msg, _)) => msg,
+            let event = match select(ws.events.next(), t).await {
+                Either::Left((event, _)) => event,
                 Either::Right(_) => {
                     timer = None;
                     continue;
                 }
             };
-            match msg {
+            match event {
                 None => {
                     return ended.because("closed");
                 }
-                Some(Err(e)) => {
-                    return ended.because(describe(&e));
+                Some(SocketEvent::Closed {
+                    code,
+                    reason,
+                    failed,
+                }) => {
+                    return ended.because(describe(code, &reason, failed));
                 }
-                Some(Ok(msg)) => {
+                Some(frame) => {
                     last_rx = now_ms();
-                    let outcome = match msg {
-                        Message::Text(text) => store.on_text(&text),
-                        Message::Bytes(bytes) => store.on_binary(&bytes),
+                    let outcome = match frame {
+                        SocketEvent::Text(text) => store.on_text(frames.text(&text)),
+                        SocketEvent::Bytes(bytes) => store.on_binary(frames.bytes(&bytes)),
+                        // Not sent after the opening, nor after the close.
+                        SocketEvent::Open | SocketEvent::Closed { .. } => Outcome::Continue,
                     };
                     match outcome {
                         Outcome::Continue | Outcome::Gap => {}

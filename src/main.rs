@@ -27,6 +27,8 @@ pub mod notify;
 pub mod pause;
 pub mod prefs;
 pub mod session;
+#[cfg(target_arch = "wasm32")]
+pub mod socket;
 pub mod settings;
 pub mod stagger;
 pub mod state;

@@ -78,6 +78,8 @@ pub struct Stagger {
     in_turn_until_ms: f64,
     /// When the last late frame began, ms.
     last_late_ms: f64,
+    /// Animation frames between two views ([`frames_per_view`]).
+    frames_per_view: u32,
 }
 
 impl Default for Stagger {
@@ -91,6 +93,7 @@ impl Default for Stagger {
             last_frame_ms: f64::NEG_INFINITY,
             in_turn_until_ms: f64::NEG_INFINITY,
             last_late_ms: f64::NEG_INFINITY,
+            frames_per_view: 1,
         }
     }
 }
@@ -126,9 +129,21 @@ impl Stagger {
         self.last_frame_ms = now_ms;
     }
 
-    /// Groups are drawn in turn at `now_ms` (a frame was late recently).
+    /// Groups are drawn in turn at `now_ms`: a frame was late recently and
+    /// a view comes every frame ([`Stagger::set_frames_per_view`]).
     pub fn in_turn(&self, now_ms: f64) -> bool {
-        now_ms < self.in_turn_until_ms
+        self.frames_per_view == 1 && now_ms < self.in_turn_until_ms
+    }
+
+    /// Views now come every `n` animation frames ([`frames_per_view`]).
+    /// From 2, the groups are drawn together in the frame a view comes,
+    /// never in turn: a frame in between has no drawing to take over, and
+    /// drawing in turn would make every frame a drawing frame (style,
+    /// layout, paint and commit of the page each time) where one in `n`
+    /// is enough; under a busy feed that cost frames (docs/PERFORMANCE.md,
+    /// *Long frames, attributed*).
+    pub fn set_frames_per_view(&mut self, n: u32) {
+        self.frames_per_view = n;
     }
 
     /// The groups to draw now (`now_ms`); they then count as showing the
@@ -293,6 +308,29 @@ mod tests {
         let (mut last, shown) = drawn.last().cloned().unwrap_or_default();
         last.sort_unstable();
         assert_eq!((last, shown), (vec![0, 1, 2], seq));
+    }
+
+    #[test]
+    fn with_a_view_every_second_frame_or_less_late_frames_never_make_the_groups_drawn_in_turn() {
+        for frames in [2, 3] {
+            let mut s = Stagger::default();
+            s.set_frames_per_view(frames);
+            // Late frames in a row, each with a new view.
+            let mut t = 0.0;
+            s.frame(t, true);
+            for seq in 1..10 {
+                t += 40.0;
+                s.frame(t, false);
+                s.published(seq, ALL_NEW);
+                assert!(!s.in_turn(t), "{frames} frames per view, view {seq}");
+                let mut g = s.take(t);
+                g.sort_unstable();
+                assert_eq!((g, s.shown_seq()), (vec![0, 1, 2], seq));
+            }
+            // Back to a view every frame: the late frames seen count.
+            s.set_frames_per_view(1);
+            assert!(s.in_turn(t));
+        }
     }
 
     #[test]

@@ -542,12 +542,18 @@ impl Store {
     pub fn on_answer(self: &Rc<Self>, answer: Answer) {
         match answer {
             Answer::Publish(p) => {
+                let worker = !matches!(&*self.link.borrow(), Some(Link::Local(_)));
+                // The next publish may come once this one is drawn, and
+                // under a busy feed a frame or two later (the cadence).
+                let frames = if worker {
+                    frames_per_view(self.signals.rate.get_untracked())
+                } else {
+                    1
+                };
+                self.stagger.borrow_mut().set_frames_per_view(frames);
                 self.apply(*p);
-                if !matches!(&*self.link.borrow(), Some(Link::Local(_))) {
-                    // The next publish may come once this one is drawn, and
-                    // under a busy feed a frame or two later (the cadence).
+                if worker {
                     let store = Rc::clone(self);
-                    let frames = frames_per_view(self.signals.rate.get_untracked());
                     after_frames(frames, move || store.send(Cmd::Drawn));
                 }
             }
@@ -688,23 +694,42 @@ impl Store {
         if self.catch_up_scheduled.get() {
             return;
         }
-        let stale = Panel::ALL
+        let latest = self.latest.borrow();
+        let stale: Vec<Panel> = Panel::ALL
             .into_iter()
-            .any(|p| !self.on(p) && !self.sections.shows_panel(p, &self.latest.borrow()));
-        if stale {
+            .filter(|&p| !self.on(p) && !self.sections.shows_panel(p, &latest))
+            .collect();
+        drop(latest);
+        if !stale.is_empty() {
             self.catch_up_scheduled.set(true);
-            let store = Rc::clone(self);
-            set_timeout(
-                move || {
-                    store.catch_up_scheduled.set(false);
-                    // Panels on screen are drawn with every view, by `draw`.
-                    for p in Panel::ALL.into_iter().filter(|&p| !store.on(p)) {
-                        store.sections.draw_panel(p, &store.latest.borrow());
-                    }
-                },
-                std::time::Duration::from_millis(OFF_SCREEN_MS),
-            );
+            Rc::clone(self).catch_up(stale, OFF_SCREEN_MS);
         }
+    }
+
+    /// In `wait_ms`, draws the first of `panels` that is still out of view
+    /// with the latest view, then the next in a task of its own, and so on:
+    /// one panel per task. Drawn in one task, the panels out of view took
+    /// up to 30 ms of the main thread once a second, and under a busy feed
+    /// that task was the sweep's one long task (docs/PERFORMANCE.md,
+    /// *Long frames, attributed*).
+    fn catch_up(self: Rc<Self>, mut panels: Vec<Panel>, wait_ms: u64) {
+        set_timeout(
+            move || {
+                while let Some(p) = panels.pop() {
+                    // Panels on screen are drawn with every view, by `draw`.
+                    if !self.on(p) {
+                        self.sections.draw_panel(p, &self.latest.borrow());
+                        break;
+                    }
+                }
+                if panels.is_empty() {
+                    self.catch_up_scheduled.set(false);
+                } else {
+                    self.catch_up(panels, 0);
+                }
+            },
+            std::time::Duration::from_millis(wait_ms),
+        );
     }
 
     /// Watches which panels of the page under `main` are on screen (an
