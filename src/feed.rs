@@ -268,22 +268,30 @@ mod browser {
         }
     }
 
+    /// Opens a socket to `url` and waits until it is open (or why not).
+    async fn open(url: &str) -> Result<Socket, String> {
+        let mut ws = Socket::open(url).map_err(|e| format!("cannot open {url}: {e}"))?;
+        match select(ws.events.next(), TimeoutFuture::new(CONNECT_TIMEOUT_MS)).await {
+            Either::Left((Some(SocketEvent::Open), _)) => Ok(ws),
+            Either::Left((
+                Some(SocketEvent::Closed {
+                    code,
+                    reason,
+                    failed,
+                }),
+                _,
+            )) => Err(describe(code, &reason, failed)),
+            Either::Left(_) => Err("connection failed".to_owned()),
+            Either::Right(_) => Err("connect timed out".to_owned()),
+        }
+    }
+
     async fn connect_once(store: &Rc<Host>, url: &str) -> Ended {
         let mut ended = Ended::default();
-        let mut ws = match Socket::open(url) {
+        let mut ws = match open(url).await {
             Ok(ws) => ws,
-            Err(e) => {
-                return ended.because(format!("cannot open {url}: {e}"));
-            }
+            Err(e) => return ended.because(e),
         };
-        match select(ws.events.next(), TimeoutFuture::new(CONNECT_TIMEOUT_MS)).await {
-            Either::Left((Some(SocketEvent::Open), _)) => {}
-            Either::Left((Some(SocketEvent::Closed { code, reason, failed }), _)) => {
-                return ended.because(describe(code, &reason, failed));
-            }
-            Either::Left(_) => return ended.because("connection failed"),
-            Either::Right(_) => return ended.because("connect timed out"),
-        }
         if let Err(e) = ws.send(&store.hello_frame()) {
             return ended.because(e);
         }

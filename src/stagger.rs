@@ -183,6 +183,85 @@ impl Stagger {
     }
 }
 
+/// Catching up the sections out of view ([`crate::state::Panel`]), one
+/// per task: decides, the store draws. A round starts [`OFF_SCREEN_MS`]
+/// after a view leaves a section out of view behind ([`CatchUp::stale`]),
+/// then draws the sections that were behind, one per task
+/// ([`CatchUp::next`]): drawn in one task they took up to 30 ms of the
+/// main thread once a second, the sweep's one long task under a busy feed
+/// (docs/PERFORMANCE.md, *Long frames, attributed*). A view published
+/// during a round starts none; when the round ends, any section behind
+/// then starts the next.
+///
+/// [`OFF_SCREEN_MS`]: crate::state::OFF_SCREEN_MS
+#[derive(Clone, Debug, PartialEq)]
+pub struct CatchUp<P> {
+    /// The sections of this round not drawn yet (drawn from the end).
+    round: Vec<P>,
+    /// A round is scheduled or under way.
+    active: bool,
+}
+
+impl<P> Default for CatchUp<P> {
+    fn default() -> Self {
+        CatchUp {
+            round: Vec::new(),
+            active: false,
+        }
+    }
+}
+
+/// What the store does in a catch-up task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatchUpStep<P> {
+    /// Draw this section with the latest view, then run the next task at once.
+    Draw(P),
+    /// The round is over and sections are behind: a new round, later.
+    Again,
+    /// The round is over; nothing is behind.
+    Done,
+}
+
+impl<P: Copy> CatchUp<P> {
+    /// A view was drawn; `behind` lists the sections out of view that do not
+    /// show it (asked only when no round is under way). True when a round
+    /// is to be scheduled.
+    pub fn stale(&mut self, behind: impl FnOnce() -> Vec<P>) -> bool {
+        if self.active {
+            return false;
+        }
+        let behind = behind();
+        if behind.is_empty() {
+            return false;
+        }
+        self.round = behind;
+        self.active = true;
+        true
+    }
+
+    /// A task of the round: the next section still out of view
+    /// (`out_of_view`) to draw; at the end, whether sections are `behind`
+    /// now (views published during the round), which starts the next.
+    pub fn next(
+        &mut self,
+        out_of_view: impl Fn(P) -> bool,
+        behind: impl FnOnce() -> Vec<P>,
+    ) -> CatchUpStep<P> {
+        while let Some(p) = self.round.pop() {
+            // A section back on screen is drawn with every view anyway.
+            if out_of_view(p) {
+                return CatchUpStep::Draw(p);
+            }
+        }
+        self.active = false;
+        if self.stale(behind) {
+            CatchUpStep::Again
+        } else {
+            CatchUpStep::Done
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +387,56 @@ mod tests {
         let (mut last, shown) = drawn.last().cloned().unwrap_or_default();
         last.sort_unstable();
         assert_eq!((last, shown), (vec![0, 1, 2], seq));
+    }
+
+    /// Runs a catch-up: `script` gives, per task, the sections behind if a
+    /// view is published before it (`None`: no view); returns the steps.
+    fn catch_up(
+        first: Vec<u8>,
+        script: &[Option<Vec<u8>>],
+        last_behind: &[u8],
+    ) -> Vec<CatchUpStep<u8>> {
+        let mut c = CatchUp::default();
+        assert!(c.stale(|| first));
+        let mut steps = Vec::new();
+        for published in script {
+            if let Some(behind) = published {
+                assert!(!c.stale(|| behind.clone()), "no round starts during one");
+            }
+            steps.push(c.next(|_| true, || last_behind.to_vec()));
+        }
+        steps
+    }
+
+    #[test]
+    fn sections_out_of_view_catch_up_one_per_task() {
+        use CatchUpStep::{Done, Draw};
+        assert_eq!(
+            catch_up(vec![1, 2, 3], &[None, None, None, None], &[]),
+            [Draw(3), Draw(2), Draw(1), Done]
+        );
+    }
+
+    #[test]
+    fn regression_a_view_published_during_a_catch_up_round_is_not_lost() {
+        // Section 2 is drawn, then a view leaves it behind again: the
+        // round's end starts another (the Online Retail replay's sales
+        // panel kept an old total when the last view came mid-round).
+        use CatchUpStep::{Again, Draw};
+        assert_eq!(
+            catch_up(vec![1, 2], &[None, Some(vec![1, 2]), None], &[2]),
+            [Draw(2), Draw(1), Again]
+        );
+    }
+
+    #[test]
+    fn a_section_back_on_screen_is_skipped_by_the_catch_up() {
+        let mut c = CatchUp::default();
+        assert!(c.stale(|| vec![1, 2, 3]));
+        assert_eq!(c.next(|p| p != 3, Vec::new), CatchUpStep::Draw(2));
+        assert_eq!(c.next(|_| true, Vec::new), CatchUpStep::Draw(1));
+        assert_eq!(c.next(|_| true, Vec::new), CatchUpStep::Done);
+        assert!(c.stale(|| vec![1]), "a new round once the last one is done");
     }
 
     #[test]

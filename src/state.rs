@@ -28,7 +28,7 @@ use crate::host::Host;
 use crate::link::{Answer, Cmd, Extras, Interest, Published, Start};
 use crate::session::ServerInfo;
 use crate::settings::Settings;
-use crate::stagger::{frames_per_view, Stagger, GROUPS};
+use crate::stagger::{frames_per_view, CatchUp, CatchUpStep, Stagger, GROUPS};
 
 /// Connection state shown in the feed-health strip.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -376,8 +376,8 @@ pub struct Store {
     /// Per panel ([`Panel::ALL`] order): on screen (or near it), as the
     /// page's intersection observer last said; all until it says.
     on_screen: Cell<[bool; 5]>,
-    /// A catch-up of the panels out of view is scheduled.
-    catch_up_scheduled: Cell<bool>,
+    /// The catch-up of the panels out of view.
+    catch_up: RefCell<CatchUp<Panel>>,
     /// The observer of the panels (replaced when the page is rebuilt).
     #[cfg(target_arch = "wasm32")]
     panel_watch: RefCell<Option<PanelWatch>>,
@@ -441,7 +441,7 @@ impl Store {
             draw_scheduled: Cell::new(false),
             watching: Cell::new(false),
             on_screen: Cell::new([true; 5]),
-            catch_up_scheduled: Cell::new(false),
+            catch_up: RefCell::new(CatchUp::default()),
             #[cfg(target_arch = "wasm32")]
             panel_watch: RefCell::new(None),
             last_view_ms: Cell::new(0.0),
@@ -688,44 +688,38 @@ impl Store {
         }
     }
 
-    /// Schedules a catch-up of the panels out of view in [`OFF_SCREEN_MS`]
-    /// if one shows an older view than the latest.
-    fn catch_up_later(self: &Rc<Self>) {
-        if self.catch_up_scheduled.get() {
-            return;
-        }
+    /// The panels out of view that do not show the latest view.
+    fn behind(&self) -> Vec<Panel> {
         let latest = self.latest.borrow();
-        let stale: Vec<Panel> = Panel::ALL
+        Panel::ALL
             .into_iter()
             .filter(|&p| !self.on(p) && !self.sections.shows_panel(p, &latest))
-            .collect();
-        drop(latest);
-        if !stale.is_empty() {
-            self.catch_up_scheduled.set(true);
-            Rc::clone(self).catch_up(stale, OFF_SCREEN_MS);
+            .collect()
+    }
+
+    /// Schedules a catch-up of the panels out of view in [`OFF_SCREEN_MS`]
+    /// if one shows an older view than the latest ([`CatchUp`]).
+    fn catch_up_later(self: &Rc<Self>) {
+        if self.catch_up.borrow_mut().stale(|| self.behind()) {
+            Rc::clone(self).catch_up_task(OFF_SCREEN_MS);
         }
     }
 
-    /// In `wait_ms`, draws the first of `panels` that is still out of view
-    /// with the latest view, then the next in a task of its own, and so on:
-    /// one panel per task. Drawn in one task, the panels out of view took
-    /// up to 30 ms of the main thread once a second, and under a busy feed
-    /// that task was the sweep's one long task (docs/PERFORMANCE.md,
-    /// *Long frames, attributed*).
-    fn catch_up(self: Rc<Self>, mut panels: Vec<Panel>, wait_ms: u64) {
+    /// In `wait_ms`, one task of a catch-up round ([`CatchUp::next`]).
+    fn catch_up_task(self: Rc<Self>, wait_ms: u64) {
         set_timeout(
             move || {
-                while let Some(p) = panels.pop() {
-                    // Panels on screen are drawn with every view, by `draw`.
-                    if !self.on(p) {
+                let step = self
+                    .catch_up
+                    .borrow_mut()
+                    .next(|p| !self.on(p), || self.behind());
+                match step {
+                    CatchUpStep::Draw(p) => {
                         self.sections.draw_panel(p, &self.latest.borrow());
-                        break;
+                        self.catch_up_task(0);
                     }
-                }
-                if panels.is_empty() {
-                    self.catch_up_scheduled.set(false);
-                } else {
-                    self.catch_up(panels, 0);
+                    CatchUpStep::Again => self.catch_up_task(OFF_SCREEN_MS),
+                    CatchUpStep::Done => {}
                 }
             },
             std::time::Duration::from_millis(wait_ms),

@@ -7,13 +7,17 @@ use shoppulse_core::view::{InventoryView, StockRow};
 use web_sys::Element;
 
 use super::widgets::{
-    csv_click, fx, lang, on_click, panel, part, set_text, sparkline_el, sub_head,
+    csv_click, fx, fx_throttled, lang, on_click, panel, part, set_text, sparkline_el, sub_head,
 };
-use crate::dom::{drill_button, el, key_of, keyed_morph, patch, text, KeyCache, E};
+use crate::dom::{content_keys, drill_button, el, key_of, keyed, keyed_morph, text, KeyCache, E};
 use crate::export::{csv_time, Csv};
 use crate::format::{relative, thousands};
 use crate::i18n::{Lang, K};
 use crate::state::Sections;
+
+/// The low-stock, out-of-stock, oversold and warning lists are redrawn at
+/// most this often, ms.
+const LISTS_MIN_INTERVAL_MS: f64 = 250.0;
 
 /// "in 12 min" style stock-out projection relative to the newest event time.
 pub fn stockout_text(row: &StockRow, now_ms: i64, l: Lang) -> String {
@@ -97,41 +101,40 @@ fn low_el(row: &StockRow, eta: &str, l: Lang) -> E {
         .c(text("span", "muted small", eta).a("data-testid", "stockout-eta"))
 }
 
-fn out_els(i: &InventoryView, l: Lang) -> Vec<E> {
-    i.out
-        .iter()
-        .map(|r| {
-            let id = r.product.to_string();
-            el("li", "")
-                .a("data-testid", "out-of-stock-row")
-                .a("data-product-id", &id)
-                .a("data-quantity", &r.quantity.to_string())
-                .c(drill_button("product", &id, &l.f(K::WarnLow, &[&id])))
-                .c(text("span", "tag tag-bad", l.t(K::TagOut)))
-                .c(text(
-                    "span",
-                    "muted small",
-                    &l.f(K::Since, &[&format_hms(r.updated_ms)]),
-                ))
-        })
-        .collect()
+/// One out-of-stock product.
+fn out_el(r: &StockRow, l: Lang) -> E {
+    let id = r.product.to_string();
+    el("li", "")
+        .a("data-testid", "out-of-stock-row")
+        .a("data-product-id", &id)
+        .a("data-quantity", &r.quantity.to_string())
+        .c(drill_button("product", &id, &l.f(K::WarnLow, &[&id])))
+        .c(text("span", "tag tag-bad", l.t(K::TagOut)))
+        .c(text(
+            "span",
+            "muted small",
+            &l.f(K::Since, &[&format_hms(r.updated_ms)]),
+        ))
 }
 
-fn oversold_els(i: &InventoryView, l: Lang) -> Vec<E> {
-    i.oversold
-        .iter()
-        .map(|r| {
-            let id = r.product.to_string();
-            el("li", "")
-                .a("data-testid", "oversold-row")
-                .a("data-product-id", &id)
-                .a("data-quantity", &r.quantity.to_string())
-                .c(drill_button(
-                    "product",
-                    &id,
-                    &l.f(K::OversoldQty, &[&id, &r.quantity]),
-                ))
-        })
+/// One oversold product.
+fn oversold_el(r: &StockRow, l: Lang) -> E {
+    let id = r.product.to_string();
+    el("li", "")
+        .a("data-testid", "oversold-row")
+        .a("data-product-id", &id)
+        .a("data-quantity", &r.quantity.to_string())
+        .c(drill_button(
+            "product",
+            &id,
+            &l.f(K::OversoldQty, &[&id, &r.quantity]),
+        ))
+}
+
+/// Keys of stock rows: their products.
+fn product_keys(rows: &[StockRow]) -> Vec<u64> {
+    rows.iter()
+        .map(|r| key_of(&r.product.to_string()))
         .collect()
 }
 
@@ -174,11 +177,7 @@ pub fn inventory_panel() -> Element {
     let out = part(&root, "[data-testid=out-of-stock]");
     let oversold = part(&root, "[data-testid=oversold]");
     let warnings = part(&root, "[data-testid=stock-warnings]");
-    let cache = StoredValue::new_local(KeyCache::new());
-    // One effect for the section: the diff makes unchanged parts cheap, and
-    // an effect costs wasm.
     fx(move || {
-        let now = s.health.with(|h| h.max_event_ms);
         inv.with(|i| {
             set_text(
                 &summary,
@@ -192,28 +191,43 @@ pub fn inventory_panel() -> Element {
                     ],
                 ),
             );
-            let keys: Vec<u64> = i
-                .low
-                .iter()
-                .map(|r| key_of(&r.product.to_string()))
-                .collect();
-            cache.update_value(|c| {
-                keyed_morph(c, &low, &keys, &|k| {
-                    let r = &i.low[k];
-                    low_el(r, &stockout_text(r, now, l), l)
-                });
-            });
-            patch(&out, out_els(i, l));
-            patch(&oversold, oversold_els(i, l));
-            patch(
-                &warnings,
-                i.warnings
-                    .iter()
-                    .map(|w| text("li", "", &warning_text(w, l)))
-                    .collect(),
-            );
         });
     });
+    // The lists are redrawn at most every LISTS_MIN_INTERVAL_MS (the
+    // summary above follows every view): under a busy feed every low-stock
+    // row (quantity, projection, sparkline) changed with every view, faster
+    // than anyone reads, and this panel was the page's largest layout and
+    // paint cost (docs/PERFORMANCE.md, *Long frames, attributed*). Each list
+    // is keyed: a row keeps its node while it stays, and a new warning is
+    // one insertion, not a rewrite of every line below it.
+    let caches = StoredValue::new_local([(); 4].map(|()| KeyCache::new()));
+    fx_throttled(
+        LISTS_MIN_INTERVAL_MS,
+        move || {
+            s.health.track();
+            inv.track();
+        },
+        move || {
+            let now = s.health.with_untracked(|h| h.max_event_ms);
+            inv.with_untracked(|i| {
+                caches.update_value(|[c_low, c_out, c_over, c_warn]| {
+                    keyed_morph(c_low, &low, &product_keys(&i.low), &|k| {
+                        let r = &i.low[k];
+                        low_el(r, &stockout_text(r, now, l), l)
+                    });
+                    keyed_morph(c_out, &out, &product_keys(&i.out), &|k| {
+                        out_el(&i.out[k], l)
+                    });
+                    keyed_morph(c_over, &oversold, &product_keys(&i.oversold), &|k| {
+                        oversold_el(&i.oversold[k], l)
+                    });
+                    keyed(c_warn, &warnings, &content_keys(&i.warnings), &|k| {
+                        text("li", "", &warning_text(&i.warnings[k], l))
+                    });
+                });
+            });
+        },
+    );
     on_click(&root, move |id, e| {
         if id == "export-csv" {
             csv_click(

@@ -94,6 +94,9 @@ try {
   for (const line of traceSummary(traced, 14)) console.log(`  ${line}`);
   if (save) {
     writeFileSync(path.join(save, `trace-${RATE}.json`), JSON.stringify(traced));
+    // What the window showed at the end (which panels are drawn with every view).
+    const shot = await page.send('Page.captureScreenshot', { format: 'png' });
+    writeFileSync(path.join(save, `window-${RATE}.png`), Buffer.from(shot.data, 'base64'));
   }
   await page.close();
 } finally {
