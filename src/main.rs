@@ -27,9 +27,9 @@ pub mod notify;
 pub mod pause;
 pub mod prefs;
 pub mod session;
+pub mod settings;
 #[cfg(target_arch = "wasm32")]
 pub mod socket;
-pub mod settings;
 pub mod stagger;
 pub mod state;
 pub mod ui;

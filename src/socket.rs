@@ -138,8 +138,11 @@ extern "C" {
     #[wasm_bindgen(constructor, js_class = "TextEncoder")]
     fn new() -> Encoder;
     #[wasm_bindgen(method, js_class = "TextEncoder", js_name = encodeInto)]
-    fn encode_into(this: &Encoder, source: &js_sys::JsString, dest: &js_sys::Uint8Array)
-        -> Progress;
+    fn encode_into(
+        this: &Encoder,
+        source: &js_sys::JsString,
+        dest: &js_sys::Uint8Array,
+    ) -> Progress;
     /// `encodeInto`'s result.
     type Progress;
     #[wasm_bindgen(method, getter)]
