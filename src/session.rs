@@ -43,7 +43,8 @@ use shoppulse_core::decode::{decode_event, DecodeError, ErrorClass};
 use shoppulse_core::engine::Config;
 use shoppulse_core::event::{Body, Event, SyncStatus, Target};
 use shoppulse_core::frame::{
-    covered_last_seq, event_seq, ClientFrame, ResumePoint, ServerFrame, Token, PROTOCOL_VERSION,
+    covered_last_seq, event_seq, ClientFrame, EventsFrame, ResumePoint, ServerFrame, Token,
+    PROTOCOL_VERSION,
 };
 use shoppulse_core::id::Id;
 use shoppulse_core::snapshot::{self, SNAP1};
@@ -334,6 +335,19 @@ impl Session {
     /// Applies one text frame from the gateway. `now_ms` is the wall clock,
     /// used as the time of events that carry none.
     pub fn on_text(&mut self, text: &str, now_ms: i64) -> Outcome {
+        // An events frame in the gateway's layout is read in one pass
+        // (`EventsFrame`); anything else, or anything wrong, through the
+        // general parse, which also says what is wrong.
+        if let Some(f) = EventsFrame::parse(text) {
+            let events = &f.events;
+            return self.events_frame(
+                (&f.epoch, f.first_seq, f.sent_ms),
+                (events.len(), |i| events[i]),
+                f.seqs.as_deref(),
+                f.last_seq,
+                now_ms,
+            );
+        }
         match ServerFrame::parse(text) {
             Ok(frame) => self.on_frame(frame, now_ms),
             Err(e) => {
@@ -494,16 +508,13 @@ impl Session {
                 events,
                 seqs,
                 last_seq,
-            } => {
-                let seqs = seqs.as_deref();
-                let last = covered_last_seq(first_seq, events.len(), seqs, last_seq);
-                if let Some(out) = self.events_start(&epoch, first_seq, sent_ms) {
-                    return out;
-                }
-                let numbered =
-                    (0..events.len()).map(|i| (event_seq(first_seq, seqs, i), &*events[i]));
-                self.on_events(last, numbered, now_ms)
-            }
+            } => self.events_frame(
+                (&epoch, first_seq, sent_ms),
+                (events.len(), |i| events[i].get()),
+                seqs.as_deref(),
+                last_seq,
+                now_ms,
+            ),
             ServerFrame::Heartbeat { sent_ms, head_seq } => {
                 self.server_sent_ms = sent_ms;
                 if head_seq != self.head_seq {
@@ -625,17 +636,34 @@ impl Session {
 
     /// Applies the events of a JSON `events` frame covering the positions
     /// up to `covered`.
+    /// A JSON `events` frame: its epoch, first position and send time, how
+    /// many events and the text of each, its numbering.
+    fn events_frame<'a>(
+        &mut self,
+        (epoch, first_seq, sent_ms): (&str, u64, i64),
+        (n, event): (usize, impl Fn(usize) -> &'a str),
+        seqs: Option<&[u64]>,
+        last_seq: Option<u64>,
+        now_ms: i64,
+    ) -> Outcome {
+        let last = covered_last_seq(first_seq, n, seqs, last_seq);
+        if let Some(out) = self.events_start(epoch, first_seq, sent_ms) {
+            return out;
+        }
+        let numbered = (0..n).map(|i| (event_seq(first_seq, seqs, i), event(i)));
+        self.on_events(last, numbered, now_ms)
+    }
+
     fn on_events<'a>(
         &mut self,
         covered: u64,
-        events: impl Iterator<Item = (u64, &'a serde_json::value::RawValue)>,
+        events: impl Iterator<Item = (u64, &'a str)>,
         now_ms: i64,
     ) -> Outcome {
-        for (seq, raw) in events {
+        for (seq, json) in events {
             if seq <= self.last_seq {
                 continue;
             }
-            let json = raw.get();
             match decode_event(json, now_ms) {
                 Ok(ev) => self.apply_event(&ev),
                 Err(err) => {
@@ -860,6 +888,21 @@ mod tests {
         assert_eq!(h.rejected, 1);
         assert_eq!(h.recent_rejections[0].source, REJECT_SOURCE);
         assert_eq!(s.last_seq, 2);
+    }
+
+    #[test]
+    fn an_event_that_is_not_json_in_a_json_frame_is_one_rejection_the_rest_applied() {
+        // Read in one pass (`EventsFrame`), the frame's good events are
+        // applied and the broken one is counted; the general parse would
+        // have refused the whole frame.
+        let mut s = Session::new();
+        s.on_binary(&snapshot("e1", 0), 0);
+        let f = encode_events_frame("e1", 1, 0, [INV, r#"{"kind":"behavior","ts":tru}"#, INV]);
+        assert!(ServerFrame::parse(&f).is_err());
+        assert_eq!(s.on_text(&f, 0), Outcome::Continue);
+        let h = s.engine.view().health;
+        assert_eq!((h.applied, h.rejected), (2, 1));
+        assert_eq!(s.last_seq, 3);
     }
 
     #[test]

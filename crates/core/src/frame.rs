@@ -244,6 +244,220 @@ impl ServerFrame {
     }
 }
 
+/// An `events` frame read in one pass, its events borrowed from the text
+/// (the dashboard's path for JSON events frames; [`ServerFrame::parse`]
+/// reads every frame).
+///
+/// [`ServerFrame::parse`] scans each event twice: `serde_json` finds its
+/// end (a `RawValue`, validated and copied), then
+/// [`crate::decode::decode_event`] reads it. Here an event's end is found by
+/// matching its braces (strings skipped), and `decode_event` alone reads and
+/// checks it, so each byte is scanned once. The frame's other fields are
+/// read with `serde_json`, from their own text.
+///
+/// The one difference, on purpose: an event that is not valid JSON inside
+/// an otherwise well-formed frame makes [`ServerFrame::parse`] refuse the
+/// whole frame, while here it is one event that `decode_event` refuses
+/// (counted and shown, the rest applied). Everything else agrees (the
+/// `one_pass_events_frames_agree_with_server_frame_parse` proptest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsFrame<'a> {
+    /// Stream epoch.
+    pub epoch: String,
+    /// The first stream position the frame covers.
+    pub first_seq: u64,
+    /// Gateway time when the frame was sent (epoch ms; 0 when absent).
+    pub sent_ms: i64,
+    /// Each event's text, as sent.
+    pub events: Vec<&'a str>,
+    /// Explicit sequence numbers (filtered streams).
+    pub seqs: Option<Vec<u64>>,
+    /// The last stream position covered, when past the last event.
+    pub last_seq: Option<u64>,
+}
+
+impl<'a> EventsFrame<'a> {
+    /// The `events` frame in `text`, when it is one in the layout the
+    /// gateway writes: keys without escapes, each at most once, only the
+    /// `events` frame's own (`type`, `epoch`, `first_seq`, `sent_ms`,
+    /// `events`, `seqs`, `last_seq`), every event an object, the numbering
+    /// consistent. `None` for anything else: read it with
+    /// [`ServerFrame::parse`], which also says what is wrong.
+    pub fn parse(text: &'a str) -> Option<EventsFrame<'a>> {
+        let b = text.as_bytes();
+        let mut i = skip_ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return None;
+        }
+        i += 1;
+        let (mut ty, mut epoch, mut first_seq, mut sent_ms) = (false, None, None, None);
+        let (mut events, mut seqs, mut last_seq) = (None, None, None);
+        let mut seen = 0u8;
+        loop {
+            i = skip_ws(b, i);
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let key_end = i + 1 + b[i + 1..].iter().position(|&c| c == b'"')?;
+            let key = &text[i + 1..key_end];
+            if key.contains('\\') {
+                return None;
+            }
+            i = skip_ws(b, key_end + 1);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            let start = skip_ws(b, i + 1);
+            let (bit, end) = if key == "events" {
+                let (list, end) = split_objects(text, start)?;
+                events = Some(list);
+                (0, end)
+            } else {
+                let end = skip_value(b, start)?;
+                let value = &text[start..end];
+                let bit = match key {
+                    "type" => {
+                        ty = value == r#""events""#;
+                        1
+                    }
+                    "epoch" => {
+                        epoch = serde_json::from_str::<Option<String>>(value).ok()?;
+                        2
+                    }
+                    "first_seq" => {
+                        first_seq = serde_json::from_str::<Option<u64>>(value).ok()?;
+                        3
+                    }
+                    "sent_ms" => {
+                        sent_ms = serde_json::from_str::<Option<i64>>(value).ok()?;
+                        4
+                    }
+                    "seqs" => {
+                        seqs = serde_json::from_str::<Option<Vec<u64>>>(value).ok()?;
+                        5
+                    }
+                    "last_seq" => {
+                        last_seq = serde_json::from_str::<Option<u64>>(value).ok()?;
+                        6
+                    }
+                    _ => return None,
+                };
+                (bit, end)
+            };
+            if seen & (1 << bit) != 0 {
+                return None;
+            }
+            seen |= 1 << bit;
+            i = skip_ws(b, end);
+            match b.get(i) {
+                Some(b',') => i += 1,
+                Some(b'}') if skip_ws(b, i + 1) == b.len() => break,
+                _ => return None,
+            }
+        }
+        let (epoch, first_seq, events) = (epoch?, first_seq?, events?);
+        if !ty {
+            return None;
+        }
+        check_event_seqs(first_seq, events.len(), seqs.as_deref(), last_seq).ok()?;
+        Some(EventsFrame {
+            epoch,
+            first_seq,
+            sent_ms: sent_ms.unwrap_or_default(),
+            events,
+            seqs,
+            last_seq,
+        })
+    }
+}
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the JSON value starting at `i`: a string (escapes
+/// skipped), an object or an array (brackets matched, strings skipped), or
+/// a bare word or number (up to the next delimiter). Not validated: the
+/// caller reads the value, which checks it. `None` when it does not end.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let n = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - i);
+            (n > 0).then_some(i + n)
+        }
+    }
+}
+
+/// The index just past the string starting at `i` (a `"`).
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        match b.get(j)? {
+            b'"' => return Some(j + 1),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
+}
+
+/// The objects of the JSON array starting at `i`, as slices of `text`,
+/// and the index past the array; `None` unless every element is an object.
+fn split_objects(text: &str, i: usize) -> Option<(Vec<&str>, usize)> {
+    let b = text.as_bytes();
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return Some((out, i + 1));
+    }
+    loop {
+        if b.get(i) != Some(&b'{') {
+            return None;
+        }
+        let end = skip_value(b, i)?;
+        // Brackets and quotes are ASCII, so `i` and `end` are on char
+        // boundaries.
+        out.push(text.get(i..end)?);
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b']') => return Some((out, i + 1)),
+            _ => return None,
+        }
+    }
+}
+
 /// Sequence number of the `i`-th event of an `events` frame.
 pub fn event_seq(first_seq: u64, seqs: Option<&[u64]>, i: usize) -> u64 {
     match seqs {
