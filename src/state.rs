@@ -715,7 +715,9 @@ impl Store {
                     .next(|p| !self.on(p), || self.behind());
                 match step {
                     CatchUpStep::Draw(p) => {
-                        self.sections.draw_panel(p, &self.latest.borrow());
+                        crate::views::widgets::timed(&format!("catch-up of {p:?}"), || {
+                            self.sections.draw_panel(p, &self.latest.borrow());
+                        });
                         self.catch_up_task(0);
                     }
                     CatchUpStep::Again => self.catch_up_task(OFF_SCREEN_MS),

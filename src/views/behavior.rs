@@ -197,6 +197,7 @@ pub fn behavior_panel() -> Element {
     // per second it changed every frame, faster than anyone reads, and its
     // layout and paint were the largest share of the page's rendering.
     fx_throttled(
+        "live log",
         LOG_MIN_INTERVAL_MS,
         move || b.track(),
         move || {

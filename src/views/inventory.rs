@@ -202,6 +202,7 @@ pub fn inventory_panel() -> Element {
     // one insertion, not a rewrite of every line below it.
     let caches = StoredValue::new_local([(); 4].map(|()| KeyCache::new()));
     fx_throttled(
+        "inventory lists",
         LISTS_MIN_INTERVAL_MS,
         move || {
             s.health.track();

@@ -149,6 +149,7 @@ pub fn recs_panel() -> Element {
     // The active shoppers change on nearly every frame under a busy feed;
     // their rows are redrawn at most once a second so they can be read.
     fx_throttled(
+        "suggestions for active shoppers",
         USERS_MIN_INTERVAL_MS,
         move || recs.track(),
         move || {

@@ -443,7 +443,7 @@ fn sales_chart(
     // Always in a task of its own, never inside the publish: by then the
     // frame's DOM updates are laid out, so reading the canvas size is free,
     // and the draw does not lengthen the publish.
-    let throttle = Throttle::new(DRAW_EVERY_MS, true);
+    let throttle = Throttle::new("sales chart", DRAW_EVERY_MS, true);
     let last = StoredValue::new_local(None::<Drawn>);
     fx(move || {
         sales.track();

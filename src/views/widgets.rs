@@ -24,6 +24,24 @@ fn fx_box(f: Box<dyn Fn()>) {
     Effect::new(move |_| f());
 }
 
+/// A piece of the page's work longer than this is named in the console,
+/// ms (a long task is 50 ms).
+pub const SLOW_TASK_MS: f64 = 40.0;
+
+/// Runs `f`; when it takes over [`SLOW_TASK_MS`], warns in the console
+/// with `name` and the time taken. A long task in a profile or in the Long
+/// Animation Frames API shows only wasm-bindgen's closure wrapper (`real`);
+/// this says which drawing it was (the benchmark prints these warnings).
+pub fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let start = now_f64();
+    let out = f();
+    let ms = now_f64() - start;
+    if ms > SLOW_TASK_MS {
+        web_sys::console::warn_1(&format!("shoppulse slow task: {name} {ms:.0} ms").into());
+    }
+    out
+}
+
 /// Runs requested work at most once every `min_interval_ms`: at once when
 /// the last run is older than that (unless `deferred`: then always in a task
 /// of its own, never inside the caller), else in one trailing run when the
@@ -34,6 +52,8 @@ fn fx_box(f: Box<dyn Fn()>) {
 /// sales chart.
 #[derive(Clone, Copy)]
 pub struct Throttle {
+    /// What it draws, named when a run is slow ([`timed`]).
+    name: &'static str,
     min_interval_ms: f64,
     deferred: bool,
     /// The last run's start (`now_f64`) and whether a run is scheduled.
@@ -41,9 +61,10 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    /// A throttle owned by the current view.
-    pub fn new(min_interval_ms: f64, deferred: bool) -> Throttle {
+    /// A throttle owned by the current view, drawing `name`.
+    pub fn new(name: &'static str, min_interval_ms: f64, deferred: bool) -> Throttle {
         Throttle {
+            name,
             min_interval_ms,
             deferred,
             state: StoredValue::new_local((f64::NEG_INFINITY, false)),
@@ -62,7 +83,7 @@ impl Throttle {
         let since = now_f64() - last_ms;
         if since >= self.min_interval_ms && !self.deferred {
             self.state.set_value((now_f64(), false));
-            run();
+            timed(self.name, run);
             return;
         }
         self.state.set_value((last_ms, true));
@@ -73,7 +94,7 @@ impl Throttle {
             move || {
                 // `Some` back: the view is gone.
                 if self.state.try_set_value((now_f64(), false)).is_none() {
-                    run();
+                    timed(self.name, run);
                 }
             },
             std::time::Duration::from_millis(wait),
@@ -88,9 +109,14 @@ impl Throttle {
 /// changed on every frame and were most of the page's DOM changes, layout
 /// and paint (docs/PERFORMANCE.md, *Frame time and the worker as
 /// default*).
-pub fn fx_throttled(min_interval_ms: f64, track: impl Fn() + 'static, render: impl Fn() + 'static) {
+pub fn fx_throttled(
+    name: &'static str,
+    min_interval_ms: f64,
+    track: impl Fn() + 'static,
+    render: impl Fn() + 'static,
+) {
     let render = std::rc::Rc::new(render);
-    let throttle = Throttle::new(min_interval_ms, false);
+    let throttle = Throttle::new(name, min_interval_ms, false);
     fx(move || {
         track();
         let render = render.clone();

@@ -162,6 +162,12 @@ async function prefilledLogged(events, extra = []) {
 /** A fresh page for `name` that resumes the whole history of `gw` from sequence 0. */
 async function resumingPage(name, { gw, epoch }) {
   const page = await instrumentedPage(name);
+  // ShopPulse names its slow pieces of work in the console (src/views/widgets.rs `timed`).
+  const opened = Date.now();
+  page.on('Runtime.consoleAPICalled', (e) => {
+    const text = e.args?.map((a) => a.value ?? '').join(' ') ?? '';
+    if (text.startsWith('shoppulse slow task')) log(name, `  ${text} at ${((Date.now() - opened) / 1000).toFixed(1)} s after the page opened`);
+  });
   const feed = encodeURIComponent(`ws://127.0.0.1:${gw.port}/ws`);
   const e = encodeURIComponent(epoch);
   const url = isShopPulse(name)
