@@ -355,6 +355,7 @@ mod browser {
                         // Not sent after the opening, nor after the close.
                         SocketEvent::Open | SocketEvent::Closed { .. } => Outcome::Continue,
                     };
+                    frames.trim();
                     match outcome {
                         Outcome::Continue | Outcome::Gap => {}
                         Outcome::Hello => {

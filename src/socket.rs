@@ -151,6 +151,10 @@ extern "C" {
     fn written(this: &Progress) -> u32;
 }
 
+/// Buffers up to this size are kept from frame to frame, bytes (an events
+/// frame of 1,000 events is about 150 KB of JSON or 18 KB of `bin1`).
+pub const KEEP_BYTES: usize = 1 << 20;
+
 /// Reads frames into buffers reused from frame to frame.
 pub struct Frames {
     encoder: Encoder,
@@ -203,6 +207,22 @@ impl Frames {
         }
         self.other = String::from(s);
         &self.other
+    }
+
+    /// Lets go of a buffer that a frame larger than [`KEEP_BYTES`] grew
+    /// (a snapshot is megabytes): the buffers are kept for the next frame
+    /// only at the size of ordinary frames, so one large frame does not
+    /// hold its size in the wasm memory for ever.
+    pub fn trim(&mut self) {
+        if self.text.len() > KEEP_BYTES {
+            self.text = Vec::new();
+        }
+        if self.bytes.len() > KEEP_BYTES {
+            self.bytes = Vec::new();
+        }
+        if self.other.capacity() > KEEP_BYTES {
+            self.other = String::new();
+        }
     }
 
     /// The bytes of a binary frame.
