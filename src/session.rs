@@ -339,10 +339,9 @@ impl Session {
         // (`EventsFrame`); anything else, or anything wrong, through the
         // general parse, which also says what is wrong.
         if let Some(f) = EventsFrame::parse(text) {
-            let events = &f.events;
             return self.events_frame(
                 (&f.epoch, f.first_seq, f.sent_ms),
-                (events.len(), |i| events[i]),
+                &f.events,
                 f.seqs.as_deref(),
                 f.last_seq,
                 now_ms,
@@ -510,7 +509,7 @@ impl Session {
                 last_seq,
             } => self.events_frame(
                 (&epoch, first_seq, sent_ms),
-                (events.len(), |i| events[i].get()),
+                &events.iter().map(|r| r.get()).collect::<Vec<_>>(),
                 seqs.as_deref(),
                 last_seq,
                 now_ms,
@@ -634,26 +633,26 @@ impl Session {
         None
     }
 
-    /// Applies the events of a JSON `events` frame covering the positions
-    /// up to `covered`.
-    /// A JSON `events` frame: its epoch, first position and send time, how
-    /// many events and the text of each, its numbering.
-    fn events_frame<'a>(
+    /// A JSON `events` frame: its epoch, first position and send time, the
+    /// text of each event, its numbering.
+    fn events_frame(
         &mut self,
         (epoch, first_seq, sent_ms): (&str, u64, i64),
-        (n, event): (usize, impl Fn(usize) -> &'a str),
+        events: &[&str],
         seqs: Option<&[u64]>,
         last_seq: Option<u64>,
         now_ms: i64,
     ) -> Outcome {
-        let last = covered_last_seq(first_seq, n, seqs, last_seq);
+        let last = covered_last_seq(first_seq, events.len(), seqs, last_seq);
         if let Some(out) = self.events_start(epoch, first_seq, sent_ms) {
             return out;
         }
-        let numbered = (0..n).map(|i| (event_seq(first_seq, seqs, i), event(i)));
+        let numbered = (0..events.len()).map(|i| (event_seq(first_seq, seqs, i), events[i]));
         self.on_events(last, numbered, now_ms)
     }
 
+    /// Applies the events of a JSON `events` frame covering the positions
+    /// up to `covered`.
     fn on_events<'a>(
         &mut self,
         covered: u64,

@@ -715,7 +715,7 @@ impl Store {
                     .next(|p| !self.on(p), || self.behind());
                 match step {
                     CatchUpStep::Draw(p) => {
-                        crate::views::widgets::timed(&format!("catch-up of {p:?}"), || {
+                        crate::views::widgets::timed(&format_args!("catch-up of {p:?}"), || {
                             self.sections.draw_panel(p, &self.latest.borrow());
                         });
                         self.catch_up_task(0);

@@ -82,33 +82,36 @@ fn stock_csv(i: &InventoryView, l: Lang) -> String {
 /// One low-stock product: the seed-style warning, quantity, sparkline and
 /// projected stock-out.
 fn low_el(row: &StockRow, eta: &str, l: Lang) -> E {
-    let product = row.product.to_string();
-    el("li", "stock-row")
-        .a("data-testid", "low-stock-row")
-        .a("data-product-id", &product)
-        .a("data-quantity", &row.quantity.to_string())
-        .c(el("span", "stock-main").c(drill_button(
-            "product",
-            &product,
-            &l.f(K::WarnLow, &[&product]),
-        )))
-        .c(text(
-            "span",
-            "num stock-qty",
-            &l.f(K::LeftOf, &[&row.quantity, &row.threshold]),
-        ))
-        .c(sparkline_el(&row.history, row.threshold))
-        .c(text("span", "muted small", eta).a("data-testid", "stockout-eta"))
+    let (li, product) = stock_li("stock-row", "low-stock-row", row);
+    li.c(el("span", "stock-main").c(drill_button(
+        "product",
+        &product,
+        &l.f(K::WarnLow, &[&product]),
+    )))
+    .c(text(
+        "span",
+        "num stock-qty",
+        &l.f(K::LeftOf, &[&row.quantity, &row.threshold]),
+    ))
+    .c(sparkline_el(&row.history, row.threshold))
+    .c(text("span", "muted small", eta).a("data-testid", "stockout-eta"))
+}
+
+/// The row of a stock list for `row` (`data-testid`, product id and
+/// quantity), and the product id as text.
+fn stock_li(class: &str, testid: &str, row: &StockRow) -> (E, String) {
+    let id = row.product.to_string();
+    let li = el("li", class)
+        .a("data-testid", testid)
+        .a("data-product-id", &id)
+        .a("data-quantity", &row.quantity.to_string());
+    (li, id)
 }
 
 /// One out-of-stock product.
 fn out_el(r: &StockRow, l: Lang) -> E {
-    let id = r.product.to_string();
-    el("li", "")
-        .a("data-testid", "out-of-stock-row")
-        .a("data-product-id", &id)
-        .a("data-quantity", &r.quantity.to_string())
-        .c(drill_button("product", &id, &l.f(K::WarnLow, &[&id])))
+    let (li, id) = stock_li("", "out-of-stock-row", r);
+    li.c(drill_button("product", &id, &l.f(K::WarnLow, &[&id])))
         .c(text("span", "tag tag-bad", l.t(K::TagOut)))
         .c(text(
             "span",
@@ -119,16 +122,12 @@ fn out_el(r: &StockRow, l: Lang) -> E {
 
 /// One oversold product.
 fn oversold_el(r: &StockRow, l: Lang) -> E {
-    let id = r.product.to_string();
-    el("li", "")
-        .a("data-testid", "oversold-row")
-        .a("data-product-id", &id)
-        .a("data-quantity", &r.quantity.to_string())
-        .c(drill_button(
-            "product",
-            &id,
-            &l.f(K::OversoldQty, &[&id, &r.quantity]),
-        ))
+    let (li, id) = stock_li("", "oversold-row", r);
+    li.c(drill_button(
+        "product",
+        &id,
+        &l.f(K::OversoldQty, &[&id, &r.quantity]),
+    ))
 }
 
 /// Keys of stock rows: their products.

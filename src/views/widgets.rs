@@ -32,7 +32,8 @@ pub const SLOW_TASK_MS: f64 = 40.0;
 /// with `name` and the time taken. A long task in a profile or in the Long
 /// Animation Frames API shows only wasm-bindgen's closure wrapper (`real`);
 /// this says which drawing it was (the benchmark prints these warnings).
-pub fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+/// `name` is formatted only then.
+pub fn timed<T>(name: &dyn std::fmt::Display, f: impl FnOnce() -> T) -> T {
     let start = now_f64();
     let out = f();
     let ms = now_f64() - start;
@@ -83,7 +84,7 @@ impl Throttle {
         let since = now_f64() - last_ms;
         if since >= self.min_interval_ms && !self.deferred {
             self.state.set_value((now_f64(), false));
-            timed(self.name, run);
+            timed(&self.name, run);
             return;
         }
         self.state.set_value((last_ms, true));
@@ -94,7 +95,7 @@ impl Throttle {
             move || {
                 // `Some` back: the view is gone.
                 if self.state.try_set_value((now_f64(), false)).is_none() {
-                    timed(self.name, run);
+                    timed(&self.name, run);
                 }
             },
             std::time::Duration::from_millis(wait),

@@ -158,12 +158,10 @@ export async function readCount(page, testid) {
 export async function sectionTexts(pageA, pageB, ids, timeoutMs = 5_000) {
   const texts = (page) => Promise.all(ids.map((id) => page.getByTestId(id).first().innerText()));
   let pair = [];
-  const start = Date.now();
-  do {
+  await until(async () => {
     pair = [await texts(pageA), await texts(pageB)];
-    if (JSON.stringify(pair[0]) === JSON.stringify(pair[1])) break;
-    await new Promise((r) => setTimeout(r, 100));
-  } while (Date.now() - start < timeoutMs);
+    return JSON.stringify(pair[0]) === JSON.stringify(pair[1]);
+  }, timeoutMs, 'both pages drawn alike').catch(() => {});
   return pair;
 }
 
