@@ -320,6 +320,21 @@ struct Prod {
     /// record is 128 bytes (two cache lines) smaller.
     pc: [u32; PARTNERS],
     pe: [u32; PARTNERS],
+    /// The first slot with the smallest count (0 when none): the one a new
+    /// partner replaces, kept up to date so a full list is not scanned for
+    /// every new partner (derived, rebuilt when read back).
+    weak: u8,
+}
+
+/// The first slot with the smallest count in `counts`, 0 for none.
+fn first_weakest(counts: &[u32]) -> usize {
+    let mut mi = 0;
+    for (i, &c) in counts.iter().enumerate().skip(1) {
+        if c < counts[mi] {
+            mi = i;
+        }
+    }
+    mi
 }
 
 impl Prod {
@@ -332,7 +347,21 @@ impl Prod {
             ph: [0; PARTNERS],
             pc: [0; PARTNERS],
             pe: [0; PARTNERS],
+            weak: 0,
         }
+    }
+
+    /// Slot `i`, the first weakest at count `old`, has been bumped: the
+    /// first weakest is now the next slot after it still at `old` (the
+    /// slots before it all count more), else is found anew.
+    #[allow(clippy::cast_possible_truncation)] // reason: a slot index < PARTNERS
+    fn reweak(&mut self, i: usize, old: u32) {
+        let n = usize::from(self.n);
+        if self.pc[i] == old {
+            return;
+        }
+        let next = self.pc[i + 1..n].iter().position(|&c| c == old);
+        self.weak = next.map_or_else(|| first_weakest(&self.pc[..n]), |j| i + 1 + j) as u8;
     }
 
     /// Partners in slot order.
@@ -364,6 +393,10 @@ impl From<(Id, f64, u64, Vec<Partner>)> for Prod {
             p.pe[i] = u32::try_from(x.err).unwrap_or(u32::MAX);
             p.n += 1;
         }
+        #[allow(clippy::cast_possible_truncation)] // reason: a slot index < PARTNERS
+        {
+            p.weak = first_weakest(&p.pc[..usize::from(p.n)]) as u8;
+        }
         p
     }
 }
@@ -392,7 +425,11 @@ fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
     let w = u32::try_from(w).unwrap_or(u32::MAX);
     let n = usize::from(prod.n);
     if let Some(i) = prod.ph[..n].iter().position(|&h| h == hb) {
-        prod.pc[i] = prod.pc[i].saturating_add(w);
+        let old = prod.pc[i];
+        prod.pc[i] = old.saturating_add(w);
+        if i == usize::from(prod.weak) {
+            prod.reweak(i, old);
+        }
         return u64::from(prod.pc[i]);
     }
     if n < PARTNERS {
@@ -400,17 +437,20 @@ fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
         prod.pc[n] = w;
         prod.pe[n] = 0;
         prod.n += 1;
+        if n == 0 || w < prod.pc[usize::from(prod.weak)] {
+            #[allow(clippy::cast_possible_truncation)] // reason: n < PARTNERS
+            {
+                prod.weak = n as u8;
+            }
+        }
         return u64::from(w);
     }
-    let mut mi = 0;
-    for i in 1..n {
-        if prod.pc[i] < prod.pc[mi] {
-            mi = i;
-        }
-    }
+    let mi = usize::from(prod.weak);
+    let old = prod.pc[mi];
     prod.ph[mi] = hb;
-    prod.pe[mi] = prod.pc[mi];
-    prod.pc[mi] = prod.pc[mi].saturating_add(w);
+    prod.pe[mi] = old;
+    prod.pc[mi] = old.saturating_add(w);
+    prod.reweak(mi, old);
     u64::from(prod.pc[mi])
 }
 
@@ -1015,7 +1055,11 @@ mod layout_tests {
         ) {
             let mut p = Prod::new(Id::Num(1));
             let mut r: Vec<(u64, u64, u64)> = Vec::new();
-            for (hb, w) in steps {
+            for (k, (hb, w)) in steps.into_iter().enumerate() {
+                if k % 37 == 36 {
+                    // Read back from JSON mid-way: the derived slot is rebuilt.
+                    p = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+                }
                 prop_assert_eq!(bump(&mut p, hb, w), ref_bump(&mut r, hb, w));
                 prop_assert_eq!(
                     p.partners().map(|x| (x.h, x.count, x.err)).collect::<Vec<_>>(),
