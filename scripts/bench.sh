@@ -22,6 +22,8 @@ browser="$("$CHROMIUM" --version 2>/dev/null | head -1)"
 
 log "native core: decode + operators (crates/core/examples/throughput.rs)"
 nice cargo run --quiet --profile bench -p shoppulse-core --example throughput | tee "$OUT/native-core.txt"
+log "native core: each operator alone (crates/core/examples/opcost.rs)"
+nice cargo run --quiet --profile bench -p shoppulse-core --example opcost | tee "$OUT/native-operators.txt"
 
 log "gateway fan-out: 50 dashboards on one gateway (crates/feed/examples/fanout.rs)"
 CARGO_PROFILE_RELEASE_OPT_LEVEL=3 cargo build --quiet --release -p shoppulse-feed --example fanout
@@ -52,6 +54,9 @@ node --experimental-websocket tests/bench/browser.mjs --json "$OUT/browser.json"
   echo
   echo "## Native core (one core)"
   cat "$OUT/native-core.txt"
+  echo
+  echo "Each operator alone (ns per event of the stream):"
+  cat "$OUT/native-operators.txt"
   echo
   echo "## Gateway fan-out (50 dashboards, simulator at 20,000 ev/s)"
   cat "$OUT/fanout.txt"
