@@ -212,8 +212,8 @@ impl UserItems {
         };
         if len >= USER_ITEMS {
             // The least recent slot (the last of equals, as `max_by_key`):
-            // the greatest age first (a reduction without a loop-carried
-            // index, which the compiler vectorizes), then where it is.
+            // the greatest age first (a reduction, with no index carried
+            // through the loop), then where it is.
             let age = |l: &u32| clock.wrapping_sub(*l);
             let oldest_age = self.last.iter().map(age).max().unwrap_or(0);
             let oldest = self
@@ -246,7 +246,8 @@ impl UserItems {
 /// a power of two for the whole half-lives times two table entries for the
 /// rest (1,024-ms steps and single milliseconds, 12.9 KB built once), so an
 /// event costs two loads and two multiplications instead of an `exp2`
-/// (which was 40 % of [`RecsOp::trend`]). Within 3 ulp of `exp2`.
+/// (which was 40 % of [`RecsOp::trend`]). Within 3 ulp of
+/// `2^whole · exp2(rest / HALF_LIFE_MS)` (tested).
 fn decay_weight(dt_ms: i64) -> f64 {
     const STEP: i64 = 1024;
     const COARSE: i64 = HALF_LIFE_MS / STEP + 1;
