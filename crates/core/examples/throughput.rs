@@ -14,7 +14,8 @@
 //! operators run in steady state with full maps, as in production. Rates
 //! are events per second of on-CPU time (Linux), so they hold on a shared
 //! machine. Optional arguments: seconds per measurement (default 2), then
-//! which phases to run (`decode`, `ops`, `all`, `view`; default all), or
+//! which phases to run (`decode`, `bin1` (its decoding only), `ops`, `all`,
+//! `view`; default all), or
 //! `show` to print a summary of the view after the warm-up stream.
 
 #![allow(clippy::cast_precision_loss)] // reason: rates are display values
@@ -157,7 +158,7 @@ fn main() {
         frame_bytes as f64 / CHUNK as f64,
         bytes as f64 / frame_bytes as f64
     );
-    if run("decode") {
+    if run("decode") || run("bin1") {
         let mut m = Meter::default();
         let mut scratch = Scratch::default();
         while m.busy < budget {

@@ -23,7 +23,8 @@
 //!
 //! Decoding borrows: the dictionary is `&str` slices of the frame (UTF-8
 //! checked once per frame), turned into shared `Arc<str>` at most once per
-//! frame per string, and events are built in a reused scratch [`Event`]
+//! frame per string (short ones kept across frames, so a session id sent
+//! in many frames is allocated once), and events are built in a reused scratch [`Event`]
 //! whose line-item vector keeps its capacity, so applying a frame does not
 //! allocate per event. Bad input never panics: it is a [`BinaryError`] with
 //! the byte offset and a reason, and the frame's remaining events are not
@@ -40,6 +41,7 @@ use crate::event::{
 };
 use crate::frame::MAX_FRAME_BYTES;
 use crate::id::{Id, MAX_ID_LEN};
+use crate::ops::common::FastSet;
 
 /// The encoding's name in `hello` frames.
 pub const BIN1: &str = "bin1";
@@ -433,12 +435,44 @@ pub struct Frame<'a> {
     body: Reader<'a>,
 }
 
-/// Reusable decoding state: shared strings for the current frame and the
-/// scratch line items, so decoding does not allocate per event.
+/// Reusable decoding state: shared strings for the current frame, the
+/// short strings of recent frames and the scratch line items, so decoding
+/// does not allocate per event.
 #[derive(Default, Debug)]
 pub struct Scratch {
     strings: Vec<Option<Arc<str>>>,
+    kept: Kept,
     lines: Vec<LineItem>,
+}
+
+/// Strings kept across frames: an id or a name met again in a later frame
+/// (a session's id recurs in about one event per frame for its whole life)
+/// is the same shared string, not a new allocation. Only strings of at most
+/// [`Kept::MAX_LEN`] bytes are kept, at most [`Kept::MAX_STRINGS`] of them;
+/// when full, the set starts again empty (a generation), so memory is
+/// bounded and strings no longer sent are dropped.
+#[derive(Default, Debug)]
+struct Kept(FastSet<Arc<str>>);
+
+impl Kept {
+    const MAX_LEN: usize = 64;
+    const MAX_STRINGS: usize = 8_192;
+
+    /// The shared string equal to `s`.
+    fn share(&mut self, s: &str) -> Arc<str> {
+        if s.len() > Self::MAX_LEN {
+            return Arc::from(s);
+        }
+        if let Some(k) = self.0.get(s) {
+            return k.clone();
+        }
+        if self.0.len() >= Self::MAX_STRINGS {
+            self.0.clear();
+        }
+        let k: Arc<str> = Arc::from(s);
+        self.0.insert(k.clone());
+        k
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -599,6 +633,7 @@ impl<'a> Frame<'a> {
             r: self.body,
             dict: &self.dict,
             strings: &mut scratch.strings,
+            kept: &mut scratch.kept,
         };
         let mut seqs = self.seqs.map(|bytes| Reader { bytes, pos: 0 });
         let mut seq = self.first_seq;
@@ -657,6 +692,7 @@ struct Decoder<'f, 'a> {
     r: Reader<'a>,
     dict: &'f [&'a str],
     strings: &'f mut [Option<Arc<str>>],
+    kept: &'f mut Kept,
 }
 
 impl Decoder<'_, '_> {
@@ -677,7 +713,8 @@ impl Decoder<'_, '_> {
                 reason: format!("{what}: {} bytes, limit {max}", s.len()),
             });
         }
-        Ok(self.strings[i].get_or_insert_with(|| Arc::from(*s)).clone())
+        let kept = &mut *self.kept;
+        Ok(self.strings[i].get_or_insert_with(|| kept.share(s)).clone())
     }
 
     fn name(&mut self, what: &str) -> Result<Arc<str>, BinaryError> {
@@ -716,10 +753,7 @@ impl Decoder<'_, '_> {
             });
         }
         // A canonical decimal is the numeric id (never a string id).
-        Ok(match Id::from_text(&s) {
-            Id::Num(n) => Id::Num(n),
-            Id::Str(_) => Id::Str(s),
-        })
+        Ok(Id::from_shared(s))
     }
 
     fn int(&mut self) -> Result<i64, BinaryError> {
@@ -1033,6 +1067,64 @@ mod tests {
             "bin1 is compact: {} bytes",
             bytes.len()
         );
+    }
+
+    #[test]
+    fn kept_strings_are_shared_across_frames_and_bounded() {
+        let mut kept = Kept::default();
+        let a = kept.share("s42");
+        assert!(
+            Arc::ptr_eq(&a, &kept.share("s42")),
+            "the same string is shared"
+        );
+        let long = "x".repeat(Kept::MAX_LEN + 1);
+        let l = kept.share(&long);
+        assert!(
+            !Arc::ptr_eq(&l, &kept.share(&long)),
+            "long strings are not kept"
+        );
+        assert_eq!(&*l, long.as_str());
+        for i in 0..Kept::MAX_STRINGS * 2 {
+            let s = format!("u{i}");
+            assert_eq!(&*kept.share(&s), s.as_str());
+            assert!(kept.0.len() <= Kept::MAX_STRINGS);
+        }
+        assert!(
+            !Arc::ptr_eq(&a, &kept.share("s42")),
+            "a full set starts a new generation"
+        );
+    }
+
+    /// One scratch for many frames (as the gateway's and the dashboard's
+    /// sessions use it): every frame decodes to exactly its events, with
+    /// strings kept from earlier frames and the set's generations turning
+    /// over in the middle.
+    #[test]
+    fn one_scratch_decodes_many_frames_exactly() {
+        let mut scratch = Scratch::default();
+        for f in 0..40u64 {
+            let events: Vec<Event> = (0..500u64)
+                .map(|i| {
+                    let n = f * 250 + i;
+                    let line = format!(
+                        r#"{{"kind":"behavior","ts":{n},"user":"u{}","session":"s{}","action":"browse","product":"p{}","channel":"c{}"}}"#,
+                        n % 7_000,
+                        n / 3,
+                        n % 1_000,
+                        n % 5
+                    );
+                    decode_event(&line, 0).unwrap()
+                })
+                .collect();
+            let bytes = frame_of(&events);
+            let frame = Frame::parse(&bytes).unwrap();
+            let mut got = Vec::new();
+            frame
+                .for_each(&mut scratch, |_, e| got.push(e.clone()))
+                .unwrap();
+            assert_eq!(got, events, "frame {f}");
+        }
+        assert!(scratch.kept.0.len() <= Kept::MAX_STRINGS);
     }
 
     #[test]

@@ -34,6 +34,16 @@ impl Id {
             Id::Str(s.into())
         }
     }
+
+    /// [`Id::from_text`] for text already shared: a string id keeps `s`
+    /// (no copy).
+    pub fn from_shared(s: Arc<str>) -> Self {
+        if let Some(n) = canonical_u64(&s) {
+            Id::Num(n)
+        } else {
+            Id::Str(s)
+        }
+    }
 }
 
 /// `Some(n)` when `s` is exactly how `n` prints in decimal.
@@ -138,6 +148,25 @@ impl<'de> Deserialize<'de> for Id {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_shared_folds_like_from_text_and_keeps_the_string() {
+        for t in [
+            "101",
+            "0101",
+            "85123A",
+            "",
+            "18446744073709551615",
+            "18446744073709551616",
+        ] {
+            let shared: Arc<str> = Arc::from(t);
+            let id = Id::from_shared(shared.clone());
+            assert_eq!(id, Id::from_text(t), "{t:?}");
+            if let Id::Str(s) = id {
+                assert!(Arc::ptr_eq(&s, &shared), "{t:?} was copied");
+            }
+        }
+    }
 
     #[test]
     fn canonical_decimal_strings_equal_numbers() {
