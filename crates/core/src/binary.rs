@@ -23,8 +23,7 @@
 //!
 //! Decoding borrows: the dictionary is `&str` slices of the frame (UTF-8
 //! checked once per frame), turned into shared `Arc<str>` at most once per
-//! frame per string (short ones kept across frames, so a session id sent
-//! in many frames is allocated once), and events are built in a reused scratch [`Event`]
+//! frame per string, and events are built in a reused scratch [`Event`]
 //! whose line-item vector keeps its capacity, so applying a frame does not
 //! allocate per event. Bad input never panics: it is a [`BinaryError`] with
 //! the byte offset and a reason, and the frame's remaining events are not
@@ -41,7 +40,6 @@ use crate::event::{
 };
 use crate::frame::MAX_FRAME_BYTES;
 use crate::id::{Id, MAX_ID_LEN};
-use crate::ops::common::FastSet;
 
 /// The encoding's name in `hello` frames.
 pub const BIN1: &str = "bin1";
@@ -435,44 +433,12 @@ pub struct Frame<'a> {
     body: Reader<'a>,
 }
 
-/// Reusable decoding state: shared strings for the current frame, the
-/// short strings of recent frames and the scratch line items, so decoding
-/// does not allocate per event.
+/// Reusable decoding state: shared strings for the current frame and the
+/// scratch line items, so decoding does not allocate per event.
 #[derive(Default, Debug)]
 pub struct Scratch {
     strings: Vec<Option<Arc<str>>>,
-    kept: Kept,
     lines: Vec<LineItem>,
-}
-
-/// Strings kept across frames: an id or a name met again in a later frame
-/// (a session's id recurs in about one event per frame for its whole life)
-/// is the same shared string, not a new allocation. Only strings of at most
-/// [`Kept::MAX_LEN`] bytes are kept, at most [`Kept::MAX_STRINGS`] of them;
-/// when full, the set starts again empty (a generation), so memory is
-/// bounded and strings no longer sent are dropped.
-#[derive(Default, Debug)]
-struct Kept(FastSet<Arc<str>>);
-
-impl Kept {
-    const MAX_LEN: usize = 64;
-    const MAX_STRINGS: usize = 8_192;
-
-    /// The shared string equal to `s`.
-    fn share(&mut self, s: &str) -> Arc<str> {
-        if s.len() > Self::MAX_LEN {
-            return Arc::from(s);
-        }
-        if let Some(k) = self.0.get(s) {
-            return k.clone();
-        }
-        if self.0.len() >= Self::MAX_STRINGS {
-            self.0.clear();
-        }
-        let k: Arc<str> = Arc::from(s);
-        self.0.insert(k.clone());
-        k
-    }
 }
 
 impl<'a> Frame<'a> {
@@ -633,7 +599,6 @@ impl<'a> Frame<'a> {
             r: self.body,
             dict: &self.dict,
             strings: &mut scratch.strings,
-            kept: &mut scratch.kept,
         };
         let mut seqs = self.seqs.map(|bytes| Reader { bytes, pos: 0 });
         let mut seq = self.first_seq;
@@ -692,7 +657,6 @@ struct Decoder<'f, 'a> {
     r: Reader<'a>,
     dict: &'f [&'a str],
     strings: &'f mut [Option<Arc<str>>],
-    kept: &'f mut Kept,
 }
 
 impl Decoder<'_, '_> {
@@ -713,8 +677,7 @@ impl Decoder<'_, '_> {
                 reason: format!("{what}: {} bytes, limit {max}", s.len()),
             });
         }
-        let kept = &mut *self.kept;
-        Ok(self.strings[i].get_or_insert_with(|| kept.share(s)).clone())
+        Ok(self.strings[i].get_or_insert_with(|| Arc::from(*s)).clone())
     }
 
     fn name(&mut self, what: &str) -> Result<Arc<str>, BinaryError> {
@@ -1069,36 +1032,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn kept_strings_are_shared_across_frames_and_bounded() {
-        let mut kept = Kept::default();
-        let a = kept.share("s42");
-        assert!(
-            Arc::ptr_eq(&a, &kept.share("s42")),
-            "the same string is shared"
-        );
-        let long = "x".repeat(Kept::MAX_LEN + 1);
-        let l = kept.share(&long);
-        assert!(
-            !Arc::ptr_eq(&l, &kept.share(&long)),
-            "long strings are not kept"
-        );
-        assert_eq!(&*l, long.as_str());
-        for i in 0..Kept::MAX_STRINGS * 2 {
-            let s = format!("u{i}");
-            assert_eq!(&*kept.share(&s), s.as_str());
-            assert!(kept.0.len() <= Kept::MAX_STRINGS);
-        }
-        assert!(
-            !Arc::ptr_eq(&a, &kept.share("s42")),
-            "a full set starts a new generation"
-        );
-    }
-
     /// One scratch for many frames (as the gateway's and the dashboard's
-    /// sessions use it): every frame decodes to exactly its events, with
-    /// strings kept from earlier frames and the set's generations turning
-    /// over in the middle.
+    /// sessions use it): every frame decodes to exactly its events.
     #[test]
     fn one_scratch_decodes_many_frames_exactly() {
         let mut scratch = Scratch::default();
@@ -1124,7 +1059,6 @@ mod tests {
                 .unwrap();
             assert_eq!(got, events, "frame {f}");
         }
-        assert!(scratch.kept.0.len() <= Kept::MAX_STRINGS);
     }
 
     #[test]
