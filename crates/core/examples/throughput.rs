@@ -14,9 +14,9 @@
 //! operators run in steady state with full maps, as in production. Rates
 //! are events per second of on-CPU time (Linux), so they hold on a shared
 //! machine. Optional arguments: seconds per measurement (default 2), then
-//! which phases to run (`decode`, `bin1` (its decoding only), `ops`, `all`,
-//! `view`; default all), or
-//! `show` to print a summary of the view after the warm-up stream.
+//! which phases to run (`decode`, `bin1` (its decoding only), `ops`,
+//! `batch`, `all`, `view`; default all), or `show` to print a summary of
+//! the view after the warm-up stream.
 
 #![allow(clippy::cast_precision_loss)] // reason: rates are display values
 
