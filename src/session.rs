@@ -211,8 +211,6 @@ pub struct Session {
     pub encoding: Encoding,
     /// Reused decoding state for binary frames.
     scratch: Scratch,
-    /// Reused buffers of a decoded `bin1` frame: sequence numbers and events.
-    batch: (Vec<u64>, Vec<Event>),
 }
 
 impl std::fmt::Debug for Session {
@@ -373,14 +371,9 @@ impl Session {
             return out;
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let (mut seqs, mut events) = std::mem::take(&mut self.batch);
         // The events before a bad one are decoded and applied.
-        let res = frame.decode_with_seqs(&mut scratch, &mut seqs, &mut events);
-        self.apply_decoded(&seqs, &events);
-        // Drop the frame's strings now; keep the capacity.
-        events.clear();
+        let res = frame.for_each(&mut scratch, |seq, ev| self.apply_after_last(seq, ev));
         self.scratch = scratch;
-        self.batch = (seqs, events);
         if res.is_ok() {
             self.last_seq = self.last_seq.max(frame.covered_to());
         }
@@ -406,23 +399,22 @@ impl Session {
         Outcome::Reconnect(msg)
     }
 
-    /// Applies the events of a decoded `bin1` frame that come after
-    /// `last_seq`, in order, exactly as [`Session::apply_event`] on each
-    /// (any event at or before what was applied is skipped, so a hand-made
-    /// frame out of order is safe).
+    /// Applies event `seq` of a `bin1` frame if it comes after `last_seq`,
+    /// exactly as [`Session::apply_event`] (any event at or before what was
+    /// applied is skipped, so a hand-made frame out of order is safe).
     ///
-    /// One event at a time, not [`shoppulse_core::Engine::apply_batch`]:
-    /// in the browser its reads ahead cost more than they saved (the
-    /// worker 10 % busier at 1M ev/s, and 1.36-1.39 M against 1.48 M ev/s
-    /// applied when offered 1.5M; docs/PERFORMANCE.md).
-    fn apply_decoded(&mut self, seqs: &[u64], events: &[Event]) {
-        for (&seq, ev) in seqs.iter().zip(events) {
-            if seq > self.last_seq {
-                self.apply_event(ev);
-                self.last_seq = seq;
-                self.applied_here += 1;
-                self.changed = true;
-            }
+    /// Each event is applied as it is decoded ([`Frame::for_each`]), while
+    /// it is still in the cache, and an order's line items keep one reused
+    /// vector; not [`shoppulse_core::Engine::apply_batch`], whose reads
+    /// ahead cost more in the browser than they saved (the worker 10 %
+    /// busier at 1M ev/s, and 1.36-1.39 M against 1.48 M ev/s applied when
+    /// offered 1.5M; docs/PERFORMANCE.md).
+    fn apply_after_last(&mut self, seq: u64, ev: &Event) {
+        if seq > self.last_seq {
+            self.apply_event(ev);
+            self.last_seq = seq;
+            self.applied_here += 1;
+            self.changed = true;
         }
     }
 

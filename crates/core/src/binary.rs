@@ -568,24 +568,6 @@ impl<'a> Frame<'a> {
         self.decode_each(scratch, |_, ev, _| out.push(ev))
     }
 
-    /// [`Frame::decode_into`], with each event's sequence number in `seqs`
-    /// (cleared first; same positions as `out`).
-    pub fn decode_with_seqs(
-        &self,
-        scratch: &mut Scratch,
-        seqs: &mut Vec<u64>,
-        out: &mut Vec<Event>,
-    ) -> Result<(), BinaryError> {
-        out.clear();
-        seqs.clear();
-        out.reserve(self.count);
-        seqs.reserve(self.count);
-        self.decode_each(scratch, |seq, ev, _| {
-            seqs.push(seq);
-            out.push(ev);
-        })
-    }
-
     /// Decodes the events one by one, handing each to `f` with the scratch
     /// line items (which `f` may refill to keep their capacity).
     fn decode_each(
