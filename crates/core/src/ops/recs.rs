@@ -25,7 +25,8 @@
 //!   every 256 half-lives. Scores are shown decayed to "now". Since stored
 //!   scores only grow, the [`TRENDING_KEPT`] best are maintained exactly
 //!   with one comparison per event (against the list's floor), and the view
-//!   reads only those.
+//!   reads only those. A product in the list is found from the position it
+//!   had there last (a checked hint in its registry entry), not searched.
 //! - **Suggestions for a user** (at most [`RECS_PER_USER`]): products
 //!   co-occurring with the user's recent items, scored
 //!   `Σ recency_weight · c · c/(c+2) / sqrt(uses(r) · uses(p))` with `c` the
@@ -325,6 +326,10 @@ struct Prod {
     /// partner replaces, kept up to date so a full list is not scanned for
     /// every new partner (derived, rebuilt when read back).
     weak: u8,
+    /// Where this product last sat in `RecsOp::top_trend`: a hint only,
+    /// checked before use (entries move; not serialized), so a product
+    /// in the list is found without searching it.
+    top_hint: u8,
 }
 
 /// The first slot with the smallest count in `counts`, 0 for none.
@@ -349,6 +354,7 @@ impl Prod {
             pc: [0; PARTNERS],
             pe: [0; PARTNERS],
             weak: 0,
+            top_hint: 0,
         }
     }
 
@@ -476,6 +482,51 @@ fn note_pair(top: &mut Vec<(Id, Id, u64)>, a: &Id, b: &Id, c: u64) {
     }
 }
 
+/// Keeps `top` the exact top [`TRENDING_KEPT`] after product `h`'s score
+/// grew to `score` (scores only grow, so a product at or below the
+/// `floor` of a full list cannot be in it); `hint` is where `h` may sit
+/// (checked). Returns where `h` now sits, `None` when it is not in `top`.
+fn note_trend(
+    top: &mut Vec<(u64, f64)>,
+    floor: &mut f64,
+    h: u64,
+    score: f64,
+    hint: usize,
+) -> Option<usize> {
+    let full = top.len() == TRENDING_KEPT;
+    if full && score <= *floor {
+        return None;
+    }
+    let at = if top.get(hint).is_some_and(|t| t.0 == h) {
+        Some(hint)
+    } else {
+        top.iter().position(|t| t.0 == h)
+    };
+    // Scores only grow: the floor moves only when the lowest entry grows or
+    // is replaced, or when the list fills.
+    let (at, floor_moves) = if let Some(i) = at {
+        let was_floor = top[i].1 <= *floor;
+        top[i].1 = score;
+        (i, was_floor)
+    } else if full {
+        let mut mi = 0;
+        for (i, t) in top.iter().enumerate() {
+            if t.1 < top[mi].1 {
+                mi = i;
+            }
+        }
+        top[mi] = (h, score);
+        (mi, true)
+    } else {
+        top.push((h, score));
+        (top.len() - 1, true)
+    };
+    if floor_moves && top.len() == TRENDING_KEPT {
+        *floor = top.iter().map(|t| t.1).fold(f64::INFINITY, f64::min);
+    }
+    Some(at)
+}
+
 impl RecsOp {
     /// Adds a trending contribution (creating the registry entry); returns
     /// nothing, the product is then present in the registry.
@@ -500,7 +551,18 @@ impl RecsOp {
         p.score += w * decay_weight(ts.saturating_sub(self.landmark));
         p.uses += 1;
         let score = p.score;
-        self.note_trend(h, score);
+        if let Some(at) = note_trend(
+            &mut self.top_trend,
+            &mut self.trend_floor,
+            h,
+            score,
+            usize::from(p.top_hint),
+        ) {
+            #[allow(clippy::cast_possible_truncation)] // reason: a position < TRENDING_KEPT
+            {
+                p.top_hint = at as u8;
+            }
+        }
         while self.products.len() > MAX_PRODUCTS {
             if let Some((gone, _)) = self.products.pop_oldest() {
                 self.top_trend.retain(|t| t.0 != gone);
@@ -508,38 +570,6 @@ impl RecsOp {
                     self.trend_floor = 0.0;
                 }
             }
-        }
-    }
-
-    /// Keeps `top_trend` the exact top [`TRENDING_KEPT`] (scores only grow,
-    /// so a product at or below the floor of a full list cannot be in it).
-    fn note_trend(&mut self, h: u64, score: f64) {
-        let full = self.top_trend.len() == TRENDING_KEPT;
-        if full && score <= self.trend_floor {
-            return;
-        }
-        let top = &mut self.top_trend;
-        // Scores only grow: the floor moves only when the lowest entry
-        // grows or is replaced, or when the list fills.
-        let floor_moves = if let Some(t) = top.iter_mut().find(|t| t.0 == h) {
-            let was_floor = t.1 <= self.trend_floor;
-            t.1 = score;
-            was_floor
-        } else if full {
-            let mut mi = 0;
-            for (i, t) in top.iter().enumerate() {
-                if t.1 < top[mi].1 {
-                    mi = i;
-                }
-            }
-            top[mi] = (h, score);
-            true
-        } else {
-            top.push((h, score));
-            true
-        };
-        if floor_moves && top.len() == TRENDING_KEPT {
-            self.trend_floor = top.iter().map(|t| t.1).fold(f64::INFINITY, f64::min);
         }
     }
 
@@ -948,6 +978,20 @@ mod layout_tests {
     //! implementations they replaced (kept here verbatim as the reference).
     use super::*;
     use proptest::prelude::*;
+
+    /// A product's `top_hint` is only a hint: one pointing at another
+    /// product, or past the end of the list, is not trusted.
+    #[test]
+    fn a_stale_trending_hint_is_not_trusted() {
+        let mut top = vec![(1, 5.0), (2, 6.0)];
+        let mut floor = 0.0;
+        assert_eq!(note_trend(&mut top, &mut floor, 2, 7.0, 0), Some(1));
+        assert_eq!(top, vec![(1, 5.0), (2, 7.0)]);
+        assert_eq!(note_trend(&mut top, &mut floor, 1, 8.0, 9), Some(0));
+        assert_eq!(top, vec![(1, 8.0), (2, 7.0)]);
+        assert_eq!(note_trend(&mut top, &mut floor, 3, 1.0, 1), Some(2));
+        assert_eq!(top, vec![(1, 8.0), (2, 7.0), (3, 1.0)]);
+    }
 
     /// The previous `UserItems`: an array of records.
     #[derive(Clone, Default)]
