@@ -15,7 +15,8 @@
 //! are events per second of on-CPU time (Linux), so they hold on a shared
 //! machine. Optional arguments: seconds per measurement (default 2), then
 //! which phases to run (`decode`, `bin1` (its decoding only), `ops`,
-//! `batch`, `all`, `view`; default all), or `show` to print a summary of
+//! `batch`, `all`, `lean` (`bin1` with recommendations and sync turned
+//! off), `view`; default all), or `show` to print a summary of
 //! the view after the warm-up stream.
 
 #![allow(clippy::cast_precision_loss)] // reason: rates are display values
@@ -115,6 +116,24 @@ fn operators_rate(
     m.rate()
 }
 
+/// Events/s of `bin1` decoding plus `engine`'s operators, one event at a
+/// time as decoded, over fresh chunks of `g`'s stream.
+fn bin1_rate(engine: &mut Engine, g: &mut gen::Gen, budget: Duration) -> f64 {
+    let mut m = Meter::default();
+    let mut scratch = Scratch::default();
+    while m.busy < budget {
+        let chunk = frames_of(&g.lines(CHUNK));
+        m.time(CHUNK, || {
+            for f in &chunk {
+                if let Ok(frame) = Frame::parse(f) {
+                    let _ = frame.for_each(&mut scratch, |_, ev| engine.apply(ev));
+                }
+            }
+        });
+    }
+    m.rate()
+}
+
 #[allow(clippy::too_many_lines)] // reason: the phases run one after another, each a short block
 fn main() {
     let secs: f64 = std::env::args()
@@ -204,19 +223,21 @@ fn main() {
         println!("decode + all operators: {:>12.0} events/s", m.rate());
     }
     if run("all") {
-        let mut m = Meter::default();
-        let mut scratch = Scratch::default();
-        while m.busy < budget {
-            let chunk = frames_of(&g.lines(CHUNK));
-            m.time(CHUNK, || {
-                for f in &chunk {
-                    if let Ok(frame) = Frame::parse(f) {
-                        let _ = frame.for_each(&mut scratch, |_, ev| engine.apply(ev));
-                    }
-                }
-            });
-        }
-        println!("bin1 decode + all ops:  {:>12.0} events/s", m.rate());
+        let rate = bin1_rate(&mut engine, &mut g, budget);
+        println!("bin1 decode + all ops:  {rate:>12.0} events/s");
+    }
+    if run("lean") {
+        // The dashboard with recommendations and order sync turned off in
+        // its settings: the operators the side-by-side comparison's
+        // aggregates need (behaviour, inventory, sales).
+        let mut lean = engine.clone();
+        lean.set_config(Config {
+            compute_recs: false,
+            compute_sync: false,
+            ..Config::default()
+        });
+        let rate = bin1_rate(&mut lean, &mut g, budget);
+        println!("bin1 + recs, sync off:  {rate:>12.0} events/s");
     }
     if run("all") {
         let mut m = Meter::default();

@@ -14,7 +14,7 @@ use crate::id::Id;
 use crate::ops::{
     behavior::BehaviorOp, inventory::InventoryOp, recs::RecsOp, sales::SalesOp, sync::SyncOp,
 };
-use crate::view::{HealthView, RejectionLine, UserRecs, View};
+use crate::view::{HealthView, RecsView, RejectionLine, SyncView, UserRecs, View};
 
 /// Operator settings. Every bound on memory is here or a documented constant.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
@@ -41,6 +41,14 @@ pub struct Config {
     /// (order, target) sync states kept, open or synced (the least recently
     /// updated order evicted beyond).
     pub max_open_syncs: usize,
+    /// Compute the recommendations operator. A dashboard may turn it off to
+    /// give its share of the CPU to the others (it is the costliest, about
+    /// half of the operators' time): its state is then dropped, its view
+    /// section empty and named in [`View::operators_off`]. Turning it back
+    /// on starts it empty; the dashboard asks the gateway for a snapshot.
+    pub compute_recs: bool,
+    /// Compute the order-sync operator (as [`Config::compute_recs`]).
+    pub compute_sync: bool,
 }
 
 impl Default for Config {
@@ -56,6 +64,8 @@ impl Default for Config {
             exact_distinct_limit: 10_000,
             max_products: 100_000,
             max_open_syncs: 200_000,
+            compute_recs: true,
+            compute_sync: true,
         }
     }
 }
@@ -148,9 +158,35 @@ impl Engine {
         &self.config
     }
 
-    /// Replaces the settings (thresholds take effect on the next view).
+    /// Replaces the settings (thresholds take effect on the next view; an
+    /// operator turned off drops its state at once).
     pub fn set_config(&mut self, config: Config) {
         self.config = config;
+        self.drop_state_of_operators_off();
+    }
+
+    /// Frees the state of the operators the settings turn off (see
+    /// [`Config::compute_recs`]).
+    fn drop_state_of_operators_off(&mut self) {
+        if !self.config.compute_recs {
+            self.recs = RecsOp::default();
+        }
+        if !self.config.compute_sync {
+            self.sync = SyncOp::default();
+        }
+    }
+
+    /// The operators the settings turn off, by view section name
+    /// (`"recs"`, `"sync"`), sorted.
+    pub fn operators_off(&self) -> Vec<String> {
+        let mut off = Vec::new();
+        if !self.config.compute_recs {
+            off.push("recs".to_owned());
+        }
+        if !self.config.compute_sync {
+            off.push("sync".to_owned());
+        }
+        off
     }
 
     /// Applies one event to every operator.
@@ -198,23 +234,33 @@ impl Engine {
                 if b.action == Action::Purchase {
                     self.inventory.on_sale(ts, &b.product);
                 }
-                self.recs.on_behavior(ts, b);
+                if cfg.compute_recs {
+                    self.recs.on_behavior(ts, b);
+                }
             }
             Body::Inventory(i) => self.inventory.on_inventory(ts, i, cfg),
             Body::Order(o) => {
                 if self.sales.on_order(ts, o, now, cfg) {
                     self.inventory.on_new_order(ts, o);
-                    self.recs.on_new_order(ts, o);
-                    self.sync.on_new_order(ts, o);
+                    if cfg.compute_recs {
+                        self.recs.on_new_order(ts, o);
+                    }
+                    if cfg.compute_sync {
+                        self.sync.on_new_order(ts, o);
+                    }
                 }
             }
-            Body::Sync(s) => self.sync.on_sync(ts, s, now, cfg),
+            Body::Sync(s) => {
+                if cfg.compute_sync {
+                    self.sync.on_sync(ts, s, now, cfg);
+                }
+            }
             Body::Sales(f) => self.sales.on_figure(f),
             Body::Rejected(_) => {}
         }
         self.behavior.tick(now, cfg);
         self.sales.tick(now, cfg);
-        if !matches!(ev.body, Body::Sync(_)) {
+        if cfg.compute_sync && !matches!(ev.body, Body::Sync(_)) {
             self.sync.tick(now, cfg);
         }
     }
@@ -250,9 +296,11 @@ impl Engine {
             for ev in chunk {
                 acc ^= self.warm(ev);
             }
-            for ev in chunk {
-                if let Body::Behavior(b) = &ev.body {
-                    acc ^= self.recs.warm_partners(b);
+            if self.config.compute_recs {
+                for ev in chunk {
+                    if let Body::Behavior(b) = &ev.body {
+                        acc ^= self.recs.warm_partners(b);
+                    }
                 }
             }
             std::hint::black_box(acc);
@@ -264,9 +312,13 @@ impl Engine {
 
     /// Reads the entries `ev` will touch (see [`Engine::apply_batch`]).
     fn warm(&self, ev: &Event) -> u64 {
+        let (recs, sync) = (self.config.compute_recs, self.config.compute_sync);
         match &ev.body {
             Body::Behavior(b) => {
-                let mut acc = self.behavior.warm(b) ^ self.recs.warm(b);
+                let mut acc = self.behavior.warm(b);
+                if recs {
+                    acc ^= self.recs.warm(b);
+                }
                 if b.action == Action::Purchase {
                     acc ^= self.inventory.warm(&b.product);
                 }
@@ -276,15 +328,17 @@ impl Engine {
             Body::Order(o) => {
                 let mut acc = self.sales.warm(o);
                 if matches!(o.status, OrderStatus::Created | OrderStatus::Paid) {
-                    acc ^= self.recs.warm_order(o);
+                    if recs {
+                        acc ^= self.recs.warm_order(o);
+                    }
                     for l in &o.lines {
                         acc ^= self.inventory.warm(&l.product);
                     }
                 }
                 acc
             }
-            Body::Sync(s) => self.sync.warm(s),
-            Body::Sales(_) | Body::Rejected(_) => 0,
+            Body::Sync(s) if sync => self.sync.warm(s),
+            Body::Sync(_) | Body::Sales(_) | Body::Rejected(_) => 0,
         }
     }
 
@@ -383,9 +437,18 @@ impl Engine {
             },
             behavior: self.behavior.view(now, &self.config),
             inventory: self.inventory.view(now, &self.config),
-            recs: self.recs.view(now, &self.inventory, &self.config),
+            recs: if self.config.compute_recs {
+                self.recs.view(now, &self.inventory, &self.config)
+            } else {
+                RecsView::default()
+            },
             sales: self.sales.view(now, &self.config),
-            sync: self.sync.view(now, &self.config),
+            sync: if self.config.compute_sync {
+                self.sync.view(now, &self.config)
+            } else {
+                SyncView::default()
+            },
+            operators_off: self.operators_off(),
         }
     }
 }
@@ -397,7 +460,7 @@ impl Engine {
     /// `InventoryOp::reclassify`), so a changed threshold applies to stock
     /// already seen, not only to the next update.
     pub fn set_config_reclassify(&mut self, config: Config) {
-        self.config = config;
+        self.set_config(config);
         self.inventory.reclassify(&self.config);
     }
 }

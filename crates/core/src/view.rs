@@ -25,6 +25,10 @@ pub struct View {
     pub sales: SalesView,
     /// Order sync to the four target systems.
     pub sync: SyncView,
+    /// Sections whose operator the settings turn off (`"recs"`, `"sync"`,
+    /// sorted): shown as not computed, their section empty.
+    #[serde(default)]
+    pub operators_off: Vec<String>,
 }
 
 /// Feed health.

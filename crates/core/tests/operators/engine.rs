@@ -5,6 +5,7 @@ use shoppulse_core::event::{
     Action, Behavior, Body, Currency, Event, Inventory, LineItem, Order, OrderStatus, Sync,
     SyncStatus, Target,
 };
+use shoppulse_core::view::{RecsView, SyncView};
 use shoppulse_core::{snapshot, Config, Engine, Id};
 
 #[path = "../../benches/gen/mod.rs"]
@@ -417,4 +418,67 @@ fn hostile_values_never_panic() {
         let back: Engine = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back.view(), e.view());
     }
+}
+
+/// The engine as the dashboard runs it with recommendations and order sync
+/// turned off in its settings.
+fn lean() -> Config {
+    Config {
+        compute_recs: false,
+        compute_sync: false,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn operators_turned_off_leave_every_other_section_as_the_full_engine_has_it() {
+    let mut g = gen::Gen::new(21);
+    let mut full = Engine::new(Config::default());
+    let mut off = Engine::new(lean());
+    let mut line = String::new();
+    for i in 0..40_000 {
+        g.next_line(&mut line);
+        full.apply_json(&line, 0, "test").unwrap();
+        off.apply_json(&line, 0, "test").unwrap();
+        if i % 10_000 == 9_999 {
+            let (a, b) = (full.view(), off.view());
+            assert_eq!(a.health, b.health);
+            assert_eq!(a.behavior, b.behavior);
+            assert_eq!(a.inventory, b.inventory);
+            assert_eq!(a.sales, b.sales);
+            assert!(a.operators_off.is_empty());
+            assert_eq!(b.operators_off, ["recs", "sync"]);
+            assert_ne!(
+                a.recs,
+                RecsView::default(),
+                "the stream feeds recommendations"
+            );
+            assert_ne!(a.sync, SyncView::default(), "the stream feeds order sync");
+            assert_eq!(b.recs, RecsView::default());
+            assert_eq!(b.sync, SyncView::default());
+        }
+    }
+    let held = |e: &Engine, prefix: &str| -> usize {
+        e.sizes()
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert!(held(&full, "recs.") > 0 && held(&full, "sync.") > 0);
+    assert_eq!(held(&off, "recs."), 0, "{:?}", off.sizes());
+    assert_eq!(held(&off, "sync."), 0, "{:?}", off.sizes());
+    // Turning them off on a running engine frees their state at once.
+    full.set_config_reclassify(lean());
+    assert_eq!(held(&full, "recs.") + held(&full, "sync."), 0);
+    assert_eq!(full.view(), off.view());
+    // Turned on again they start empty and follow the stream from there.
+    off.set_config_reclassify(Config::default());
+    let mut order = String::new();
+    while !order.contains("\"order\"") {
+        g.next_line(&mut order);
+        off.apply_json(&order, 0, "test").unwrap();
+    }
+    assert!(off.view().operators_off.is_empty());
+    assert!(held(&off, "recs.") + held(&off, "sync.") > 0);
 }
