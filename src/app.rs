@@ -73,10 +73,26 @@ fn wants_worker() -> bool {
     }
 }
 
+/// `?off=recs,sync`: panels not computed on this page load (as if turned
+/// off in the settings, without saving them).
+fn panels_off() -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        query("off")
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
 /// Starts the dashboard: the store, the feed, the clock and the contexts,
 /// then the page (built anew on a language switch).
 pub fn start() {
     let ui = Ui::load();
+    if let Some(off) = panels_off() {
+        ui.settings.update_untracked(|s| s.turn_off(&off));
+    }
     let settings = ui.settings.get_untracked();
     let url = feed::feed_url(&settings.feed_url);
     let store = Store::new(start_of(url.clone()), wants_worker());

@@ -220,6 +220,10 @@ impl Host {
     /// The `hello` for a new connection (with the resume point, if any;
     /// while paused, after what is queued).
     pub fn hello_frame(&self) -> String {
+        if self.session.borrow().wants_snapshot() {
+            // A panel was turned back on: its state comes from a snapshot.
+            return self.session.borrow().hello_frame();
+        }
         if let Some(r) = self.queue.borrow().resume_point() {
             return self.session.borrow().hello_at(Some(r.clone()));
         }
@@ -281,9 +285,13 @@ impl Host {
     /// the feed URL (`url`, already resolved; a change reconnects).
     pub fn apply_settings(self: &Rc<Self>, s: &EngineSettings, url: String) {
         let engine_settings = s.clone();
-        self.session
+        let want_snapshot = self
+            .session
             .borrow_mut()
             .set_local_config(Some(Box::new(move |c| engine_settings.apply_to(c))));
+        if want_snapshot {
+            self.request_reconnect("a panel turned back on: reloading from the gateway".to_owned());
+        }
         if self.url() != url {
             self.conn.borrow_mut().url = url;
             self.conn_dirty.set(true);

@@ -368,6 +368,9 @@ table! {
     LagAlert => "Lag p95 alert (ms)", "延迟 p95 告警（毫秒）";
     AlertsPerMin => "New alerts per minute at most", "每分钟最多新增告警数";
     Notify => "Browser notifications for new alerts", "新告警时发送浏览器通知";
+    PanelsComputed => "Panels computed", "计算的面板";
+    ComputedHelp => "A panel turned off is not computed: on a busy feed its share of the CPU goes to the others. Turned back on, it reloads its state from the gateway.", "关闭的面板不再计算：数据繁忙时，它的 CPU 份额留给其他面板。重新打开时，它会从网关重新加载状态。";
+    NotComputed => "Not computed: turned off in the settings.", "未计算：已在设置中关闭。";
     NotifyDenied => "Notifications are blocked for this site.", "本站的通知已被阻止。";
     Save => "Save", "保存";
     Reset => "Defaults", "恢复默认";

@@ -45,6 +45,10 @@ pub struct EngineSettings {
     pub product_thresholds: Vec<(String, i64)>,
     /// Pending/retrying longer than this is stuck, seconds.
     pub sync_sla_s: i64,
+    /// Compute the recommendations operator.
+    pub compute_recs: bool,
+    /// Compute the order-sync operator.
+    pub compute_sync: bool,
 }
 
 /// What the page is looking at beyond the published view: answered in

@@ -162,6 +162,7 @@ pub enum Encoding {
 
 /// One dashboard's protocol state and its engine.
 #[derive(Default)]
+#[allow(clippy::struct_excessive_bools)] // reason: four independent protocol flags, each documented; no two form a state machine
 pub struct Session {
     /// The operators.
     pub engine: Engine,
@@ -211,6 +212,9 @@ pub struct Session {
     pub encoding: Encoding,
     /// Reused decoding state for binary frames.
     scratch: Scratch,
+    /// An operator was turned back on: its state must come from a snapshot,
+    /// so the next `hello` asks for one instead of resuming.
+    want_snapshot: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -225,20 +229,39 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// Sets (or clears) the operator's engine settings and applies them now.
-    pub fn set_local_config(&mut self, f: Option<ConfigFn>) {
+    /// True when an operator that was off is turned back on while the
+    /// stream is under way: it starts empty, so the caller reconnects and
+    /// the next `hello` asks for a snapshot ([`Session::resume_point`] is
+    /// `None` until one is installed).
+    pub fn set_local_config(&mut self, f: Option<ConfigFn>) -> bool {
         self.local_config = f;
-        self.apply_local_config();
+        let turned_on = self.apply_local_config();
+        if turned_on && self.epoch.is_some() {
+            self.want_snapshot = true;
+        }
+        self.want_snapshot
     }
 
-    fn apply_local_config(&mut self) {
-        if let Some(f) = &self.local_config {
-            let cfg = f(self.engine.config());
-            if cfg != *self.engine.config() {
-                // Stock already seen is re-evaluated under the new thresholds.
-                self.engine.set_config_reclassify(cfg);
-                self.changed = true;
-            }
+    /// An operator was turned back on and no snapshot has come since.
+    pub fn wants_snapshot(&self) -> bool {
+        self.want_snapshot
+    }
+
+    /// Applies the local settings; true when they turn an operator on.
+    fn apply_local_config(&mut self) -> bool {
+        let Some(f) = &self.local_config else {
+            return false;
+        };
+        let old = self.engine.config();
+        let cfg = f(old);
+        let turned_on =
+            (cfg.compute_recs && !old.compute_recs) || (cfg.compute_sync && !old.compute_sync);
+        if cfg != *old {
+            // Stock already seen is re-evaluated under the new thresholds.
+            self.engine.set_config_reclassify(cfg);
+            self.changed = true;
         }
+        turned_on
     }
 
     /// The order and sync events seen here for `order`, oldest first.
@@ -291,6 +314,9 @@ impl Session {
     /// applied and an unreadable snapshot, from seq 0 of the gateway's epoch
     /// (the whole history instead of a snapshot).
     pub fn resume_point(&self) -> Option<ResumePoint> {
+        if self.want_snapshot {
+            return None;
+        }
         match (&self.epoch, &self.hello_epoch) {
             (Some(epoch), _) => Some(ResumePoint {
                 epoch: epoch.clone(),
@@ -534,6 +560,7 @@ impl Session {
     fn install_snapshot(&mut self, epoch: String, seq: u64, engine: Engine) -> Outcome {
         self.engine = engine;
         self.apply_local_config();
+        self.want_snapshot = false;
         self.snapshot_failures = 0;
         if self.gap_pending && self.gap_reason.as_deref() == Some("epoch_changed") {
             self.engine.mark_gap();
@@ -555,6 +582,9 @@ impl Session {
     /// dashboard reconnects to ask for the events instead.
     fn unreadable_snapshot(&mut self, msg: String) -> Outcome {
         self.problem(msg.clone());
+        // Resume instead (an operator turned back on then follows the
+        // stream from here rather than from the gateway's state).
+        self.want_snapshot = false;
         self.snapshot_failures += 1;
         if self.snapshot_failures == 1 {
             Outcome::Reconnect(msg)
@@ -1235,6 +1265,67 @@ mod tests {
         assert_eq!(s.engine.config().low_stock_threshold, 25);
         s.on_binary(&snapshot("e1", 3), 0);
         assert_eq!(s.engine.config().low_stock_threshold, 25);
+    }
+
+    fn recs(on: bool) -> ConfigFn {
+        Box::new(move |c: &Config| Config {
+            compute_recs: on,
+            ..c.clone()
+        })
+    }
+
+    #[test]
+    fn a_panel_turned_back_on_reloads_from_a_snapshot() {
+        let mut s = Session::new();
+        // Off before anything arrives: nothing to reload when turned on.
+        assert!(!s.set_local_config(Some(recs(false))));
+        assert!(!s.set_local_config(Some(recs(true))));
+        assert!(!s.set_local_config(Some(recs(false))));
+        s.on_binary(&snapshot("e1", 3), 0);
+        assert!(
+            !s.engine.config().compute_recs,
+            "kept off across the snapshot"
+        );
+        let f = encode_events_frame("e1", 4, 0, [INV]);
+        assert_eq!(s.on_text(&f, 0), Outcome::Continue);
+        // Other settings changes resume as before.
+        assert!(!s.set_local_config(Some(recs(false))));
+        assert!(s
+            .hello_frame()
+            .contains(r#""resume":{"epoch":"e1","seq":4}"#));
+        // Turned on under way: a snapshot is asked for, not a resume.
+        assert!(s.set_local_config(Some(recs(true))));
+        assert!(s.engine.config().compute_recs);
+        assert_eq!(
+            s.hello_frame(),
+            r#"{"type":"hello","protocol":1,"encodings":["snap1","json"]}"#
+        );
+        // Events still arriving on the old connection apply meanwhile.
+        let f = encode_events_frame("e1", 5, 0, [INV]);
+        assert_eq!(s.on_text(&f, 0), Outcome::Continue);
+        assert!(s.wants_snapshot());
+        s.on_binary(&snapshot("e1", 9), 0);
+        assert!(!s.wants_snapshot());
+        assert_eq!(s.last_seq, 9);
+        assert!(s
+            .hello_frame()
+            .contains(r#""resume":{"epoch":"e1","seq":9}"#));
+    }
+
+    #[test]
+    fn an_unreadable_snapshot_after_a_panel_turned_on_resumes_instead() {
+        let mut s = Session::new();
+        s.set_local_config(Some(recs(false)));
+        s.on_binary(&snapshot("e1", 3), 0);
+        assert!(s.set_local_config(Some(recs(true))));
+        assert!(matches!(
+            s.on_binary(b"SPS1\x07garbage", 0),
+            Outcome::Reconnect(_)
+        ));
+        assert!(!s.wants_snapshot());
+        assert!(s
+            .hello_frame()
+            .contains(r#""resume":{"epoch":"e1","seq":3}"#));
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct Settings {
     pub alerts_per_min: i64,
     /// Also raise a browser notification for each new alert.
     pub notify: bool,
+    /// Compute the recommendations panel (off: its operator does not run).
+    pub compute_recs: bool,
+    /// Compute the order-sync panel (off: its operator does not run).
+    pub compute_sync: bool,
 }
 
 impl Default for Settings {
@@ -72,6 +76,8 @@ impl Default for Settings {
             alert_lag_ms: 2_000,
             alerts_per_min: 10,
             notify: false,
+            compute_recs: core.compute_recs,
+            compute_sync: core.compute_sync,
         }
     }
 }
@@ -116,6 +122,18 @@ impl Settings {
         !self.hidden_channels.iter().any(|c| c == channel)
     }
 
+    /// Turns off the panels named in `list` (comma-separated `recs`,
+    /// `sync`; the page's `?off=`), other names ignored.
+    pub fn turn_off(&mut self, list: &str) {
+        for name in list.split(',').map(str::trim) {
+            match name {
+                "recs" => self.compute_recs = false,
+                "sync" => self.compute_sync = false,
+                _ => {}
+            }
+        }
+    }
+
     /// `cfg` with the operator's thresholds and SLA.
     pub fn apply_to(&self, cfg: &Config) -> Config {
         self.engine().apply_to(cfg)
@@ -127,13 +145,15 @@ impl Settings {
             low_stock_threshold: self.low_stock_threshold,
             product_thresholds: self.product_thresholds.clone(),
             sync_sla_s: self.sync_sla_s,
+            compute_recs: self.compute_recs,
+            compute_sync: self.compute_sync,
         }
     }
 
     /// Settings as text for storage: `key=value` lines.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "feed_url={}\nlow_stock_threshold={}\nsync_sla_s={}\nchart_span={}\nchart_windows={}\nalert_fail_pct={}\nalert_lag_ms={}\nalerts_per_min={}\nnotify={}\n",
+            "feed_url={}\nlow_stock_threshold={}\nsync_sla_s={}\nchart_span={}\nchart_windows={}\nalert_fail_pct={}\nalert_lag_ms={}\nalerts_per_min={}\nnotify={}\ncompute_recs={}\ncompute_sync={}\n",
             self.feed_url.replace('\n', ""),
             self.low_stock_threshold,
             self.sync_sla_s,
@@ -143,6 +163,8 @@ impl Settings {
             self.alert_lag_ms,
             self.alerts_per_min,
             u8::from(self.notify),
+            u8::from(self.compute_recs),
+            u8::from(self.compute_sync),
         );
         for (p, t) in &self.product_thresholds {
             let _ = writeln!(out, "product={p}={t}");
@@ -183,6 +205,8 @@ impl Settings {
                     s.alerts_per_min = num(v, Field::AlertsPerMin, d.alerts_per_min);
                 }
                 "notify" => s.notify = v == "1",
+                "compute_recs" => s.compute_recs = v != "0",
+                "compute_sync" => s.compute_sync = v != "0",
                 "product" => {
                     if let Ok(mut p) = parse_product_thresholds(v) {
                         if s.product_thresholds.len() < MAX_PRODUCT_THRESHOLDS {
@@ -443,6 +467,8 @@ impl EngineSettings {
             .map(|(p, t)| (Id::from_text(p), *t))
             .collect::<BTreeMap<Id, i64>>();
         c.sync_sla_ms = self.sync_sla_s.saturating_mul(1000);
+        c.compute_recs = self.compute_recs;
+        c.compute_sync = self.compute_sync;
         c
     }
 }
@@ -469,6 +495,8 @@ mod tests {
             alert_lag_ms: 900,
             alerts_per_min: 5,
             notify: true,
+            compute_recs: false,
+            compute_sync: false,
         };
         let back = Settings::from_text(&full.to_text());
         assert_eq!(back.product_thresholds[0], ("101".into(), 5));
@@ -558,6 +586,26 @@ mod tests {
         assert_eq!(c.threshold_for(&Id::Num(101)), 3);
         assert_eq!(c.threshold_for(&Id::from_text("A-1")), 9);
         assert_eq!(c.sync_sla_ms, 60_000);
+        assert!(c.compute_recs && c.compute_sync, "both computed by default");
+        let lean = Settings {
+            compute_recs: false,
+            ..s
+        };
+        let c = lean.apply_to(&Config::default());
+        assert!(!c.compute_recs && c.compute_sync);
+    }
+
+    #[test]
+    fn the_page_can_turn_panels_off_by_name() {
+        let mut s = Settings::default();
+        s.turn_off("nothing, sync");
+        assert!(s.compute_recs && !s.compute_sync);
+        s.turn_off("recs");
+        assert!(!s.compute_recs && !s.compute_sync);
+        // Stored settings from before the switch existed compute both.
+        let old = "low_stock_threshold=12\nnotify=1\n";
+        let back = Settings::from_text(old);
+        assert!(back.compute_recs && back.compute_sync);
     }
 
     #[test]

@@ -7,12 +7,14 @@ use shoppulse_core::view::UserRecs;
 use web_sys::Element;
 
 use super::widgets::{
-    csv_click, fx, fx_throttled, lang, on, on_click, panel, part, set_value, sub_head, target_value,
+    csv_click, fx, fx_throttled, lang, off_note, on, on_click, panel, part, set_value, sub_head,
+    target_value,
 };
 use crate::dom::{button, drill_button, el, patch, text, E};
 use crate::export::Csv;
 use crate::i18n::{Lang, K};
 use crate::state::{Sections, Signals};
+use crate::ui::Ui;
 
 /// Shortest time between two redraws of the suggestions for active
 /// shoppers, ms.
@@ -116,6 +118,10 @@ pub fn recs_panel() -> Element {
         .c(text("h3", "", l.t(K::ForActive)))
         .c(list("rows recs-users", "user-recs", l.t(K::ForActive)))
         .materialise();
+    let settings = expect_context::<Ui>().settings;
+    off_note(&root, "recommendations-off", move || {
+        settings.with(|s| !s.compute_recs)
+    });
     let trend = part(&root, "[data-testid=trending]");
     let pairs = part(&root, "[data-testid=co-purchase]");
     let users = part(&root, "[data-testid=user-recs]");

@@ -186,6 +186,25 @@ fn form_body(s: &Settings, channels: &[String], l: Lang) -> Vec<E> {
                 .collect(),
         ),
         fieldset(
+            K::PanelsComputed,
+            vec![
+                text("p", "muted small", l.t(K::ComputedHelp)),
+                el("div", "checks")
+                    .c(check_el(
+                        "setting-compute-recs",
+                        None,
+                        s.compute_recs,
+                        l.t(K::Recommendations),
+                    ))
+                    .c(check_el(
+                        "setting-compute-sync",
+                        None,
+                        s.compute_sync,
+                        l.t(K::OrderSync),
+                    )),
+            ],
+        ),
+        fieldset(
             K::AlertRules,
             vec![
                 f(4),
@@ -307,11 +326,15 @@ fn settings_form() -> Element {
             }
         }
         base.hidden_channels = hidden;
-        base.notify = body
-            .query_selector("[data-testid=\"setting-notify\"]")
-            .ok()
-            .flatten()
-            .is_some_and(|e| prop(&e, "checked").is_truthy());
+        let checked = |testid: &str| {
+            body.query_selector(&format!("[data-testid=\"{testid}\"]"))
+                .ok()
+                .flatten()
+                .is_some_and(|e| prop(&e, "checked").is_truthy())
+        };
+        base.notify = checked("setting-notify");
+        base.compute_recs = checked("setting-compute-recs");
+        base.compute_sync = checked("setting-compute-sync");
         match validate(&draft, &base) {
             Ok(s) => {
                 show_errors(&body, &[], l);

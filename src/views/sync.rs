@@ -8,7 +8,8 @@ use shoppulse_core::view::{InvalidTransition, LagHistogram, StuckOrder, SyncCell
 use web_sys::Element;
 
 use super::widgets::{
-    csv_button, csv_click, fx, lang, on_click, panel, part, set_attr, set_text, sub_head, Slot,
+    csv_button, csv_click, fx, lang, off_note, on_click, panel, part, set_attr, set_text, sub_head,
+    Slot,
 };
 use crate::dom::{
     button, content_keys, drill_button, el, fill, key_of, keyed, keyed_morph, patch, svg, text,
@@ -466,6 +467,9 @@ pub fn sync_panel() -> Element {
                     .c(el("thead", ""))
                     .c(el("tbody", "")))))
         .materialise();
+    off_note(&root, "sync-off", move || {
+        settings.with(|s| !s.compute_sync)
+    });
     matrix.find(&root, "[data-testid=sync-matrix]");
     stuck.find(&root, "[data-testid=stuck-orders]");
     invalid.find(&root, "[data-testid=invalid-transitions]");

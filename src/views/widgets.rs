@@ -217,6 +217,21 @@ pub fn attr_fx(e: Element, name: &'static str, f: impl Fn() -> String + 'static)
     fx(move || set_attr(&e, name, &f()));
 }
 
+/// Says, under the title of the panel `root`, that its operator is not
+/// computed while `off()` (`data-testid="{testid}"`); the stylesheet hides
+/// the rest of the panel then (`data-off="1"`).
+pub fn off_note(root: &Element, testid: &str, off: impl Fn() -> bool + 'static) {
+    let note = text("p", "off-note muted", lang().t(K::NotComputed))
+        .a("data-testid", testid)
+        .materialise();
+    if let Some(title) = root.query_selector("h2").ok().flatten() {
+        let _ = root.insert_before(&note, title.next_sibling().as_ref());
+    }
+    attr_fx(root.clone(), "data-off", move || {
+        u8::from(off()).to_string()
+    });
+}
+
 /// Calls `f` on every `event` at `target`, until the current reactive
 /// owner is cleaned up (the view is gone).
 pub fn on(target: &web_sys::EventTarget, event: &str, f: impl Fn(web_sys::Event) + 'static) {
