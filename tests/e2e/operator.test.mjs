@@ -145,6 +145,68 @@ test('settings survive a reload, apply to the engine, and an invalid value is re
   });
 });
 
+test('a panel turned off in the settings is not computed, says so, and reloads from the gateway when turned back on', async () => {
+  await withGateway([], async (gw) => {
+    const { page, errors } = await openDashboard(browser, gw.url, WHOLE_PAGE);
+    await live(page);
+    await feed(page, gw, [
+      { kind: 'behavior', ts: at(0), user: 1, action: 'browse', product: 101 },
+      { kind: 'behavior', ts: at(1), user: 1, action: 'add_to_cart', product: 102 },
+      { kind: 'order', ts: at(2), order: 'P-1', channel: 'web', status: 'paid', user: 1, total_cents: 500, currency: 'USD', lines: [{ product: 103, quantity: 1, unit_price_cents: 500 }] },
+      { kind: 'sync', ts: at(3), order: 'P-1', channel: 'web', target: 'payment', status: 'failed' },
+    ], 4);
+    const trending = page.getByTestId('trending');
+    const matrix = page.getByTestId('sync-matrix');
+    await until(async () => (await trending.locator('li').count()) === 3, 10_000, 'three trending');
+    await until(async () => (await matrix.locator('[data-channel="web"]').count()) > 0, 10_000, 'web in the matrix');
+    assert.equal(await page.getByTestId('recommendations-off').isVisible(), false);
+
+    const save = async (recs, sync) => {
+      await page.getByTestId('settings-open').click();
+      await page.getByTestId('setting-compute-recs').setChecked(recs);
+      await page.getByTestId('setting-compute-sync').setChecked(sync);
+      await page.getByTestId('settings-save').click();
+      await until(async () => (await page.getByTestId('settings-status').innerText()) === 'Saved.', 5_000, 'saved');
+      await page.keyboard.press('Escape');
+    };
+    await save(false, false);
+    await until(async () => await page.getByTestId('recommendations-off').isVisible(), 5_000, 'recs says off');
+    assert.equal(await page.getByTestId('recommendations-off').innerText(), 'Not computed: turned off in the settings.');
+    assert.equal(await page.getByTestId('sync-off').isVisible(), true);
+    assert.equal(await trending.isVisible(), false, 'the panel body is hidden');
+    assert.equal(await matrix.isVisible(), false);
+    // The operators' state is dropped: the (hidden) lists empty.
+    await until(async () => (await trending.locator('li').count()) === 0, 5_000, 'trending emptied');
+    await until(async () => (await matrix.locator('[data-channel="web"]').count()) === 0, 5_000, 'matrix emptied');
+    // While off, the gateway still computes everything; the page does not.
+    await feed(page, gw, [{ kind: 'behavior', ts: at(4), user: 2, action: 'browse', product: 104 }], 5);
+    assert.equal(await trending.locator('li').count(), 0);
+    assert.match(await page.getByTestId('behavior-log').innerText(), /User 2 is browsing product 104/, 'behaviour still computed');
+    await page.screenshot({ path: path.join(ROOT, 'tests/e2e/artifacts/panels-off.png') });
+
+    // Turned back on: a snapshot from the gateway brings the whole state
+    // back, 104 (seen only while off) included.
+    await save(true, true);
+    await until(async () => (await trending.locator('li').count()) === 4, 15_000, 'four trending after the snapshot');
+    assert.equal(await trending.locator('[data-product-id="104"]').count(), 1);
+    await until(async () => (await matrix.locator('[data-channel="web"]').count()) > 0, 10_000, 'matrix back');
+    assert.equal(await page.getByTestId('recommendations-off').isVisible(), false);
+    assert.equal(Number(await page.getByTestId('feed-health').getAttribute('data-applied')) >= 5, true);
+
+    // `?off=` turns panels off for one page load, without saving.
+    const { page: once, errors: onceErrors } = await openDashboard(browser, `${gw.url}/?off=recs`, WHOLE_PAGE);
+    await until(async () => (await once.getByTestId('feed-health').getAttribute('data-state')) === 'live', 15_000, 'live');
+    await until(async () => await once.getByTestId('recommendations-off').isVisible(), 5_000, '?off=recs');
+    assert.equal(await once.getByTestId('sync-off').isVisible(), false);
+    await until(async () => (await once.getByTestId('sync-matrix').locator('[data-channel="web"]').count()) > 0, 10_000, 'sync computed');
+    assert.equal(await once.getByTestId('trending').locator('li').count(), 0);
+    await once.getByTestId('settings-open').click();
+    assert.equal(await once.getByTestId('setting-compute-recs').isChecked(), false);
+    assert.deepEqual(onceErrors, []);
+    assert.deepEqual(errors, []);
+  });
+});
+
 test('a product driven low again and again raises one alert row with a count; a storm is summarised', async () => {
   await withGateway([], async (gw) => {
     const { page, errors } = await openDashboard(browser, gw.url);
