@@ -66,19 +66,22 @@ const STEP_S = QUICK ? 3 : 4;
 const STEP_HIGH_S = 3;
 const RATES = QUICK
   ? [10_000, 50_000, 250_000]
-  : [10_000, 15_000, 25_000, 35_000, 50_000, 75_000, 100_000, 150_000, 250_000, 350_000, 500_000, 750_000, 1_000_000, 1_500_000, 2_000_000];
+  : [10_000, 15_000, 25_000, 35_000, 50_000, 75_000, 100_000, 150_000, 250_000, 350_000, 500_000, 750_000, 1_000_000, 1_500_000, 2_000_000, 2_500_000, 3_000_000];
 // The maximum's history: long enough that the fastest client takes several
 // seconds (2M events took 1.5 s on a quiet machine, shorter than the
 // polling could resolve), polled every MAX_POLL_MS.
-const MAX_EVENTS = QUICK ? 300_000 : 6_000_000;
+const MAX_EVENTS = QUICK ? 300_000 : 10_000_000;
 const MAX_POLL_MS = 100;
 const MAX_S = QUICK ? 10 : 30;
-// ShopPulse twice: `shoppulse` as shipped (operators in a Web Worker) and
-// `shoppulse-main` (`?worker=0`: operators on the page's main thread).
-const CLIENTS = opt('--clients', 'shoppulse,shoppulse-main,perspective,plain').split(',');
+// ShopPulse three times: `shoppulse` as shipped (all five operators in a Web
+// Worker), `shoppulse-main` (`?worker=0`: operators on the page's main
+// thread) and `shoppulse-lean` (in a worker, `?off=recs,sync`: the
+// recommendations and order-sync panels turned off, so it computes what the
+// other clients compute: behaviour, inventory, sales).
+const CLIENTS = opt('--clients', 'shoppulse,shoppulse-lean,shoppulse-main,perspective,plain').split(',');
 const isShopPulse = (name) => name.startsWith('shoppulse');
-/** The page query selecting where ShopPulse's operators run. */
-const hostQuery = (name) => (name === 'shoppulse-main' ? '&worker=0' : '&worker=1');
+/** The page query selecting where ShopPulse's operators run, and which. */
+const hostQuery = (name) => ({ 'shoppulse-main': '&worker=0', 'shoppulse-lean': '&worker=1&off=recs,sync' })[name] ?? '&worker=1';
 const ONLY_SIDE = flag('--side-only');
 // --only a,b: the parts to run (side = rate sweep + maximum; same = same stream, same aggregates;
 // latency; startup; memory). Default: all; --side-only is --only side.
@@ -524,10 +527,10 @@ for (const c of CLIENTS) {
   const s = results.side[c];
   const mem = s.max.memory;
   const memText = isShopPulse(c)
-    ? `${f1(MB(mem.totalBytes))} (page JS heap ${f1(MB(mem.jsHeapBytes))} + wasm ${f1(MB(mem.wasmBytes))}${c === 'shoppulse' ? `; worker JS heap ${f1(MB(mem.workerJsHeapBytes))} + wasm ${f1(MB(mem.workerWasmBytes))}` : ''})`
+    ? `${f1(MB(mem.totalBytes))} (page JS heap ${f1(MB(mem.jsHeapBytes))} + wasm ${f1(MB(mem.wasmBytes))}${c !== 'shoppulse-main' ? `; worker JS heap ${f1(MB(mem.workerJsHeapBytes))} + wasm ${f1(MB(mem.workerWasmBytes))}` : ''})`
     : `${f1(MB(mem.pageBytes))} page incl. workers (main JS heap ${f1(MB(mem.jsHeapBytes))})`;
   const enc = ENCODING === 'json' ? 'JSON' : 'bin1';
-  const label = { shoppulse: `(a) ShopPulse (${enc}, operators in a worker)`, 'shoppulse-main': `(a') ShopPulse (${enc}, operators on the main thread)`, perspective: '(b) Perspective 3.8.0', plain: '(c) plain JS + Maps' }[c];
+  const label = { shoppulse: `(a) ShopPulse (${enc}, operators in a worker)`, 'shoppulse-lean': `(a'') ShopPulse (${enc}, worker, recommendations and sync turned off: the compared aggregates' operators only)`, 'shoppulse-main': `(a') ShopPulse (${enc}, operators on the main thread)`, perspective: '(b) Perspective 3.8.0', plain: '(c) plain JS + Maps' }[c];
   lines.push(`| ${label} | ${s.boundIsFeedLimit ? '>= ' : ''}${k(s.atBound)} | ${k(s.max.perS)} | ${f1(s.max.frameP99Ms)} / ${f1(s.max.frameMaxMs)} | ${s.max.longTasks} (max ${f1(s.max.longMaxMs)} ms) | ${memText} |`);
 }
 lines.push('');

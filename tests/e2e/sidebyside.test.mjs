@@ -16,7 +16,7 @@ import { startStatic } from '../bench/server.mjs';
 
 const PERSPECTIVE = path.join(ROOT, 'tests/bench/node_modules/@finos/perspective/dist/cdn/perspective.js');
 
-test('ShopPulse, Perspective and plain JavaScript compute the same aggregates from the same stream', { timeout: 150_000 }, async () => {
+test('ShopPulse (as shipped, and with recommendations and sync turned off as in the benchmark), Perspective and plain JavaScript compute the same aggregates from the same stream', { timeout: 150_000 }, async () => {
   assert.ok(existsSync(PERSPECTIVE), 'tests/bench dependencies installed (scripts/setup.sh)');
   const gw = await startGateway([]);
   const stat = await startStatic();
@@ -27,6 +27,7 @@ test('ShopPulse, Perspective and plain JavaScript compute the same aggregates fr
     const pages = {};
     for (const [name, url] of [
       ['shoppulse', `${gw.url}/?feed=${feed}`],
+      ['shoppulse-lean', `${gw.url}/?feed=${feed}&off=recs,sync`],
       ['perspective', `${stat.url}/perspective.html?feed=${feed}`],
       ['plain', `${stat.url}/plain.html?feed=${feed}`],
     ]) {
@@ -34,15 +35,17 @@ test('ShopPulse, Perspective and plain JavaScript compute the same aggregates fr
       const errors = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(url);
-      if (name === 'shoppulse') {
+      if (name.startsWith('shoppulse')) {
         await page.locator('[data-state="live"]').waitFor({ timeout: 30_000 });
       } else {
         await until(() => page.evaluate(() => window.__bench?.state.open), 30_000, `${name} connected`);
       }
       pages[name] = { page, errors };
     }
+    const shopPulseApplied = (p) => p.evaluate(() => Number(document.querySelector('[data-applied]').getAttribute('data-applied')));
     const applied = {
-      shoppulse: (p) => p.evaluate(() => Number(document.querySelector('[data-applied]').getAttribute('data-applied'))),
+      shoppulse: shopPulseApplied,
+      'shoppulse-lean': shopPulseApplied,
       perspective: (p) => p.evaluate(() => window.__bench.applied()),
       plain: (p) => p.evaluate(() => window.__bench.applied()),
     };
@@ -59,7 +62,9 @@ test('ShopPulse, Perspective and plain JavaScript compute the same aggregates fr
     }
     const plain = await pages.plain.page.evaluate(() => window.__bench.aggregates());
     const persp = await pages.perspective.page.evaluate(() => window.__bench.aggregates());
-    const sp = JSON.parse(await pages.shoppulse.page.evaluate((ids) => window.__shoppulse_aggregates(ids), productsJson(plain)));
+    const aggregatesOf = async (name) => JSON.parse(await pages[name].page.evaluate((ids) => window.__shoppulse_aggregates(ids), productsJson(plain)));
+    const sp = await aggregatesOf('shoppulse');
+    const lean = await aggregatesOf('shoppulse-lean');
 
     // The stream has every kind of figure the comparison covers.
     assert.ok(plain.perMinute.length >= 2, 'several minutes of behaviour');
@@ -69,9 +74,12 @@ test('ShopPulse, Perspective and plain JavaScript compute the same aggregates fr
     assert.deepEqual(compareExact(persp, plain, ['perspective', 'plain']), []);
     assert.deepEqual(compareShopPulse(sp, plain, 'plain'), []);
     assert.deepEqual(compareShopPulse(sp, persp, 'perspective'), []);
+    assert.deepEqual(compareShopPulse(lean, plain, 'plain'), [], 'recommendations and sync off');
+    assert.deepEqual(lean, sp, 'the same aggregates with or without recommendations and sync');
+    assert.equal(await pages['shoppulse-lean'].page.getByTestId('recommendations-off').isVisible(), true);
     for (const [name, { page, errors }] of Object.entries(pages)) {
       assert.deepEqual(errors, [], `${name}: no page errors`);
-      if (name !== 'shoppulse') assert.deepEqual(await page.evaluate(() => window.__bench.state.errors), [], `${name}: no feed errors`);
+      if (!name.startsWith('shoppulse')) assert.deepEqual(await page.evaluate(() => window.__bench.state.errors), [], `${name}: no feed errors`);
     }
   } finally {
     src.close();
