@@ -70,6 +70,15 @@ impl AlertKind {
         }
     }
 
+    /// The view section (operator) whose figures raise this kind.
+    pub fn section(self) -> &'static str {
+        if self.is_product() {
+            "inventory"
+        } else {
+            "sync"
+        }
+    }
+
     /// True for alerts about a product.
     pub fn is_product(self) -> bool {
         matches!(
@@ -319,12 +328,16 @@ impl Alerts {
             raised.push(row.clone());
             self.rows.insert(c.key.clone(), row);
         }
+        // A condition is gone when its figures say so, not when its
+        // operator was turned off (its rows and held conditions stay as
+        // they were until it is back).
+        let off = |k: &Key| view.operators_off.iter().any(|o| o == k.0.section());
         for (k, row) in &mut self.rows {
-            if row.active && !seen.contains(k) {
+            if row.active && !seen.contains(k) && !off(k) {
                 row.active = false;
             }
         }
-        self.held.retain(|k| seen.contains(k));
+        self.held.retain(|k| seen.contains(k) || off(k));
         raised
     }
 
@@ -505,6 +518,41 @@ mod tests {
         let mut b = Alerts::new();
         let hide_web: &dyn Fn(&str) -> bool = &|c| c != "web";
         assert!(b.update(&view(0.5), &r, hide_web, 0).is_empty());
+    }
+
+    #[test]
+    fn regression_sync_alerts_are_not_resolved_by_turning_sync_off() {
+        let failing = |rate: f64| {
+            let mut v = View::default();
+            v.sync.cells = vec![SyncCell {
+                channel: "web".into(),
+                target: Target::Payment,
+                current: [0, 8, 2, 0],
+                retries: 0,
+                failure_rate: rate,
+                lag_p50_ms: None,
+                lag_p95_ms: None,
+                lag_p99_ms: None,
+            }];
+            v
+        };
+        let r = Rules::default();
+        let mut a = Alerts::new();
+        assert_eq!(a.update(&failing(0.5), &r, ALL, 0).len(), 1);
+        // Turned off: the section is empty, the alert stays open; a low
+        // product (inventory still computed) clears as usual.
+        let mut off = low(vec![stock(7, 5, 1)]);
+        off.operators_off = vec!["sync".into()];
+        assert_eq!(a.update(&off, &r, ALL, 1).len(), 1);
+        off.inventory.low.clear();
+        a.update(&off, &r, ALL, 2);
+        let rows = a.view(&r).rows;
+        let active = |k: AlertKind| rows.iter().find(|x| x.kind == k).is_some_and(|x| x.active);
+        assert!(active(AlertKind::SyncFailures), "not resolved by turning sync off");
+        assert!(!active(AlertKind::LowStock));
+        // Back on with the cell healthy: now it clears.
+        a.update(&failing(0.0), &r, ALL, 3);
+        assert!(!a.view(&r).rows.iter().any(|x| x.active));
     }
 
     #[test]
