@@ -548,7 +548,10 @@ mod tests {
         a.update(&off, &r, ALL, 2);
         let rows = a.view(&r).rows;
         let active = |k: AlertKind| rows.iter().find(|x| x.kind == k).is_some_and(|x| x.active);
-        assert!(active(AlertKind::SyncFailures), "not resolved by turning sync off");
+        assert!(
+            active(AlertKind::SyncFailures),
+            "not resolved by turning sync off"
+        );
         assert!(!active(AlertKind::LowStock));
         // Back on with the cell healthy: now it clears.
         a.update(&failing(0.0), &r, ALL, 3);

@@ -160,6 +160,8 @@ test('a panel turned off in the settings is not computed, says so, and reloads f
     await until(async () => (await trending.locator('li').count()) === 3, 10_000, 'three trending');
     await until(async () => (await matrix.locator('[data-channel="web"]').count()) > 0, 10_000, 'web in the matrix');
     assert.equal(await page.getByTestId('recommendations-off').isVisible(), false);
+    const syncAlert = page.locator('[data-testid="alert-row"][data-kind="sync_failures"]');
+    await until(async () => (await syncAlert.getAttribute('data-active')) === 'true', 10_000, 'a sync failure alert');
 
     const save = async (recs, sync) => {
       await page.getByTestId('settings-open').click();
@@ -182,6 +184,7 @@ test('a panel turned off in the settings is not computed, says so, and reloads f
     await feed(page, gw, [{ kind: 'behavior', ts: at(4), user: 2, action: 'browse', product: 104 }], 5);
     assert.equal(await trending.locator('li').count(), 0);
     assert.match(await page.getByTestId('behavior-log').innerText(), /User 2 is browsing product 104/, 'behaviour still computed');
+    assert.equal(await syncAlert.getAttribute('data-active'), 'true', 'the alert is not resolved by turning sync off');
     await page.screenshot({ path: path.join(ROOT, 'tests/e2e/artifacts/panels-off.png') });
 
     // Turned back on: a snapshot from the gateway brings the whole state
