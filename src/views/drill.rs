@@ -79,12 +79,15 @@ enum Data {
     },
 }
 
+/// A product's details; `recs_on`: the recommendations operator runs
+/// (else its figures say they are not computed).
 fn product_el(
     stock: Option<&StockRow>,
     partners: &[(Id, u64)],
     score: Option<f64>,
     top: Option<u64>,
     now: i64,
+    recs_on: bool,
     l: Lang,
 ) -> Vec<E> {
     let fig = |label: K, value: E, note: Option<String>| {
@@ -165,7 +168,9 @@ fn product_el(
             )),
     );
     out.push(text("h3", "", l.t(K::OftenWith)));
-    if partners.is_empty() {
+    if !recs_on {
+        out.push(text("p", "muted", l.t(K::NotComputed)).a("data-testid", "drill-recs-off"));
+    } else if partners.is_empty() {
         out.push(text("p", "muted", l.t(K::NoPartners)));
     } else {
         out.push(
@@ -260,7 +265,8 @@ fn note_text(what: &NoteKind, l: Lang) -> String {
     }
 }
 
-fn order_el(states: &[OrderTargetState], notes: &[OrderNote], l: Lang) -> Vec<E> {
+/// An order's details; `sync_on`: the order-sync operator runs.
+fn order_el(states: &[OrderTargetState], notes: &[OrderNote], sync_on: bool, l: Lang) -> Vec<E> {
     let mut out = Vec::new();
     if let Some(c) = states
         .first()
@@ -270,7 +276,9 @@ fn order_el(states: &[OrderTargetState], notes: &[OrderNote], l: Lang) -> Vec<E>
         out.push(text("p", "muted", &format!("{}: {c}", l.t(K::ColChannel))));
     }
     out.push(text("h3", "", l.t(K::CurrentSync)));
-    if states.is_empty() {
+    if !sync_on {
+        out.push(text("p", "muted", l.t(K::NotComputed)).a("data-testid", "drill-sync-off"));
+    } else if states.is_empty() {
         out.push(text("p", "muted", l.t(K::UnknownOrder)));
     } else {
         let th = |k: K| text("th", "", l.t(k)).a("scope", "col");
@@ -395,6 +403,10 @@ fn read(drill: &Drill, signals: Signals, sections: Sections, l: Lang) -> Option<
     }
 }
 
+/// What the open drawer last drew: its data, and whether the
+/// recommendations and order-sync operators ran.
+type Drawn = (Data, (bool, bool));
+
 /// The drawer.
 pub fn drill_panel(parent: &Element, anchor: &web_sys::Node) {
     let drill = expect_context::<Ui>().drill;
@@ -438,7 +450,8 @@ fn drawer() -> Element {
         set_attr(&aside, "data-kind", kind);
     });
     let body = part(&root, ".drill-body");
-    let last: StoredValue<Option<Data>, LocalStorage> = StoredValue::new_local(None);
+    let settings = ui.settings;
+    let last: StoredValue<Option<Drawn>, LocalStorage> = StoredValue::new_local(None);
     fx(move || {
         let Some(d) = drill.get() else {
             last.set_value(None);
@@ -449,7 +462,10 @@ fn drawer() -> Element {
         let Some(data) = read(&d, signals, sections, l) else {
             return;
         };
-        if last.with_value(|p| p.as_ref() == Some(&data)) && body.child_element_count() > 0 {
+        let on = settings.with(|s| (s.compute_recs, s.compute_sync));
+        if last.with_value(|p| p.as_ref().is_some_and(|(d, o)| *d == data && *o == on))
+            && body.child_element_count() > 0
+        {
             return;
         }
         let children = match &data {
@@ -460,9 +476,9 @@ fn drawer() -> Element {
                 top,
                 now,
                 ..
-            } => product_el(stock.as_ref(), partners, *score, *top, *now, l),
+            } => product_el(stock.as_ref(), partners, *score, *top, *now, on.0, l),
             Data::Cell { orders, figures } => cell_el(orders, figures.as_deref(), l),
-            Data::Order { states, notes } => order_el(states, notes, l),
+            Data::Order { states, notes } => order_el(states, notes, on.1, l),
         };
         patch(&body, children);
         let (key, id) = match &d {
@@ -474,7 +490,7 @@ fn drawer() -> Element {
             }
         };
         let _ = body.set_attribute(key, &id);
-        last.set_value(Some(data));
+        last.set_value(Some((data, on)));
     });
     // Move focus into the panel when it opens or shows another item
     // (keyboard users land on it).

@@ -185,6 +185,11 @@ test('a panel turned off in the settings is not computed, says so, and reloads f
     assert.equal(await trending.locator('li').count(), 0);
     assert.match(await page.getByTestId('behavior-log').innerText(), /User 2 is browsing product 104/, 'behaviour still computed');
     assert.equal(await syncAlert.getAttribute('data-active'), 'true', 'the alert is not resolved by turning sync off');
+    // A product's details say what is not computed rather than "none".
+    await page.getByTestId('top-products').locator('[data-product-id="102"] button[data-drill="product"]').click();
+    await page.getByTestId('drilldown').waitFor();
+    await until(async () => (await page.getByTestId('drill-recs-off').count()) === 1, 5_000, 'drill: recs not computed');
+    await page.getByTestId('drilldown-close').click();
     await page.screenshot({ path: path.join(ROOT, 'tests/e2e/artifacts/panels-off.png') });
 
     // Turned back on: a snapshot from the gateway brings the whole state
@@ -205,6 +210,9 @@ test('a panel turned off in the settings is not computed, says so, and reloads f
     assert.equal(await once.getByTestId('trending').locator('li').count(), 0);
     await once.getByTestId('settings-open').click();
     assert.equal(await once.getByTestId('setting-compute-recs').isChecked(), false);
+    assert.equal(await once.getByTestId('setting-compute-sync').isChecked(), true);
+    await once.getByTestId('setting-compute-recs').scrollIntoViewIfNeeded();
+    await once.getByTestId('settings').screenshot({ path: path.join(ROOT, 'tests/e2e/artifacts/settings-panels-computed.png') });
     assert.deepEqual(onceErrors, []);
     assert.deepEqual(errors, []);
   });
