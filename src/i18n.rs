@@ -370,6 +370,7 @@ table! {
     Notify => "Browser notifications for new alerts", "新告警时发送浏览器通知";
     PanelsComputed => "Panels computed", "计算的面板";
     ComputedHelp => "A panel turned off is not computed: on a busy feed its share of the CPU goes to the others. Turned back on, it reloads its state from the gateway.", "关闭的面板不再计算：数据繁忙时，它的 CPU 份额留给其他面板。重新打开时，它会从网关重新加载状态。";
+    FallingBehind => "Falling behind the feed: turning off Recommendations or Order sync in Settings frees their share of the CPU.", "跟不上数据流：在设置中关闭“推荐”或“订单同步”可腾出它们占用的 CPU。";
     NotComputed => "Not computed: turned off in the settings.", "未计算：已在设置中关闭。";
     NotifyDenied => "Notifications are blocked for this site.", "本站的通知已被阻止。";
     Save => "Save", "保存";

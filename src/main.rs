@@ -24,6 +24,7 @@ pub mod i18n;
 pub mod link;
 #[cfg(target_arch = "wasm32")]
 pub mod notify;
+pub mod overload;
 pub mod pause;
 pub mod prefs;
 pub mod session;

@@ -12,7 +12,8 @@ use super::widgets::{
 use crate::dom::{content_keys, el, keyed, patch, text, KeyCache, E};
 use crate::format::{datetime, rate, relative, thousands};
 use crate::i18n::{Lang, K};
-use crate::state::{ConnState, Sections, Signals, StoreHandle};
+use crate::overload::Overload;
+use crate::state::{now_ms, ConnState, Sections, Signals, StoreHandle};
 use crate::ui::{Theme, Ui};
 
 /// The connection state in words.
@@ -70,6 +71,43 @@ fn drawing_attr(root: &Element, in_turn: RwSignal<bool>) {
     });
 }
 
+/// Keeps the strip's position in the stream (`data-last-seq`,
+/// `data-head-seq`, `data-epoch`), the events it is behind, and the hint to
+/// lighten the dashboard when it stays behind.
+fn behind_fx(root: &Element, signals: Signals, l: Lang) {
+    let r = root.clone();
+    let behind = part(root, "[data-testid=feed-lag]");
+    fx(move || {
+        signals.progress.with(|p| {
+            set_attr(&r, "data-last-seq", &p.last_seq.to_string());
+            set_attr(&r, "data-head-seq", &p.head_seq.to_string());
+            set_attr(&r, "data-epoch", p.epoch.as_deref().unwrap_or_default());
+            let n = p.head_seq.saturating_sub(p.last_seq);
+            set_text(&behind, &l.f(K::NEvents, &[&thousands(n)]));
+        });
+    });
+    overload_hint(part(root, "[data-testid=overload-hint]"), signals);
+}
+
+/// Shows `hint` while the dashboard has been falling behind its feed for a
+/// while (`overload.rs`) with a costly panel still computed.
+fn overload_hint(hint: Element, signals: Signals) {
+    let settings = expect_context::<Ui>().settings;
+    let detector = StoredValue::new_local(Overload::default());
+    fx(move || {
+        signals.now_ms.track();
+        let behind = signals
+            .progress
+            .with(|p| p.head_seq.saturating_sub(p.last_seq));
+        let (rate, paused) = (signals.rate.get(), signals.paused.get());
+        let costly_on = settings.with(|s| s.compute_recs || s.compute_sync);
+        let over = detector
+            .try_update_value(|d| d.observe(now_ms(), behind, rate, paused))
+            .unwrap_or(false);
+        let _ = hint.toggle_attribute_with_force("hidden", !(over && costly_on));
+    });
+}
+
 /// The strip: connection state, counters, rate, lag, source and the
 /// toolbar. Carries `data-last-seq`, `data-epoch`, `data-head-seq`,
 /// `data-applied`, `data-state` and `data-drawing` (`in-turn` or
@@ -80,7 +118,6 @@ pub fn health_strip() -> Element {
     let sections = expect_context::<Sections>();
     let health = sections.health;
     let conn = signals.conn;
-    let progress = signals.progress;
 
     let root = el("header", "strip")
         .a("data-testid", "feed-health")
@@ -98,7 +135,11 @@ pub fn health_strip() -> Element {
         .c(figure(l.t(K::NewestEvent), "event-time"))
         .c(el("div", "strip-source")
             .c(el("span", "").a("data-testid", "feed-source"))
-            .c(el("span", "muted small").a("data-testid", "conn-detail")))
+            .c(el("span", "muted small").a("data-testid", "conn-detail"))
+            .c(text("span", "overload-hint small", l.t(K::FallingBehind))
+                .a("data-testid", "overload-hint")
+                .a("role", "status")
+                .a("hidden", "")))
         .materialise();
     let _ = root.append_child(&toolbar());
     let r = root.clone();
@@ -134,17 +175,7 @@ pub fn health_strip() -> Element {
         set_text(&source, &source_text(signals, l));
     });
     drawing_attr(&root, signals.in_turn);
-    let r = root.clone();
-    let behind = part(&root, "[data-testid=feed-lag]");
-    fx(move || {
-        progress.with(|p| {
-            set_attr(&r, "data-last-seq", &p.last_seq.to_string());
-            set_attr(&r, "data-head-seq", &p.head_seq.to_string());
-            set_attr(&r, "data-epoch", p.epoch.as_deref().unwrap_or_default());
-            let n = p.head_seq.saturating_sub(p.last_seq);
-            set_text(&behind, &l.f(K::NEvents, &[&thousands(n)]));
-        });
-    });
+    behind_fx(&root, signals, l);
     let r = root.clone();
     let applied = part(&root, "[data-testid=events-applied]");
     let rejected = part(&root, "[data-testid=events-rejected]");
