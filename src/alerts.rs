@@ -487,9 +487,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sync_thresholds_with_hysteresis_and_hidden_channels() {
-        let cell = |rate: f64| SyncCell {
+    /// A view whose one sync cell (web -> payment, lag p95 100 ms) fails at
+    /// `rate`.
+    fn failing(rate: f64) -> View {
+        let mut v = View::default();
+        v.sync.cells = vec![SyncCell {
             channel: "web".into(),
             target: Target::Payment,
             current: [0, 8, 2, 0],
@@ -498,44 +500,30 @@ mod tests {
             lag_p50_ms: None,
             lag_p95_ms: Some(100.0),
             lag_p99_ms: None,
-        };
-        let view = |rate| {
-            let mut v = View::default();
-            v.sync.cells = vec![cell(rate)];
-            v
-        };
+        }];
+        v
+    }
+
+    #[test]
+    fn sync_thresholds_with_hysteresis_and_hidden_channels() {
         let r = Rules::default();
         let mut a = Alerts::new();
-        assert!(a.update(&view(0.19), &r, ALL, 0).is_empty());
-        assert_eq!(a.update(&view(0.25), &r, ALL, 1).len(), 1);
-        a.update(&view(0.19), &r, ALL, 2);
+        assert!(a.update(&failing(0.19), &r, ALL, 0).is_empty());
+        assert_eq!(a.update(&failing(0.25), &r, ALL, 1).len(), 1);
+        a.update(&failing(0.19), &r, ALL, 2);
         assert!(
             a.view(&r).rows[0].active,
             "still above 90% of the threshold"
         );
-        a.update(&view(0.1), &r, ALL, 3);
+        a.update(&failing(0.1), &r, ALL, 3);
         assert!(!a.view(&r).rows[0].active);
         let mut b = Alerts::new();
         let hide_web: &dyn Fn(&str) -> bool = &|c| c != "web";
-        assert!(b.update(&view(0.5), &r, hide_web, 0).is_empty());
+        assert!(b.update(&failing(0.5), &r, hide_web, 0).is_empty());
     }
 
     #[test]
     fn regression_sync_alerts_are_not_resolved_by_turning_sync_off() {
-        let failing = |rate: f64| {
-            let mut v = View::default();
-            v.sync.cells = vec![SyncCell {
-                channel: "web".into(),
-                target: Target::Payment,
-                current: [0, 8, 2, 0],
-                retries: 0,
-                failure_rate: rate,
-                lag_p50_ms: None,
-                lag_p95_ms: None,
-                lag_p99_ms: None,
-            }];
-            v
-        };
         let r = Rules::default();
         let mut a = Alerts::new();
         assert_eq!(a.update(&failing(0.5), &r, ALL, 0).len(), 1);

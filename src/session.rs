@@ -254,8 +254,8 @@ impl Session {
         };
         let old = self.engine.config();
         let cfg = f(old);
-        let turned_on =
-            (cfg.compute_recs && !old.compute_recs) || (cfg.compute_sync && !old.compute_sync);
+        let now_off = cfg.operators_off();
+        let turned_on = old.operators_off().iter().any(|o| !now_off.contains(o));
         if cfg != *old {
             // Stock already seen is re-evaluated under the new thresholds.
             self.engine.set_config_reclassify(cfg);

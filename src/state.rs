@@ -119,6 +119,13 @@ pub struct Progress {
     pub applied_here: u64,
 }
 
+impl Progress {
+    /// Events the gateway has that this page has not applied yet.
+    pub fn behind(&self) -> u64 {
+        self.head_seq.saturating_sub(self.last_seq)
+    }
+}
+
 /// The reactive handles (all `Copy`), provided as context.
 #[derive(Clone, Copy, Debug)]
 pub struct Signals {

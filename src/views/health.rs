@@ -13,7 +13,7 @@ use crate::dom::{content_keys, el, keyed, patch, text, KeyCache, E};
 use crate::format::{datetime, rate, relative, thousands};
 use crate::i18n::{Lang, K};
 use crate::overload::Overload;
-use crate::state::{now_ms, ConnState, Sections, Signals, StoreHandle};
+use crate::state::{now_ms, ConnState, Progress, Sections, Signals, StoreHandle};
 use crate::ui::{Theme, Ui};
 
 /// The connection state in words.
@@ -82,8 +82,7 @@ fn behind_fx(root: &Element, signals: Signals, l: Lang) {
             set_attr(&r, "data-last-seq", &p.last_seq.to_string());
             set_attr(&r, "data-head-seq", &p.head_seq.to_string());
             set_attr(&r, "data-epoch", p.epoch.as_deref().unwrap_or_default());
-            let n = p.head_seq.saturating_sub(p.last_seq);
-            set_text(&behind, &l.f(K::NEvents, &[&thousands(n)]));
+            set_text(&behind, &l.f(K::NEvents, &[&thousands(p.behind())]));
         });
     });
     overload_hint(part(root, "[data-testid=overload-hint]"), signals);
@@ -96,9 +95,7 @@ fn overload_hint(hint: Element, signals: Signals) {
     let detector = StoredValue::new_local(Overload::default());
     fx(move || {
         signals.now_ms.track();
-        let behind = signals
-            .progress
-            .with(|p| p.head_seq.saturating_sub(p.last_seq));
+        let behind = signals.progress.with(Progress::behind);
         let (rate, paused) = (signals.rate.get(), signals.paused.get());
         let costly_on = settings.with(|s| s.compute_recs || s.compute_sync);
         let over = detector

@@ -71,6 +71,19 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The operators these settings turn off, by view section name
+    /// (`"recs"`, `"sync"`), sorted.
+    pub fn operators_off(&self) -> Vec<&'static str> {
+        let mut off = Vec::new();
+        if !self.compute_recs {
+            off.push("recs");
+        }
+        if !self.compute_sync {
+            off.push("sync");
+        }
+        off
+    }
+
     /// Low-stock threshold for `product`.
     pub fn threshold_for(&self, product: &Id) -> i64 {
         self.product_thresholds
@@ -174,19 +187,6 @@ impl Engine {
         if !self.config.compute_sync {
             self.sync = SyncOp::default();
         }
-    }
-
-    /// The operators the settings turn off, by view section name
-    /// (`"recs"`, `"sync"`), sorted.
-    pub fn operators_off(&self) -> Vec<String> {
-        let mut off = Vec::new();
-        if !self.config.compute_recs {
-            off.push("recs".to_owned());
-        }
-        if !self.config.compute_sync {
-            off.push("sync".to_owned());
-        }
-        off
     }
 
     /// Applies one event to every operator.
@@ -448,7 +448,12 @@ impl Engine {
             } else {
                 SyncView::default()
             },
-            operators_off: self.operators_off(),
+            operators_off: self
+                .config
+                .operators_off()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }
