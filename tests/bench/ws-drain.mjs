@@ -32,8 +32,8 @@ onmessage = (start) => {
   ws.onmessage = (m) => {
     const t0 = performance.now();
     const d = m.data;
-    // Heartbeats and the hello are small: only events frames count.
-    if ((typeof d === 'string' ? d.length : d.byteLength) < 256) return;
+    // Heartbeats and the hello are small: only events frames (kilobytes) count.
+    if ((typeof d === 'string' ? d.length : d.byteLength) < 2048) return;
     if (!first) first = t0;
     if (typeof d === 'string') {
       if (mode === 'encode') {
@@ -74,7 +74,7 @@ try {
       if (still >= 8) break;
     }
     const s = (prev.last - prev.first) / 1000;
-    console.log(`${mode.padEnd(7)} ${prev.msgs} messages, ${(prev.bytes / 1e6).toFixed(0)} MB in ${s.toFixed(2)} s: ${Math.round(EVENTS / s).toLocaleString('en')} ev/s, ${(prev.bytes / 1e6 / s).toFixed(0)} MB/s; handler ${(prev.handler / 1000).toFixed(2)} s (${(1000 * prev.handler / EVENTS).toFixed(0)} ns/event)`);
+    console.log(`${mode.padEnd(7)} ${prev.msgs} messages, ${(prev.bytes / 1e6).toFixed(0)} MB in ${s.toFixed(2)} s: ${Math.round(EVENTS / s).toLocaleString('en')} ev/s, ${(prev.bytes / 1e6 / s).toFixed(0)} MB/s; handler ${(prev.handler / 1000).toFixed(2)} s (${(1e6 * prev.handler / EVENTS).toFixed(0)} ns/event)`);
     await page.close();
   }
 } finally {
