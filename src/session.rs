@@ -232,14 +232,18 @@ impl Session {
     /// True when an operator that was off is turned back on while the
     /// stream is under way: it starts empty, so the caller reconnects and
     /// the next `hello` asks for a snapshot ([`Session::resume_point`] is
-    /// `None` until one is installed).
+    /// `None` until one is installed). False while a snapshot is already
+    /// asked for: that one brings every operator's state, so another
+    /// settings change (a threshold, a second panel) needs no new
+    /// connection.
     pub fn set_local_config(&mut self, f: Option<ConfigFn>) -> bool {
         self.local_config = f;
         let turned_on = self.apply_local_config();
-        if turned_on && self.epoch.is_some() {
+        let ask = turned_on && self.epoch.is_some() && !self.want_snapshot;
+        if ask {
             self.want_snapshot = true;
         }
-        self.want_snapshot
+        ask
     }
 
     /// An operator was turned back on and no snapshot has come since.
@@ -1310,6 +1314,34 @@ mod tests {
         assert!(s
             .hello_frame()
             .contains(r#""resume":{"epoch":"e1","seq":9}"#));
+    }
+
+    #[test]
+    fn regression_a_settings_change_while_a_snapshot_is_wanted_does_not_reconnect_again() {
+        // Was: every settings change returned "reconnect" until the snapshot
+        // came, so a threshold changed meanwhile dropped the connection that
+        // was bringing it.
+        let mut s = Session::new();
+        s.set_local_config(Some(recs(false)));
+        s.on_binary(&snapshot("e1", 3), 0);
+        assert!(s.set_local_config(Some(recs(true))));
+        assert!(s.wants_snapshot());
+        assert!(
+            !s.set_local_config(Some(recs(true))),
+            "a change that turns nothing on"
+        );
+        assert!(!s.set_local_config(Some(recs(false))));
+        assert!(
+            !s.set_local_config(Some(recs(true))),
+            "on again, still asked"
+        );
+        assert!(s.wants_snapshot());
+        assert!(!s.hello_frame().contains("resume"));
+        s.on_binary(&snapshot("e1", 9), 0);
+        assert!(!s.wants_snapshot());
+        // Once it has come, turning a panel on asks again.
+        assert!(!s.set_local_config(Some(recs(false))));
+        assert!(s.set_local_config(Some(recs(true))));
     }
 
     #[test]
