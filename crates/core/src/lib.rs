@@ -4,6 +4,9 @@
 //! runs in the browser (wasm32) and in the gateway (native).
 //!
 //! ## Design
+//! - [`id`], [`event`], [`decode`], [`time`] live in the `shoppulse-wire`
+//!   crate, re-exported here under these paths: it is compiled for speed
+//!   while the dashboard's build is compiled for size (see that crate).
 //! - [`id`]: ids as JSON numbers or strings, exact beyond 2^53.
 //! - [`event`]: the decoded event model (behaviour, inventory, order, sync,
 //!   sales, and the gateway's rejection notices).
@@ -25,15 +28,12 @@
 //! the bounds are in [`engine::Config`] and on the operator types.
 
 pub mod binary;
-pub mod decode;
+pub use shoppulse_wire::{decode, event, id, time};
 pub mod engine;
-pub mod event;
 pub mod frame;
-pub mod id;
 pub mod ops;
 pub mod snapshot;
 pub mod sort;
-pub mod time;
 pub mod view;
 
 pub use decode::{decode_event, DecodeError, ErrorClass};
