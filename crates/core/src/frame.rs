@@ -15,8 +15,7 @@ use serde_json::value::RawValue;
 /// The protocol version spoken by this crate.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Largest frame either side sends or accepts, in bytes.
-pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+pub use crate::decode::MAX_FRAME_BYTES;
 
 /// Where a dashboard left off: the stream epoch and the last sequence number
 /// it applied.

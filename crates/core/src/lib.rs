@@ -4,7 +4,7 @@
 //! runs in the browser (wasm32) and in the gateway (native).
 //!
 //! ## Design
-//! - [`id`], [`event`], [`decode`], [`time`] live in the `shoppulse-wire`
+//! - [`id`], [`event`], [`decode`], [`binary`], [`time`] live in the `shoppulse-wire`
 //!   crate, re-exported here under these paths: it is compiled for speed
 //!   while the dashboard's build is compiled for size (see that crate).
 //! - [`id`]: ids as JSON numbers or strings, exact beyond 2^53.
@@ -27,8 +27,7 @@
 //! watermark trails it by the allowed lateness. Every container is bounded;
 //! the bounds are in [`engine::Config`] and on the operator types.
 
-pub mod binary;
-pub use shoppulse_wire::{decode, event, id, time};
+pub use shoppulse_wire::{binary, decode, event, id, time};
 pub mod engine;
 pub mod frame;
 pub mod ops;

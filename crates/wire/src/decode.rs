@@ -28,6 +28,9 @@ use crate::event::{
 use crate::id::{Id, MAX_ID_LEN};
 use crate::time::{format_rfc3339_ms, parse_rfc3339_ms};
 
+/// Largest frame either side sends or accepts, in bytes (re-exported as
+/// `shoppulse_core::frame::MAX_FRAME_BYTES`).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 /// Largest accepted event, in bytes of JSON.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 /// Longest accepted short text (channel, warehouse, action, status, currency...).

@@ -33,12 +33,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::decode::MAX_FRAME_BYTES;
 use crate::decode::{EXCERPT_LEN, MAX_NAME_LEN, MAX_TEXT_LEN};
 use crate::event::{
     Action, Behavior, Body, Currency, Event, Inventory, LineItem, Order, OrderStatus, Rejected,
     SalesFigure, Sync, SyncStatus, Target,
 };
-use crate::frame::MAX_FRAME_BYTES;
 use crate::id::{Id, MAX_ID_LEN};
 
 /// The encoding's name in `hello` frames.
@@ -554,7 +554,7 @@ impl<'a> Frame<'a> {
     }
 
     /// Decodes every event of the frame, in order, into `out` (cleared
-    /// first; its capacity is reused), for [`crate::Engine::apply_batch`].
+    /// first; its capacity is reused), for `shoppulse_core::Engine::apply_batch`.
     /// Stops at the first bad event and returns its error; the events before
     /// it are in `out`. Their positions are the ones [`Frame::for_each`]
     /// gives.
