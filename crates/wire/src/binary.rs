@@ -684,6 +684,23 @@ impl Decoder<'_, '_> {
         Ok((!s.is_empty()).then_some(s))
     }
 
+    /// An optional count (a varint that must fit an `i64`, as in JSON).
+    fn opt_count(&mut self, present: bool, what: &str) -> Result<Option<u64>, BinaryError> {
+        if !present {
+            return Ok(None);
+        }
+        let at = self.r.pos;
+        let n = self.r.varint()?;
+        if i64::try_from(n).is_err() {
+            return Err(BinaryError {
+                offset: at,
+                delivered: 0,
+                reason: format!("{what} out of range"),
+            });
+        }
+        Ok(Some(n))
+    }
+
     fn id(&mut self, is_str: bool, what: &str) -> Result<Id, BinaryError> {
         if !is_str {
             return Ok(Id::Num(self.r.varint()?));
@@ -866,20 +883,7 @@ impl Decoder<'_, '_> {
                         delivered: 0,
                         reason: "attempt must be 1 ..= 2^32-1".into(),
                     })?;
-                let latency_ms = if bit(5) {
-                    let at = self.r.pos;
-                    let l = self.r.varint()?;
-                    if i64::try_from(l).is_err() {
-                        return Err(BinaryError {
-                            offset: at,
-                            delivered: 0,
-                            reason: "latency_ms out of range".into(),
-                        });
-                    }
-                    Some(l)
-                } else {
-                    None
-                };
+                let latency_ms = self.opt_count(bit(5), "latency_ms")?;
                 let error = if bit(6) {
                     Some(self.text("error", MAX_TEXT_LEN)?)
                 } else {
@@ -915,20 +919,7 @@ impl Decoder<'_, '_> {
             5 => {
                 bad_flags(1)?;
                 let source = self.name("source")?;
-                let line = if bit(0) {
-                    let at = self.r.pos;
-                    let l = self.r.varint()?;
-                    if i64::try_from(l).is_err() {
-                        return Err(BinaryError {
-                            offset: at,
-                            delivered: 0,
-                            reason: "line out of range".into(),
-                        });
-                    }
-                    Some(l)
-                } else {
-                    None
-                };
+                let line = self.opt_count(bit(0), "line")?;
                 let class = self.name("class")?;
                 let reason = self.text("reason", MAX_TEXT_LEN)?;
                 let excerpt = self.text("excerpt", MAX_TEXT_LEN)?;
