@@ -41,6 +41,32 @@ pub fn reason_text(reason: &str, l: Lang) -> String {
     .to_owned()
 }
 
+/// A user's reasons as one line: each distinct reason once, in the order
+/// of the suggestions it explains, with how many it explains when more than
+/// one ("viewed with 20014 ×3; you viewed"), so five suggestions from the
+/// same item do not repeat its sentence five times.
+pub fn reasons_line(reasons: &[String], l: Lang) -> String {
+    let mut distinct: Vec<(&str, usize)> = Vec::new();
+    for r in reasons {
+        match distinct.iter_mut().find(|(d, _)| *d == r.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => distinct.push((r, 1)),
+        }
+    }
+    distinct
+        .iter()
+        .map(|&(r, n)| {
+            let t = reason_text(r, l);
+            if n > 1 {
+                format!("{t} ×{n}")
+            } else {
+                t
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A user's query text for the lookup, kept across language switches.
 #[derive(Clone, Copy, Debug)]
 pub struct LookupQuery(pub RwSignal<String>);
@@ -62,12 +88,7 @@ fn user_recs_el(recs: &UserRecs, l: Lang) -> E {
                 .a("data-drill-id", &id)
         })
         .collect();
-    let reasons = recs
-        .reasons
-        .iter()
-        .map(|r| reason_text(r, l))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let reasons = reasons_line(&recs.reasons, l);
     el("li", "user-recs")
         .a("data-testid", "user-recs-row")
         .a("data-user-id", &user)
@@ -220,4 +241,44 @@ fn user_lookup() -> Element {
         });
     });
     root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(reasons: &[&str], l: Lang, expected: &str) {
+        let reasons: Vec<String> = reasons.iter().map(|r| (*r).to_owned()).collect();
+        assert_eq!(reasons_line(&reasons, l), expected);
+    }
+
+    #[test]
+    fn each_reason_is_said_once_with_how_many_suggestions_it_explains() {
+        check(
+            &[
+                "viewed with 20014",
+                "viewed with 20014",
+                "trending",
+                "viewed with 20014",
+                "viewed with 20028",
+            ],
+            Lang::En,
+            "viewed with 20014 ×3; trending; viewed with 20028",
+        );
+        check(
+            &["you purchased", "in your cart", "you viewed"],
+            Lang::En,
+            "you purchased; in your cart; you viewed",
+        );
+        check(&[], Lang::En, "");
+    }
+
+    #[test]
+    fn grouped_reasons_are_translated() {
+        check(
+            &["bought with 101", "bought with 101"],
+            Lang::Zh,
+            &format!("{} ×2", reason_text("bought with 101", Lang::Zh)),
+        );
+    }
 }
