@@ -45,7 +45,7 @@ pub fn reason_text(reason: &str, l: Lang) -> String {
 /// of the suggestions it explains, with how many it explains when more than
 /// one ("viewed with 20014 ×3; you viewed"), so five suggestions from the
 /// same item do not repeat its sentence five times.
-pub fn reasons_line(reasons: &[String], l: Lang) -> String {
+fn reasons_line(reasons: &[String], l: Lang) -> String {
     let mut distinct: Vec<(&str, usize)> = Vec::new();
     for r in reasons {
         match distinct.iter_mut().find(|(d, _)| *d == r.as_str()) {
