@@ -515,6 +515,24 @@ test('screenshots in both languages and both themes, desktop and phone', async (
     await page.setViewportSize({ width: 390, height: 844 });
     await set('en', 'light');
     await snap('phone-en-light', false);
+    // Regression (phone_alerts_title_broke_mid_word): beside its three
+    // buttons the "Alerts" title broke into "Alert / ts"; panel titles keep
+    // one line and the buttons wrap.
+    // A text node broken over two lines has two client rects.
+    const titleLines = await page.locator('#alerts-title').evaluate((h) => {
+      const walk = document.createTreeWalker(h, NodeFilter.SHOW_TEXT);
+      const lines = [];
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(n);
+        lines.push(`${n.textContent}: ${range.getClientRects().length}`);
+      }
+      return lines;
+    });
+    assert.ok(
+      titleLines[0] === 'Alerts: 1' && titleLines.every((t) => t.endsWith(': 1')),
+      `the alerts title and its badge each on one line on a phone: ${titleLines.join(', ')}`,
+    );
     await set('zh-CN', 'dark');
     await snap('phone-zh-dark', false);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
