@@ -9,7 +9,7 @@
 // (self time per function; build with names to read the wasm's).
 // Usage: node --experimental-websocket tests/bench/trace-rate.mjs RATE [SECONDS] [--save DIR] [--profile]
 // Environment: SHOPPULSE_DIST, SHOPPULSE_WINDOW, SHOPPULSE_TRACE_CATEGORIES as for browser.mjs;
-// SHOPPULSE_QUERY adds to the page's query (e.g. `&worker=0`); SHOPPULSE_GATEWAY_ARGS to the gateway's arguments.
+// SHOPPULSE_QUERY adds to the page's query (e.g. `&worker=0`); SHOPPULSE_GATEWAY_ARGS to the gateway's arguments (e.g. `--batch 250`).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -24,7 +24,6 @@ if (save) mkdirSync(save, { recursive: true });
 const WARM = [[0, 3], [10_000, 3]];
 const schedule = [...WARM, [RATE, SECS + 1]];
 const events = schedule.reduce((n, [r, s]) => n + r * s, 0);
-// SHOPPULSE_GATEWAY_ARGS adds to the gateway's arguments (e.g. `--batch 250`).
 const gatewayArgs = (process.env.SHOPPULSE_GATEWAY_ARGS ?? '').split(' ').filter(Boolean);
 const { gw, epoch } = await prefilled(events, ['--resume-pace', schedule.map(([r, s]) => `${r}:${s}`).join(','), ...gatewayArgs]);
 const chrome = await launchChromium();

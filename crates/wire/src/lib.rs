@@ -25,7 +25,7 @@
 //!
 //! ## Invariants
 //! - Depends on nothing of `shoppulse-core` (the core depends on it): the
-//!   four modules only refer to each other.
+//!   five modules only refer to each other.
 //! - Nothing cold and large belongs here (serde code for engine state,
 //!   views, frames): it would be compiled for speed and grow the wasm.
 pub mod binary;
