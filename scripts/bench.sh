@@ -22,6 +22,8 @@ browser="$("$CHROMIUM" --version 2>/dev/null | head -1)"
 
 log "native core: decode + operators (crates/core/examples/throughput.rs)"
 nice cargo run --quiet --profile bench -p shoppulse-core --example throughput | tee "$OUT/native-core.txt"
+log "native core on the simulator's stream, as the browser benchmarks feed it (crates/feed/examples/sim_throughput.rs)"
+nice cargo run --quiet --profile bench -p shoppulse-feed --example sim_throughput | tee "$OUT/native-sim.txt"
 log "native core: each operator alone (crates/core/examples/opcost.rs)"
 nice cargo run --quiet --profile bench -p shoppulse-core --example opcost | tee "$OUT/native-operators.txt"
 
@@ -53,7 +55,11 @@ node --experimental-websocket tests/bench/browser.mjs --json "$OUT/browser.json"
   echo "Machine: $cpu, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $browser (headless)"
   echo
   echo "## Native core (one core)"
+  echo "The bench generator's shop (10,000 products, 200,000 users):"
   cat "$OUT/native-core.txt"
+  echo
+  echo "The simulator's shop (500 products, 5,000 shoppers; the browser benchmarks' stream):"
+  cat "$OUT/native-sim.txt"
   echo
   echo "Each operator alone (ns per event of the stream):"
   cat "$OUT/native-operators.txt"

@@ -24,71 +24,20 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use shoppulse_core::binary::{encode_events, Frame, Positions, Scratch};
+use shoppulse_core::binary::{Frame, Scratch};
 use shoppulse_core::decode::decode_event;
-use shoppulse_core::{Config, Engine, Event};
+use shoppulse_core::{Config, Engine};
 
 #[path = "../benches/gen/mod.rs"]
 mod gen;
+#[path = "../benches/rates/mod.rs"]
+mod rates;
+
+use rates::{bin1_rate, frames_of, json_rate, Meter, CHUNK, FRAME};
 
 /// Postcard size of a view section, bytes.
 fn size<T: serde::Serialize>(x: &T) -> usize {
     postcard::to_allocvec(x).map_or(0, |b| b.len())
-}
-
-const CHUNK: usize = 100_000;
-/// Events per binary frame (the gateway's default batch).
-const FRAME: usize = 1_000;
-
-/// `lines` as `bin1` frames of [`FRAME`] events (untimed preparation).
-fn frames_of(lines: &[String]) -> Vec<Vec<u8>> {
-    let events: Vec<Event> = lines
-        .iter()
-        .filter_map(|l| decode_event(l, 0).ok())
-        .collect();
-    events
-        .chunks(FRAME)
-        .enumerate()
-        .map(|(i, c)| {
-            let pos = Positions {
-                first_seq: 1 + (i * FRAME) as u64,
-                ..Positions::default()
-            };
-            encode_events("bench", pos, 0, c)
-        })
-        .collect()
-}
-
-/// On-CPU time of this process (Linux `schedstat`, ns), robust to other
-/// processes sharing the cores; wall time elsewhere.
-fn cpu_now() -> Duration {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    std::fs::read_to_string("/proc/self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map_or_else(
-            || START.get_or_init(Instant::now).elapsed(),
-            Duration::from_nanos,
-        )
-}
-
-/// Accumulates timed sections.
-#[derive(Default)]
-struct Meter {
-    busy: Duration,
-    events: usize,
-}
-
-impl Meter {
-    fn time(&mut self, events: usize, f: impl FnOnce()) {
-        let t0 = cpu_now();
-        f();
-        self.busy += cpu_now().saturating_sub(t0);
-        self.events += events;
-    }
-    fn rate(&self) -> f64 {
-        self.events as f64 / self.busy.as_secs_f64()
-    }
 }
 
 /// Events/s of `apply` on a copy of the warmed-up `engine`, fed pre-decoded
@@ -112,39 +61,6 @@ fn operators_rate(
             .filter_map(|l| decode_event(l, 0).ok())
             .collect();
         m.time(CHUNK, || apply(&mut e, &events));
-    }
-    m.rate()
-}
-
-/// Events/s of `bin1` decoding plus `engine`'s operators, one event at a
-/// time as decoded, over fresh chunks of `g`'s stream.
-fn bin1_rate(engine: &mut Engine, g: &mut gen::Gen, budget: Duration) -> f64 {
-    let mut m = Meter::default();
-    let mut scratch = Scratch::default();
-    while m.busy < budget {
-        let chunk = frames_of(&g.lines(CHUNK));
-        m.time(CHUNK, || {
-            for f in &chunk {
-                if let Ok(frame) = Frame::parse(f) {
-                    let _ = frame.for_each(&mut scratch, |_, ev| engine.apply(ev));
-                }
-            }
-        });
-    }
-    m.rate()
-}
-
-/// Events/s of JSON decoding plus `engine`'s operators, one line at a
-/// time, over fresh chunks of `g`'s stream.
-fn json_rate(engine: &mut Engine, g: &mut gen::Gen, budget: Duration) -> f64 {
-    let mut m = Meter::default();
-    while m.busy < budget {
-        let chunk = g.lines(CHUNK);
-        m.time(CHUNK, || {
-            for l in &chunk {
-                let _ = engine.apply_json(l, 0, "bench");
-            }
-        });
     }
     m.rate()
 }
@@ -225,11 +141,11 @@ fn main() {
         println!("operators, apply_batch: {rate:>12.0} events/s");
     }
     if run("all") {
-        let rate = json_rate(&mut engine, &mut g, budget);
+        let rate = json_rate(&mut engine, || g.lines(CHUNK), budget);
         println!("decode + all operators: {rate:>12.0} events/s");
     }
     if run("all") {
-        let rate = bin1_rate(&mut engine, &mut g, budget);
+        let rate = bin1_rate(&mut engine, || g.lines(CHUNK), budget);
         println!("bin1 decode + all ops:  {rate:>12.0} events/s");
     }
     if run("lean") {
@@ -242,9 +158,9 @@ fn main() {
             compute_sync: false,
             ..Config::default()
         });
-        let rate = bin1_rate(&mut lean, &mut g, budget);
+        let rate = bin1_rate(&mut lean, || g.lines(CHUNK), budget);
         println!("bin1 + recs, sync off:  {rate:>12.0} events/s");
-        let rate = json_rate(&mut lean, &mut g, budget);
+        let rate = json_rate(&mut lean, || g.lines(CHUNK), budget);
         println!("JSON + recs, sync off:  {rate:>12.0} events/s");
     }
     if run("all") {
