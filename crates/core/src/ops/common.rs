@@ -286,13 +286,18 @@ struct Slot<T> {
 /// `N`-slot ring of tumbling event-time buckets of `len_ms` each. A bucket
 /// is reused (reset) when time moves `N` buckets on; writes older than the
 /// `N` buckets ending at "now" are refused. Slots are allocated on first
-/// write (an empty ring costs nothing in a snapshot).
+/// write (an empty ring costs nothing in a snapshot). The bucket of the
+/// last time looked up is remembered, so the events of one bucket (most
+/// events, in time order) cost no division.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(try_from = "RingWire<T>")]
 pub struct Ring<T> {
     len_ms: i64,
     n: usize,
     slots: Vec<Slot<T>>,
+    /// The last bucket looked up: its first millisecond, index and slot.
+    #[serde(skip)]
+    hot: Option<(i64, i64, usize)>,
 }
 
 /// Most buckets a ring may have; a snapshot claiming more is refused.
@@ -328,6 +333,7 @@ impl<T> TryFrom<RingWire<T>> for Ring<T> {
             len_ms: w.len_ms,
             n: w.n,
             slots: w.slots,
+            hot: None,
         })
     }
 }
@@ -339,6 +345,7 @@ impl<T: Default + Clone> Ring<T> {
             len_ms,
             n,
             slots: Vec::new(),
+            hot: None,
         }
     }
 
@@ -369,10 +376,13 @@ impl<T: Default + Clone> Ring<T> {
     /// The bucket holding `ts_ms`, reset if it held an older bucket; `None`
     /// when `ts_ms` is older than the `N` buckets ending at `now_ms`.
     pub fn slot_mut(&mut self, ts_ms: i64, now_ms: i64) -> Option<&mut T> {
-        let idx = self.index_of(ts_ms);
-        let now_idx = self.index_of(now_ms).max(idx);
+        let (now_idx, _) = self.locate(now_ms);
+        let (idx, pos) = self.locate(ts_ms);
+        let now_idx = now_idx.max(idx);
+        // In i128: `now_idx - n` is below `i64::MIN` for a 1-ms ring at the
+        // earliest times.
         #[allow(clippy::cast_possible_wrap)] // reason: ring sizes are tiny
-        if idx <= now_idx - self.n as i64 {
+        if i128::from(idx) <= i128::from(now_idx) - self.n as i128 {
             return None;
         }
         if self.slots.is_empty() {
@@ -384,7 +394,6 @@ impl<T: Default + Clone> Ring<T> {
                 self.n
             ];
         }
-        let pos = self.pos(idx);
         let slot = &mut self.slots[pos];
         if slot.idx != idx {
             if slot.idx > idx {
@@ -394,6 +403,23 @@ impl<T: Default + Clone> Ring<T> {
             slot.val = T::default();
         }
         Some(&mut slot.val)
+    }
+
+    /// The bucket index of `ts_ms` and its slot, from the last bucket looked
+    /// up when `ts_ms` falls in it (no division), else computed and
+    /// remembered.
+    #[allow(clippy::cast_sign_loss)] // reason: ts_ms >= lo, so the wrapped difference is the exact distance; len_ms > 0
+    fn locate(&mut self, ts_ms: i64) -> (i64, usize) {
+        if let Some((lo, idx, pos)) = self.hot {
+            if ts_ms >= lo && (ts_ms.wrapping_sub(lo) as u64) < self.len_ms as u64 {
+                return (idx, pos);
+            }
+        }
+        let idx = self.index_of(ts_ms);
+        let pos = self.pos(idx);
+        // Not remembered when the bucket starts before i64::MIN.
+        self.hot = idx.checked_mul(self.len_ms).map(|lo| (lo, idx, pos));
+        (idx, pos)
     }
 
     /// The bucket with index `idx`, if held.
@@ -518,6 +544,12 @@ impl<'de> Deserialize<'de> for Hll {
 /// Guarantees (Metwally et al.), with `W` the total weight added: every
 /// reported `count` satisfies `count - error <= true <= count`, `error <=
 /// W / cap`, and every item whose true weight exceeds `W / cap` is held.
+///
+/// A new item replaces the first counter (in slot order) at the minimum.
+/// Counts only grow, so that counter is found from where the last one was:
+/// every slot before [`SpaceSaving::min_from`] counts more than
+/// [`SpaceSaving::min_count`], and a scan of all counters happens only when
+/// no slot at or after it is still at that count (the minimum rose).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SpaceSaving {
     ids: Vec<Id>,
@@ -526,6 +558,14 @@ pub struct SpaceSaving {
     /// Stable hash of the id -> counter slot.
     index: FastMap<u64, u32>,
     total: u64,
+    /// A lower bound of the smallest count, exact when some slot at or after
+    /// `min_from` holds it; not kept in snapshots (`min_from == 0` after a
+    /// read, so the first replacement scans).
+    #[serde(skip)]
+    min_count: u64,
+    /// Every slot before it counts more than `min_count`.
+    #[serde(skip)]
+    min_from: usize,
 }
 
 impl SpaceSaving {
@@ -543,24 +583,40 @@ impl SpaceSaving {
             self.ids.push(id.clone());
             self.counts.push(w);
             self.errors.push(0);
+            // A new slot may count less than `min_count`: scan next time.
+            self.min_from = 0;
+            self.min_count = 0;
             return;
         }
-        if self.counts.is_empty() {
+        let Some(mi) = self.first_min() else {
             return;
-        }
-        let mut mi = 0;
-        let mut min = u64::MAX;
-        for (i, &c) in self.counts.iter().enumerate() {
-            if c < min {
-                min = c;
-                mi = i;
-            }
-        }
+        };
+        let min = self.counts[mi];
         self.index.remove(&id_hash(&self.ids[mi]));
         self.index.insert(h, mi as u32);
         self.ids[mi] = id.clone();
         self.counts[mi] = min + w;
         self.errors[mi] = min;
+        self.min_from = mi;
+    }
+
+    /// The first slot at the smallest count (`None` when there are none).
+    fn first_min(&mut self) -> Option<usize> {
+        let from = self.min_from.min(self.counts.len());
+        if let Some(i) = self.counts[from..]
+            .iter()
+            .position(|&c| c == self.min_count)
+        {
+            return Some(from + i);
+        }
+        let (i, &min) = self
+            .counts
+            .iter()
+            .enumerate()
+            .min_by_key(|&(i, &c)| (c, i))?;
+        self.min_count = min;
+        self.min_from = i;
+        Some(i)
     }
 
     /// Total weight added.
@@ -768,6 +824,15 @@ mod tests {
         assert_eq!(l.pop_expired(25).map(|e| e.0), Some(2));
         assert!(l.pop_expired(25).is_none());
         assert_eq!(l.len(), 1);
+    }
+
+    /// Regression: a 1-ms ring at the earliest representable time overflowed
+    /// (`now_idx - n`) in a debug build.
+    #[test]
+    fn ring_at_the_start_of_time_does_not_overflow() {
+        let mut r: Ring<u64> = Ring::new(3, 1);
+        assert!(r.slot_mut(i64::MIN, i64::MIN).is_some());
+        assert!(r.slot_mut(i64::MIN + 1, i64::MIN + 1).is_some());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use shoppulse_core::event::{Target, ACTION_SLOTS};
-use shoppulse_core::ops::common::{LogHist, SpaceSaving, LOG_HIST_REL_ERROR};
+use shoppulse_core::ops::common::{LogHist, Ring, SpaceSaving, LOG_HIST_REL_ERROR};
 use shoppulse_core::{Config, Engine, Id};
 
 use super::support::*;
@@ -144,6 +144,114 @@ proptest! {
         let tenth = by_sort.get(9).map_or(0, |e| e.0);
         for pc in ss.top(10) {
             prop_assert!(pc.count + total / K as u64 >= tenth);
+        }
+    }
+
+    /// Space-Saving's counters are exactly those of the textbook algorithm
+    /// (a new item replaces the first counter at the minimum, found by a
+    /// full scan), also across a snapshot read mid-way (the replacement
+    /// cursor is not kept in snapshots).
+    #[test]
+    fn space_saving_matches_the_full_scan(
+        items in prop::collection::vec((0u64..120, 0usize..3), 1..2000),
+        cut in 0usize..2000,
+    ) {
+        const W: [u64; 3] = [1, 3, 5];
+        const K: usize = 16;
+        let mut ss = SpaceSaving::default();
+        // (id, count, error) in slot order.
+        let mut naive: Vec<(u64, u64, u64)> = Vec::new();
+        for (n, &(raw, w)) in items.iter().enumerate() {
+            if n == cut {
+                let json = serde_json::to_string(&ss).unwrap();
+                ss = serde_json::from_str(&json).unwrap();
+            }
+            let p = raw * raw / 120;
+            ss.add(&Id::Num(p), W[w], K);
+            if let Some(e) = naive.iter_mut().find(|e| e.0 == p) {
+                e.1 += W[w];
+            } else if naive.len() < K {
+                naive.push((p, W[w], 0));
+            } else {
+                let mut mi = 0;
+                for (i, e) in naive.iter().enumerate() {
+                    if e.1 < naive[mi].1 {
+                        mi = i;
+                    }
+                }
+                let min = naive[mi].1;
+                naive[mi] = (p, min + W[w], min);
+            }
+            let mut want: Vec<(u64, u64, u64)> = naive.clone();
+            want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let got: Vec<(u64, u64, u64)> = ss
+                .top(K)
+                .iter()
+                .map(|pc| {
+                    let Id::Num(p) = pc.product else { unreachable!() };
+                    (p, pc.count, pc.error)
+                })
+                .collect();
+            prop_assert_eq!(got, want, "after item {}", n);
+        }
+    }
+
+    /// A ring's buckets (which one an event lands in, whether it is refused)
+    /// are those computed from scratch for every event: remembering the
+    /// last bucket looked up changes nothing, at bucket edges, for late
+    /// events, for times near the ends of `i64`, and across a snapshot read.
+    #[test]
+    fn ring_buckets_match_the_division(
+        edges in prop::collection::vec((0u8..4, -4i64..12, 0i64..2_000), 1..300),
+        extremes in prop::collection::vec((0u8..3, any::<i64>(), 0i64..2_000), 0..8),
+        len_ms in 1i64..1_500,
+        n in 1usize..6,
+        cut in 0usize..300,
+    ) {
+        let mut ring: Ring<u64> = Ring::new(n, len_ms);
+        // Reference: slot -> (bucket index, count), recomputed by division.
+        let mut naive: BTreeMap<i64, (i64, u64)> = BTreeMap::new();
+        let mut now = i64::MIN;
+        let n_i = n as i64;
+        // At or next to bucket edges, then (since "now" only grows, once)
+        // anywhere or near either end of time.
+        let edge_times = edges.iter().map(|&(kind, bucket, off)| match kind {
+            0 => bucket * len_ms + off % len_ms,
+            1 => bucket * len_ms - 1,
+            _ => bucket * len_ms,
+        });
+        let extreme_times = extremes.iter().map(|&(kind, raw, off)| match kind {
+            0 => raw,
+            1 => i64::MIN + off,
+            _ => i64::MAX - off,
+        });
+        for (k, ts) in edge_times.chain(extreme_times).enumerate() {
+            if k == cut {
+                let json = serde_json::to_string(&ring).unwrap();
+                ring = serde_json::from_str(&json).unwrap();
+            }
+            now = now.max(ts);
+            let idx = ts.div_euclid(len_ms);
+            let now_idx = now.div_euclid(len_ms).max(idx);
+            let want = if i128::from(idx) <= i128::from(now_idx) - i128::from(n_i) {
+                None
+            } else {
+                let e = naive.entry(idx.rem_euclid(n_i)).or_insert((i64::MIN, 0));
+                if e.0 > idx {
+                    None
+                } else {
+                    if e.0 != idx {
+                        *e = (idx, 0);
+                    }
+                    e.1 += 1;
+                    Some(e.1)
+                }
+            };
+            let got = ring.slot_mut(ts, now).map(|c| {
+                *c += 1;
+                *c
+            });
+            prop_assert_eq!(got, want, "event {} at {} (now {})", k, ts, now);
         }
     }
 
