@@ -38,14 +38,11 @@ fn main() {
         rate,
         failure_rate: 0.03,
     });
-    let mut next = || -> Vec<String> { (0..CHUNK).map(|_| sim.next_event().to_json()).collect() };
-
     let mut engine = Engine::new(Config::default());
-    for _ in 0..WARM_UP / CHUNK {
-        for l in next() {
-            let _ = engine.apply_json(&l, 0, "bench");
-        }
+    for _ in 0..WARM_UP {
+        engine.apply(&sim.next_event());
     }
+    let mut next = || -> Vec<String> { (0..CHUNK).map(|_| sim.next_event().to_json()).collect() };
     let lines = next();
     let json_bytes: usize = lines.iter().map(String::len).sum();
     let bin1_bytes: usize = frames_of(&lines).iter().map(Vec::len).sum();

@@ -87,6 +87,9 @@ pub mod map_vec {
     }
 }
 
+/// How far ahead in its upkeep queue [`Lru::pop_oldest`] reads.
+pub const LRU_WARM_AHEAD: usize = 16;
+
 /// A map bounded by recency or by event-time expiry.
 ///
 /// Every entry carries a `stamp` (a touch sequence number or an event time,
@@ -225,7 +228,18 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     }
 
     /// Removes and returns the least recently stamped entry.
+    ///
+    /// Each call also reads the entry of the key [`LRU_WARM_AHEAD`] places
+    /// further in the upkeep queue, changing nothing: in a map too big for
+    /// the cache, the eviction that pops it then finds its entry in the
+    /// cache instead of waiting for memory (the read's result is not
+    /// waited on, so it overlaps the work after it).
     pub fn pop_oldest(&mut self) -> Option<(K, V)> {
+        let ahead = self
+            .queue
+            .get(LRU_WARM_AHEAD)
+            .and_then(|(k, _)| self.map.get(k));
+        std::hint::black_box(ahead.map(|e| e.0));
         while let Some((k, s)) = self.queue.pop_front() {
             match self.map.get(&k) {
                 None => {}
