@@ -23,7 +23,9 @@
 //!   ("now" = newest event time). `since_ms` is when the (order, target)
 //!   entered an open state (pending -> retrying keeps it), so an order
 //!   retrying forever is stuck. Open states sit in an ordered index by
-//!   `since_ms`; the stuck count is maintained incrementally as the SLA
+//!   `since_ms` (then the order id's hash: integer keys, no id cloned or
+//!   compared; stuck orders with the same `since_ms` are listed in that
+//!   order); the stuck count is maintained incrementally as the SLA
 //!   cutoff advances, so the view is O(shown rows).
 //! - **Invalid transitions** (still applied, then reported): `logistics`
 //!   synced while `payment` is not synced for the same order; a status change
@@ -215,7 +217,8 @@ pub struct SyncOp {
     cells: Vec<Cell>,
     lag_hist: Vec<[u64; 8]>,
     holt: Vec<Holt>,
-    open: BTreeSet<(i64, Id, u8)>,
+    /// Open (order, target) states: `(since, order id hash, target slot)`.
+    open: BTreeSet<(i64, u64, u8)>,
     stuck_count: u64,
     stuck_cutoff: i64,
     stuck_sla: i64,
@@ -247,7 +250,7 @@ impl SyncOp {
         &mut self.cells[i]
     }
 
-    fn open_insert(&mut self, key: (i64, Id, u8)) {
+    fn open_insert(&mut self, key: (i64, u64, u8)) {
         let since = key.0;
         if self.open.insert(key) {
             if since < self.stuck_cutoff {
@@ -258,7 +261,7 @@ impl SyncOp {
         }
     }
 
-    fn open_remove(&mut self, key: &(i64, Id, u8)) {
+    fn open_remove(&mut self, key: &(i64, u64, u8)) {
         if self.open.remove(key) {
             if key.0 < self.stuck_cutoff {
                 self.stuck_count = self.stuck_count.saturating_sub(1);
@@ -271,7 +274,7 @@ impl SyncOp {
     /// Smallest `since` at or above `from` (`i64::MAX` when none).
     fn next_open_since(&self, from: i64) -> i64 {
         self.open
-            .range((from, Id::Num(0), 0u8)..)
+            .range((from, 0, 0u8)..)
             .next()
             .map_or(i64::MAX, |k| k.0)
     }
@@ -289,9 +292,10 @@ impl SyncOp {
     pub fn on_sync(&mut self, ts: i64, s: &Sync, now: i64, cfg: &Config) {
         let chan_in = self.channels.intern(&s.channel);
         self.seq += 1;
+        let order_h = id_hash(&s.order);
         let (o, _) = self
             .orders
-            .touch(&id_hash(&s.order), self.seq, || OrderSync {
+            .touch(&order_h, self.seq, || OrderSync {
                 id: s.order.clone(),
                 chan: chan_in,
                 t: [None, None, None, None],
@@ -391,19 +395,18 @@ impl SyncOp {
         let slot = ti as u8;
         if let Some(p) = &prev {
             if is_open(p.status) && !(is_open(s.status) && p.since == since) {
-                self.open_remove(&(p.since, s.order.clone(), slot));
+                self.open_remove(&(p.since, order_h, slot));
             }
         }
         if is_open(s.status) && !prev.as_ref().is_some_and(|p| is_open(p.status)) {
-            self.open_insert((since, s.order.clone(), slot));
+            self.open_insert((since, order_h, slot));
         }
 
         // Bound.
         while self.states > cfg.max_open_syncs {
-            let Some((_, o)) = self.orders.pop_oldest() else {
+            let Some((gone_h, o)) = self.orders.pop_oldest() else {
                 break;
             };
-            let id = &o.id;
             for (i, st) in o.t.iter().enumerate() {
                 let Some(st) = st else { continue };
                 self.states -= 1;
@@ -414,7 +417,7 @@ impl SyncOp {
                     *c = c.saturating_sub(1);
                 }
                 if is_open(st.status) {
-                    self.open_remove(&(st.since, id.clone(), i as u8));
+                    self.open_remove(&(st.since, gone_h, i as u8));
                 }
             }
         }
@@ -444,8 +447,8 @@ impl SyncOp {
                 None => self.next_open_since(self.stuck_cutoff),
             };
             if next < cutoff {
-                let lo = (self.stuck_cutoff, Id::Num(0), 0u8);
-                let hi = (cutoff, Id::Num(0), 0u8);
+                let lo = (self.stuck_cutoff, 0, 0u8);
+                let hi = (cutoff, 0, 0u8);
                 self.stuck_count += self.open.range(lo..hi).count() as u64;
                 self.stuck_cutoff = cutoff;
                 self.next_since = None;
@@ -457,7 +460,7 @@ impl SyncOp {
     }
 
     fn count_before(&self, cutoff: i64) -> u64 {
-        self.open.range(..(cutoff, Id::Num(0), 0u8)).count() as u64
+        self.open.range(..(cutoff, 0, 0u8)).count() as u64
     }
 
     /// Internal sizes, for bound checks.
@@ -543,13 +546,13 @@ impl SyncOp {
         let cutoff = now.saturating_sub(cfg.sync_sla_ms);
         let stuck: Vec<StuckOrder> = self
             .open
-            .range(..(cutoff, Id::Num(0), 0u8))
+            .range(..(cutoff, 0, 0u8))
             .take(MAX_STUCK_SHOWN)
-            .filter_map(|(since, id, slot)| {
-                let o = self.orders.get(&id_hash(id))?;
+            .filter_map(|(since, h, slot)| {
+                let o = self.orders.get(h)?;
                 let st = o.t[usize::from(*slot)].as_ref()?;
                 Some(StuckOrder {
-                    order: id.clone(),
+                    order: o.id.clone(),
                     channel: self.channels.name(o.chan).to_owned(),
                     target: target_of(*slot),
                     status: st.status,
