@@ -240,35 +240,36 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
             .get(LRU_WARM_AHEAD)
             .and_then(|(k, _)| self.map.get(k));
         std::hint::black_box(ahead.map(|e| e.0));
-        while let Some((k, s)) = self.queue.pop_front() {
-            match self.map.get(&k) {
-                None => {}
-                Some(&(cur, _)) if cur == s => {
-                    let (_, v) = self.map.remove(&k)?;
-                    return Some((k, v));
-                }
-                Some(&(cur, _)) => self.queue.push_back((k, cur)),
-            }
-        }
-        None
+        self.pop_queued(|_| false, |queued, cur| cur == queued)
     }
 
     /// Removes and returns one entry whose stamp is below `cutoff`, if any
     /// (call in a loop to expire everything older than `cutoff`).
     pub fn pop_expired(&mut self, cutoff: u64) -> Option<(K, V)> {
-        while let Some(&(_, s)) = self.queue.front() {
-            if s >= cutoff {
+        self.pop_queued(|queued| queued >= cutoff, |_, cur| cur < cutoff)
+    }
+
+    /// Pops the upkeep queue until `stop(queued stamp)` or an entry with
+    /// `evict(queued stamp, stamp)`, which is removed and returned; a live
+    /// entry whose stamp moved on is queued again with its stamp.
+    fn pop_queued(
+        &mut self,
+        stop: impl Fn(u64) -> bool,
+        evict: impl Fn(u64, u64) -> bool,
+    ) -> Option<(K, V)> {
+        while let Some(&(_, queued)) = self.queue.front() {
+            if stop(queued) {
                 return None;
             }
-            let (k, _) = self.queue.pop_front()?;
-            match self.map.get(&k) {
-                None => {}
-                Some(&(cur, _)) if cur < cutoff => {
-                    let (_, v) = self.map.remove(&k)?;
-                    return Some((k, v));
-                }
-                Some(&(cur, _)) => self.queue.push_back((k, cur)),
+            let (k, queued) = self.queue.pop_front()?;
+            let Some(&(cur, _)) = self.map.get(&k) else {
+                continue;
+            };
+            if evict(queued, cur) {
+                let (_, v) = self.map.remove(&k)?;
+                return Some((k, v));
             }
+            self.queue.push_back((k, cur));
         }
         None
     }

@@ -293,13 +293,11 @@ impl SyncOp {
         let chan_in = self.channels.intern(&s.channel);
         self.seq += 1;
         let order_h = id_hash(&s.order);
-        let (o, _) = self
-            .orders
-            .touch(&order_h, self.seq, || OrderSync {
-                id: s.order.clone(),
-                chan: chan_in,
-                t: [None, None, None, None],
-            });
+        let (o, _) = self.orders.touch(&order_h, self.seq, || OrderSync {
+            id: s.order.clone(),
+            chan: chan_in,
+            t: [None, None, None, None],
+        });
         let chan = o.chan;
         let ti = s.target.slot();
         let prev = o.t[ti].clone();
