@@ -232,8 +232,8 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     /// Each call also reads the entry of the key [`LRU_WARM_AHEAD`] places
     /// further in the upkeep queue, changing nothing: in a map too big for
     /// the cache, the eviction that pops it then finds its entry in the
-    /// cache instead of waiting for memory (the read's result is not
-    /// waited on, so it overlaps the work after it).
+    /// cache, and the read, issued before this eviction's own probe, waits
+    /// for memory at the same time as that probe rather than after it.
     pub fn pop_oldest(&mut self) -> Option<(K, V)> {
         let ahead = self
             .queue
