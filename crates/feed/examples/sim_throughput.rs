@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use shoppulse_core::{Config, Engine};
-use shoppulse_feed::sim::{SimConfig, Simulator};
+use shoppulse_feed::sim::{SimConfig, Simulator, DEFAULT_FAILURE_RATE};
 
 #[path = "../../core/benches/rates/mod.rs"]
 mod rates;
@@ -36,7 +36,7 @@ fn main() {
         seed: 7,
         start_ms: SIM_START_MS,
         rate,
-        failure_rate: 0.03,
+        failure_rate: DEFAULT_FAILURE_RATE,
     });
     let mut engine = Engine::new(Config::default());
     for _ in 0..WARM_UP {

@@ -83,7 +83,7 @@ pub struct SimArgs {
     pub rate: f64,
     /// Probability that one sync attempt fails (then retried with back-off,
     /// up to 4 attempts); a small share of attempts stays pending (stuck).
-    #[arg(long, default_value_t = 0.03, value_name = "F", value_parser = parse_fraction)]
+    #[arg(long, default_value_t = crate::sim::DEFAULT_FAILURE_RATE, value_name = "F", value_parser = parse_fraction)]
     pub failure_rate: f64,
     /// Event time of the first simulated event, RFC 3339
     /// (e.g. 2024-11-29T09:00:00Z). Default: the wall clock at start.

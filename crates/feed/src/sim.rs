@@ -61,6 +61,9 @@ const UNITS_PER_EVENT: f64 = 0.067;
 pub const MAX_ATTEMPTS: u32 = 4;
 /// Concurrent shopper sessions kept.
 const MAX_SESSIONS: usize = 120;
+/// Probability that one sync attempt fails, unless told otherwise
+/// (`--failure-rate`).
+pub const DEFAULT_FAILURE_RATE: f64 = 0.03;
 
 /// What fixes a simulated stream.
 #[derive(Clone, Debug, PartialEq)]
