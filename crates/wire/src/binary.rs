@@ -378,7 +378,7 @@ impl<'a> Reader<'a> {
     }
 
     // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
-    #[inline(always)]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn varint(&mut self) -> Result<u64, BinaryError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
@@ -645,7 +645,7 @@ struct Decoder<'f, 'a> {
 
 impl Decoder<'_, '_> {
     // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
-    #[inline(always)]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn text(&mut self, what: &str, max: usize) -> Result<Arc<str>, BinaryError> {
         let at = self.r.pos;
         let i = usize::try_from(self.r.varint()?).unwrap_or(usize::MAX);
@@ -705,11 +705,12 @@ impl Decoder<'_, '_> {
         Ok(Some(n))
     }
 
-    // Inlined into `Decoder::event`: called out of line, each read returned
-    // its `Result` through the stack and the caller's wide reload of it
-    // stalled (store forwarding); +4-6 % `bin1` + all operators natively
-    // (docs/PERFORMANCE.md, *Decoding without a stall per id*).
-    #[inline(always)]
+    // Inlined into `Decoder::event` natively: called out of line, each read
+    // returned its `Result` through the stack and the caller's wide reload
+    // of it stalled (store forwarding); +4-6 % `bin1` + all operators. Not
+    // in wasm, where it made no difference in the browser and cost 4.7 KB
+    // gzipped (docs/PERFORMANCE.md, *Decoding without a stall per id*).
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn id(&mut self, is_str: bool, what: &str) -> Result<Id, BinaryError> {
         if !is_str {
             return Ok(Id::Num(self.r.varint()?));
@@ -728,7 +729,7 @@ impl Decoder<'_, '_> {
     }
 
     // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
-    #[inline(always)]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn int(&mut self) -> Result<i64, BinaryError> {
         Ok(unzigzag(self.r.varint()?))
     }
