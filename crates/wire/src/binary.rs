@@ -734,6 +734,7 @@ impl Decoder<'_, '_> {
         Ok(unzigzag(self.r.varint()?))
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     #[allow(clippy::too_many_lines)] // reason: one fixed layout per kind, read in order
     fn event(
         &mut self,
