@@ -378,6 +378,7 @@ impl<'a> Reader<'a> {
     }
 
     // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn varint(&mut self) -> Result<u64, BinaryError> {
         let mut v = 0u64;
@@ -645,6 +646,7 @@ struct Decoder<'f, 'a> {
 
 impl Decoder<'_, '_> {
     // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn text(&mut self, what: &str, max: usize) -> Result<Arc<str>, BinaryError> {
         let at = self.r.pos;
@@ -710,6 +712,7 @@ impl Decoder<'_, '_> {
     // of it stalled (store forwarding); +4-6 % `bin1` + all operators. Not
     // in wasm, where it made no difference in the browser and cost 4.7 KB
     // gzipped (docs/PERFORMANCE.md, *Decoding without a stall per id*).
+    #[allow(clippy::inline_always)] // reason: measured, as said above
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn id(&mut self, is_str: bool, what: &str) -> Result<Id, BinaryError> {
         if !is_str {
@@ -729,11 +732,16 @@ impl Decoder<'_, '_> {
     }
 
     // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn int(&mut self) -> Result<i64, BinaryError> {
         Ok(unzigzag(self.r.varint()?))
     }
 
+    // Inlined into the frame's decoding loop natively, for the same reason
+    // as `Decoder::id`: the event is not returned through the stack and
+    // moved again into the callback (+4 %).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     #[allow(clippy::too_many_lines)] // reason: one fixed layout per kind, read in order
     fn event(
