@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use shoppulse_core::event::{Target, ACTION_SLOTS};
-use shoppulse_core::ops::common::{LogHist, Ring, SpaceSaving, LOG_HIST_REL_ERROR};
+use shoppulse_core::ops::common::{id_hash, LogHist, Ring, SpaceSaving, LOG_HIST_REL_ERROR};
 use shoppulse_core::{Config, Engine, Id};
 
 use super::support::*;
@@ -302,7 +302,8 @@ proptest! {
                     .filter(|(_, &(s, since))| open(s) && since < cutoff)
                     .map(|(&(o, t), &(_, since))| (since, o, t))
                     .collect();
-                v.sort_unstable();
+                // Ties on `since` are listed in the order id's stable hash order.
+                v.sort_unstable_by_key(|&(since, o, t)| (since, id_hash(&Id::Num(o)), t));
                 v
             };
             let v = e.view().sync;

@@ -3,6 +3,7 @@
 
 use super::support::*;
 use shoppulse_core::event::{SyncStatus, Target};
+use shoppulse_core::ops::common::id_hash;
 use shoppulse_core::view::{SyncCell, SyncView};
 use shoppulse_core::{Config, Id};
 
@@ -92,6 +93,29 @@ fn pending_or_retrying_past_the_sla_is_stuck() {
             assert_eq!(v.sla_ms, 5 * M);
         },
     );
+}
+
+/// Regression (CI, stop 27): the property's reference sorted ties on
+/// `since_ms` by order id, while the operator lists them in the id's stable
+/// hash order (documented in `ops/sync.rs`). Ties are listed the same way on
+/// every run, whatever the arrival order.
+#[test]
+fn stuck_orders_with_the_same_since_are_listed_in_hash_order() {
+    let stuck = |events: &[String]| -> Vec<Id> {
+        view(events)
+            .sync
+            .stuck
+            .iter()
+            .map(|s| s.order.clone())
+            .collect()
+    };
+    let a = sync(T0, 0, "web", "payment", "pending", 1);
+    let b = sync(T0, 1, "web", "payment", "retrying", 1);
+    let late = sync(T0 + 5 * M + 1, 0, "web", "inventory", "pending", 1);
+    let mut want = vec![Id::Num(0), Id::Num(1)];
+    want.sort_by_key(id_hash);
+    assert_eq!(stuck(&[a.clone(), b.clone(), late.clone()]), want);
+    assert_eq!(stuck(&[b, a, late]), want);
 }
 
 #[test]
