@@ -303,6 +303,40 @@ proptest! {
     }
 }
 
+/// Regression (found by `corrupted_snapshot_bytes_never_panic`, 2026-12-07):
+/// a snapshot whose live-log record has an action slot out of range made
+/// the behaviour view index past `ACTION_SLOTS` and panic.
+#[test]
+fn a_log_record_with_an_unknown_action_slot_does_not_panic_the_view() {
+    fn corrupt(v: &mut serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut n = 0;
+                if m.contains_key("user") && m.contains_key("product") {
+                    if let Some(slot) = m.get_mut("slot") {
+                        *slot = serde_json::json!(7);
+                        n += 1;
+                    }
+                }
+                n + m.values_mut().map(corrupt).sum::<usize>()
+            }
+            serde_json::Value::Array(a) => a.iter_mut().map(corrupt).sum(),
+            _ => 0,
+        }
+    }
+    let mut state: serde_json::Value = serde_json::from_str(valid_state()).expect("json");
+    assert!(corrupt(&mut state) > 0, "the snapshot has log records");
+    let e: Engine = serde_json::from_value(state).expect("still a well-formed snapshot");
+    let log = e.view().behavior.log;
+    assert!(!log.is_empty());
+    assert!(
+        log.iter().all(|l| l.action == "action slot 7"),
+        "{:?}",
+        log[0]
+    );
+    exercise(e);
+}
+
 #[test]
 fn engine_state_decoder_refuses_garbage_without_panicking() {
     for text in [

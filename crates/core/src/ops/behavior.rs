@@ -357,7 +357,11 @@ impl BehaviorOp {
                 .map(|r| {
                     let action = match &r.other {
                         Some(o) => o.to_string(),
-                        None => crate::event::ACTION_SLOTS[usize::from(r.slot)].to_owned(),
+                        // A slot out of range only comes from a corrupt
+                        // snapshot: shown, never indexed blindly.
+                        None => crate::event::ACTION_SLOTS
+                            .get(usize::from(r.slot))
+                            .map_or_else(|| format!("action slot {}", r.slot), |s| (*s).to_owned()),
                     };
                     LogLine {
                         ts_ms: r.ts,
