@@ -23,15 +23,20 @@
 //!
 //! Decoding borrows: the dictionary is `&str` slices of the frame (UTF-8
 //! checked once per frame), turned into shared `Arc<str>` at most once per
-//! frame per string, and events are built in a reused scratch [`Event`]
+//! frame per string (and reused across frames from a bounded cache in the
+//! decoder's [`Scratch`], so a product or order id seen in an earlier frame
+//! costs a lookup, not an allocation; the frame format itself still has no
+//! state across frames), and events are built in a reused scratch [`Event`]
 //! whose line-item vector keeps its capacity, so applying a frame does not
 //! allocate per event. Bad input never panics: it is a [`BinaryError`] with
 //! the byte offset and a reason, and the frame's remaining events are not
 //! delivered.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
+
+use rustc_hash::FxBuildHasher;
 
 use crate::decode::MAX_FRAME_BYTES;
 use crate::decode::{EXCERPT_LEN, MAX_NAME_LEN, MAX_TEXT_LEN};
@@ -436,12 +441,39 @@ pub struct Frame<'a> {
     body: Reader<'a>,
 }
 
-/// Reusable decoding state: shared strings for the current frame and the
-/// scratch line items, so decoding does not allocate per event.
+/// Strings of earlier frames kept by [`Scratch`] for reuse (cleared when
+/// full: at most this many shared strings are held).
+pub const STRING_CACHE_MAX: usize = 4096;
+/// Longer strings (free texts, error messages) are not cached.
+const STRING_CACHE_LEN_MAX: usize = 64;
+
+/// Reusable decoding state: shared strings for the current frame, a bounded
+/// cache of the strings of earlier frames and the scratch line items, so
+/// decoding does not allocate per event, and a string that recurs across
+/// frames (a product, a busy order's id, a channel) is one shared
+/// allocation (ids compare by pointer first).
 #[derive(Default, Debug)]
 pub struct Scratch {
     strings: Vec<Option<Arc<str>>>,
     lines: Vec<LineItem>,
+    cache: HashSet<Arc<str>, FxBuildHasher>,
+}
+
+/// The shared string for `s` from `cache`, else a new one (remembered when
+/// short; the cache is emptied when full, which only costs new allocations).
+fn shared(cache: &mut HashSet<Arc<str>, FxBuildHasher>, s: &str) -> Arc<str> {
+    if s.len() > STRING_CACHE_LEN_MAX {
+        return Arc::from(s);
+    }
+    if let Some(a) = cache.get(s) {
+        return a.clone();
+    }
+    if cache.len() >= STRING_CACHE_MAX {
+        cache.clear();
+    }
+    let a: Arc<str> = Arc::from(s);
+    cache.insert(a.clone());
+    a
 }
 
 impl<'a> Frame<'a> {
@@ -584,6 +616,7 @@ impl<'a> Frame<'a> {
             r: self.body,
             dict: &self.dict,
             strings: &mut scratch.strings,
+            cache: &mut scratch.cache,
         };
         let mut seqs = self.seqs.map(|bytes| Reader { bytes, pos: 0 });
         let mut seq = self.first_seq;
@@ -642,6 +675,7 @@ struct Decoder<'f, 'a> {
     r: Reader<'a>,
     dict: &'f [&'a str],
     strings: &'f mut [Option<Arc<str>>],
+    cache: &'f mut HashSet<Arc<str>, FxBuildHasher>,
 }
 
 impl Decoder<'_, '_> {
@@ -665,7 +699,10 @@ impl Decoder<'_, '_> {
                 reason: format!("{what}: {} bytes, limit {max}", s.len()),
             });
         }
-        Ok(self.strings[i].get_or_insert_with(|| Arc::from(*s)).clone())
+        let cache = &mut *self.cache;
+        Ok(self.strings[i]
+            .get_or_insert_with(|| shared(cache, s))
+            .clone())
     }
 
     fn name(&mut self, what: &str) -> Result<Arc<str>, BinaryError> {
@@ -989,6 +1026,60 @@ mod tests {
             1_700_000_000_123,
             events,
         )
+    }
+
+    /// The decoder's string cache: a string of an earlier frame is the same
+    /// shared allocation in the next one; the cache holds at most
+    /// `STRING_CACHE_MAX` strings, long texts are not cached, and what is
+    /// decoded never depends on it.
+    #[test]
+    fn strings_recurring_across_frames_share_one_allocation() {
+        let ev = |order: &str, error: &str| {
+            decode_event(
+                &format!(
+                    r#"{{"kind":"sync","ts":1,"order":"{order}","channel":"web","target":"payment","status":"failed","error":"{error}"}}"#
+                ),
+                0,
+            )
+            .expect("valid")
+        };
+        let long = "x".repeat(STRING_CACHE_LEN_MAX + 1);
+        let first = frame_of(&[ev("EB-1", &long)]);
+        let second = frame_of(&[ev("EB-1", &long)]);
+        let mut scratch = Scratch::default();
+        let mut got = Vec::new();
+        for f in [&first, &second] {
+            Frame::parse(f)
+                .expect("frame")
+                .for_each(&mut scratch, |_, e| got.push(e.clone()))
+                .expect("decodes");
+        }
+        let parts = |e: &Event| match &e.body {
+            Body::Sync(s) => (s.order.clone(), s.channel.clone(), s.error.clone()),
+            other => panic!("not a sync event: {other:?}"),
+        };
+        let ((o1, c1, e1), (o2, c2, e2)) = (parts(&got[0]), parts(&got[1]));
+        assert_eq!(got[0], got[1]);
+        let (Id::Str(o1), Id::Str(o2)) = (o1, o2) else {
+            panic!("string ids")
+        };
+        assert!(
+            Arc::ptr_eq(&o1, &o2),
+            "the order id is shared across frames"
+        );
+        assert!(Arc::ptr_eq(&c1, &c2), "the channel is shared across frames");
+        let (e1, e2) = (e1.expect("error"), e2.expect("error"));
+        assert!(!Arc::ptr_eq(&e1, &e2), "long texts are not cached");
+
+        // Bounded: many distinct strings never hold more than the limit.
+        for i in 0..STRING_CACHE_MAX + 10 {
+            let f = frame_of(&[ev(&format!("O-{i}"), "e")]);
+            Frame::parse(&f)
+                .expect("frame")
+                .for_each(&mut scratch, |_, _| {})
+                .expect("decodes");
+            assert!(scratch.cache.len() <= STRING_CACHE_MAX);
+        }
     }
 
     #[test]

@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Config;
 use crate::event::{Action, Behavior, Order};
 use crate::id::Id;
-use crate::ops::common::{id_hash, FastMap, Lru};
+use crate::ops::common::{find_first, id_hash, FastMap, Lru};
 use crate::ops::inventory::InventoryOp;
 use crate::time::MINUTE_MS;
 use crate::view::{RecsView, Scored, UserRecs};
@@ -192,18 +192,20 @@ impl UserItems {
         self.clock = self.clock.wrapping_add(1);
         let clock = self.clock;
         let len = usize::from(self.len);
-        if let Some(i) = self.hs[..len].iter().position(|&x| x == h) {
+        if let Some(i) = find_first(&self.hs, len, h) {
             self.mask[i] |= bit;
             self.last[i] = clock;
             return 0;
         }
         let mut n = 0;
         if co {
+            // Branch-free (which items are recent is data, not a pattern
+            // the branch predictor learns): every item is written at `n`,
+            // and `n` moves on only past the recent ones (`n <= i`, so the
+            // write stays in bounds).
             for (&hx, &last) in self.hs[..len].iter().zip(&self.last[..len]) {
-                if clock.wrapping_sub(last) <= CO_WINDOW {
-                    partners[n] = hx;
-                    n += 1;
-                }
+                partners[n] = hx;
+                n += usize::from(clock.wrapping_sub(last) <= CO_WINDOW);
             }
         }
         let item = Recent {
@@ -418,6 +420,12 @@ pub struct RecsOp {
     seq: u64,
     landmark: i64,
     top_pairs: Vec<(Id, Id, u64)>,
+    /// The lowest count in a full `top_pairs` (0 while not full), so a
+    /// pair that cannot enter is told with one comparison. Derived: not
+    /// serialized (0 when read back, a lower bound, which only costs a
+    /// call of `note_pair` until the next one sets it).
+    #[serde(skip)]
+    top_pairs_low: u64,
     /// The [`TRENDING_KEPT`] highest scores: `(product hash, score)`.
     top_trend: Vec<(u64, f64)>,
     /// Lowest score in a full `top_trend` (0 while not full).
@@ -431,7 +439,7 @@ pub struct RecsOp {
 fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
     let w = u32::try_from(w).unwrap_or(u32::MAX);
     let n = usize::from(prod.n);
-    if let Some(i) = prod.ph[..n].iter().position(|&h| h == hb) {
+    if let Some(i) = find_first(&prod.ph, n, hb) {
         let old = prod.pc[i];
         prod.pc[i] = old.saturating_add(w);
         if i == usize::from(prod.weak) {
@@ -588,16 +596,16 @@ impl RecsOp {
         };
         let cb = bump(b, ha, w);
         let c = ca.min(cb);
-        let lowest = if self.top_pairs.len() < TOP_PAIRS_KEPT {
-            0
-        } else {
-            self.top_pairs.iter().map(|e| e.2).min().unwrap_or(0)
-        };
-        if c > lowest || self.top_pairs.len() < TOP_PAIRS_KEPT {
+        if c > self.top_pairs_low || self.top_pairs.len() < TOP_PAIRS_KEPT {
             let b_id = b.id.clone();
             if let Some(a) = self.products.get(&ha) {
                 let a_id = a.id.clone();
                 note_pair(&mut self.top_pairs, &a_id, &b_id, c);
+                self.top_pairs_low = if self.top_pairs.len() < TOP_PAIRS_KEPT {
+                    0
+                } else {
+                    self.top_pairs.iter().map(|e| e.2).min().unwrap_or(0)
+                };
             }
         }
     }
