@@ -455,6 +455,7 @@ const STRING_CACHE_LEN_MAX: usize = 64;
 #[derive(Default, Debug)]
 pub struct Scratch {
     strings: Vec<Option<Arc<str>>>,
+    ids: Vec<Option<Id>>,
     lines: Vec<LineItem>,
     cache: HashSet<Arc<str>, FxBuildHasher>,
 }
@@ -612,10 +613,13 @@ impl<'a> Frame<'a> {
     ) -> Result<(), BinaryError> {
         scratch.strings.clear();
         scratch.strings.resize(self.dict.len(), None);
+        scratch.ids.clear();
+        scratch.ids.resize(self.dict.len(), None);
         let mut d = Decoder {
             r: self.body,
             dict: &self.dict,
             strings: &mut scratch.strings,
+            ids: &mut scratch.ids,
             cache: &mut scratch.cache,
         };
         let mut seqs = self.seqs.map(|bytes| Reader { bytes, pos: 0 });
@@ -675,14 +679,37 @@ struct Decoder<'f, 'a> {
     r: Reader<'a>,
     dict: &'f [&'a str],
     strings: &'f mut [Option<Arc<str>>],
+    /// The entries read as string ids, folded (a canonical decimal is a
+    /// number), once per frame.
+    ids: &'f mut [Option<Id>],
     cache: &'f mut HashSet<Arc<str>, FxBuildHasher>,
 }
 
-impl Decoder<'_, '_> {
+impl<'a> Decoder<'_, 'a> {
     // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
     #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn text(&mut self, what: &str, max: usize) -> Result<Arc<str>, BinaryError> {
+        let (i, s) = self.entry(what, max)?;
+        Ok(self.shared_at(i, s))
+    }
+
+    /// The shared string of dictionary entry `i` (`s`), made once per frame.
+    // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    fn shared_at(&mut self, i: usize, s: &str) -> Arc<str> {
+        let cache = &mut *self.cache;
+        self.strings[i]
+            .get_or_insert_with(|| shared(cache, s))
+            .clone()
+    }
+
+    /// Reads a dictionary reference: its index and its checked string.
+    // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    fn entry(&mut self, what: &str, max: usize) -> Result<(usize, &'a str), BinaryError> {
         let at = self.r.pos;
         let i = usize::try_from(self.r.varint()?).unwrap_or(usize::MAX);
         let Some(s) = self.dict.get(i) else {
@@ -699,10 +726,7 @@ impl Decoder<'_, '_> {
                 reason: format!("{what}: {} bytes, limit {max}", s.len()),
             });
         }
-        let cache = &mut *self.cache;
-        Ok(self.strings[i]
-            .get_or_insert_with(|| shared(cache, s))
-            .clone())
+        Ok((i, s))
     }
 
     fn name(&mut self, what: &str) -> Result<Arc<str>, BinaryError> {
@@ -756,7 +780,10 @@ impl Decoder<'_, '_> {
             return Ok(Id::Num(self.r.varint()?));
         }
         let at = self.r.pos;
-        let s = self.text(what, MAX_ID_LEN)?;
+        let (i, s) = self.entry(what, MAX_ID_LEN)?;
+        if let Some(id) = &self.ids[i] {
+            return Ok(id.clone());
+        }
         if s.is_empty() {
             return Err(BinaryError {
                 offset: at,
@@ -764,8 +791,11 @@ impl Decoder<'_, '_> {
                 reason: format!("{what}: id must not be empty"),
             });
         }
-        // A canonical decimal is the numeric id (never a string id).
-        Ok(Id::from_shared(s))
+        // A canonical decimal is the numeric id (never a string id); told
+        // once per frame and entry, not per use.
+        let id = Id::from_shared(self.shared_at(i, s));
+        self.ids[i] = Some(id.clone());
+        Ok(id)
     }
 
     // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
@@ -1080,6 +1110,46 @@ mod tests {
                 .expect("decodes");
             assert!(scratch.cache.len() <= STRING_CACHE_MAX);
         }
+    }
+
+    /// A string id is folded once per frame and entry: an entry that is a
+    /// canonical decimal is the number at every use, an empty one is refused
+    /// at every use.
+    #[test]
+    fn string_ids_are_folded_at_every_use_of_an_entry() {
+        let mut ev = decode_event(
+            r#"{"kind":"behavior","ts":1,"user":1,"action":"browse","product":"85123A"}"#,
+            0,
+        )
+        .expect("valid");
+        let with = |ev: &mut Event, product: &str| {
+            if let Body::Behavior(b) = &mut ev.body {
+                b.product = Id::Str(product.into());
+            }
+            ev.clone()
+        };
+        let decoded = |events: &[Event]| {
+            let f = frame_of(events);
+            let mut got = Vec::new();
+            let r = Frame::parse(&f)
+                .expect("frame")
+                .for_each(&mut Scratch::default(), |_, e| got.push(e.clone()));
+            (got, r)
+        };
+        let (got, r) = decoded(&[with(&mut ev, "101"), with(&mut ev, "101")]);
+        r.expect("decodes");
+        for e in &got {
+            let Body::Behavior(b) = &e.body else {
+                panic!("behaviour")
+            };
+            assert_eq!(b.product, Id::Num(101));
+        }
+        let (got, r) = decoded(&[with(&mut ev, "85123A"), with(&mut ev, "")]);
+        assert_eq!(got.len(), 1);
+        assert!(r
+            .expect_err("empty id")
+            .reason
+            .contains("id must not be empty"));
     }
 
     #[test]

@@ -46,6 +46,13 @@ pub fn find_first<T: Copy + PartialEq, const N: usize>(
     len: usize,
     x: T,
 ) -> Option<usize> {
+    let m = eq_mask(xs, len, x);
+    (m != 0).then(|| m.trailing_zeros() as usize)
+}
+
+/// Bit `i` set for each position `i` below `len` where `xs` holds `x`
+/// (branch-free, as [`find_first`]; `N` at most 64).
+pub fn eq_mask<T: Copy + PartialEq, const N: usize>(xs: &[T; N], len: usize, x: T) -> u64 {
     const { assert!(N <= 64) };
     let mut m = 0u64;
     for (i, &y) in xs.iter().enumerate() {
@@ -56,8 +63,7 @@ pub fn find_first<T: Copy + PartialEq, const N: usize>(
     } else {
         (1u64 << len) - 1
     };
-    let m = m & live;
-    (m != 0).then(|| m.trailing_zeros() as usize)
+    m & live
 }
 
 /// `SplitMix64` finalizer: a strong, cheap 64-bit mixer.
