@@ -35,35 +35,65 @@ pub type FastMap<K, V> = HashMap<K, V, FxBuildHasher>;
 /// A `HashSet` with the Fx hasher.
 pub type FastSet<K> = std::collections::HashSet<K, FxBuildHasher>;
 
-/// The first position below `len` where `xs` holds `x`, found without a
-/// branch per item: every item of the fixed-size array is compared into a
-/// bit mask (the compiler turns the loop into a few vector compares), then
-/// the lowest set bit below `len` is taken. A search that stops at the
-/// first match costs a mispredicted branch at its end on every call; this
-/// one costs a handful of instructions (`N` at most 64).
-pub fn find_first<T: Copy + PartialEq, const N: usize>(
-    xs: &[T; N],
-    len: usize,
-    x: T,
-) -> Option<usize> {
-    let m = eq_mask(xs, len, x);
-    (m != 0).then(|| m.trailing_zeros() as usize)
+/// One-byte tags of the hashes in a small inline list (slot `i` in byte
+/// `i % 8` of word `i / 8`), so a search compares 8 slots per word with a
+/// few integer operations instead of one 64-bit compare per slot; a tag
+/// match is then confirmed on the full hash (a tag is one byte of the
+/// hash, so about one slot in 256 matches by chance). Derived data: rebuilt
+/// whenever the list is, never serialized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tags<const W: usize>([u64; W]);
+
+impl<const W: usize> Default for Tags<W> {
+    fn default() -> Self {
+        Tags([0; W])
+    }
 }
 
-/// Bit `i` set for each position `i` below `len` where `xs` holds `x`
-/// (branch-free, as [`find_first`]; `N` at most 64).
-pub fn eq_mask<T: Copy + PartialEq, const N: usize>(xs: &[T; N], len: usize, x: T) -> u64 {
-    const { assert!(N <= 64) };
-    let mut m = 0u64;
-    for (i, &y) in xs.iter().enumerate() {
-        m |= u64::from(y == x) << i;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+impl<const W: usize> Tags<W> {
+    /// The tag of hash `h` (its top byte).
+    #[allow(clippy::cast_possible_truncation)] // reason: the top byte, by design
+    fn tag(h: u64) -> u64 {
+        u64::from((h >> 56) as u8)
     }
-    let live = if len >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << len) - 1
-    };
-    m & live
+
+    /// Sets slot `i`'s tag from hash `h`.
+    pub fn set(&mut self, i: usize, h: u64) {
+        let (w, shift) = (i / 8, (i % 8) * 8);
+        self.0[w] = (self.0[w] & !(0xff << shift)) | (Self::tag(h) << shift);
+    }
+
+    /// The first of the first `len` slots of `hs` holding `h`, found from
+    /// the tags (`hs` and the tags must describe the same list).
+    pub fn find<const N: usize>(&self, hs: &[u64; N], len: usize, h: u64) -> Option<usize> {
+        let key = Self::tag(h).wrapping_mul(0x0101_0101_0101_0101);
+        let live = if len >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << len) - 1
+        };
+        let mut m = 0u64;
+        for (w, &word) in self.0.iter().enumerate() {
+            // Exact zero-byte test (no false positives): the high bit of
+            // each byte of `z` is set where `word` and `key` agree.
+            let x = word ^ key;
+            let z = !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
+            // The 8 high bits gathered into one byte, slot order.
+            let bits = ((z >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+            m |= bits << (8 * w);
+        }
+        m &= live;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            if hs.get(i) == Some(&h) {
+                return Some(i);
+            }
+            m &= m - 1;
+        }
+        None
+    }
 }
 
 /// `SplitMix64` finalizer: a strong, cheap 64-bit mixer.
@@ -882,56 +912,37 @@ pub fn push_newest<T>(ring: &mut VecDeque<T>, item: T, cap: usize) {
 mod tests {
     use super::*;
 
-    /// `find_first` is `position` over the first `len` items.
+    /// `Tags::find` is `position` over the first `len` hashes, whatever
+    /// the tags collide on.
     #[test]
-    fn find_first_is_the_first_match_below_len() {
-        let xs: [u64; 20] = std::array::from_fn(|i| (i as u64 * 7) % 5);
+    fn tags_find_the_first_slot_holding_a_hash() {
+        // Hashes sharing a top byte (0xab) and others, in 20 slots.
+        let hs: [u64; 20] = std::array::from_fn(|i| {
+            if i % 3 == 0 {
+                0xab00_0000_0000_0000 | i as u64
+            } else {
+                mix64(i as u64)
+            }
+        });
+        let mut tags: Tags<3> = Tags::default();
+        for (i, &h) in hs.iter().enumerate() {
+            tags.set(i, h);
+        }
         for len in 0..=20 {
-            for x in 0..6 {
+            for &h in hs.iter().chain(&[0xab00_0000_0000_0001, 0, u64::MAX]) {
                 assert_eq!(
-                    find_first(&xs, len, x),
-                    xs[..len].iter().position(|&y| y == x),
-                    "len {len} x {x}"
+                    tags.find(&hs, len, h),
+                    hs[..len].iter().position(|&y| y == h),
+                    "len {len} h {h:#x}"
                 );
             }
         }
-        let full: [u64; 64] = std::array::from_fn(|i| i as u64);
-        assert_eq!(find_first(&full, 64, 63), Some(63));
-        assert_eq!(find_first(&full, 63, 63), None);
-    }
-
-    /// String ids hash apart: every string up to 40 bytes over a small
-    /// alphabet (each length class of `str_hash`: 0, 1-3, 4-7, 8-16, longer)
-    /// and every one-byte change of a long id; and never as the number with
-    /// the same digits.
-    #[test]
-    fn string_id_hashes_are_distinct() {
-        let mut seen = std::collections::HashSet::new();
-        let mut n = 0;
-        for len in 0..=40usize {
-            for seed in 0..200u64 {
-                let s: String = (0..len)
-                    .map(|i| char::from(b"ab0-"[((mix64(seed ^ (i as u64) << 8)) % 4) as usize]))
-                    .collect();
-                if seen.insert(s.clone()) {
-                    n += 1;
-                }
-            }
-        }
-        let hashes: std::collections::HashSet<u64> = seen
-            .iter()
-            .map(|s| id_hash(&Id::Str(s.as_str().into())))
-            .collect();
-        assert_eq!(hashes.len(), n, "a collision among {n} strings");
-        let long = "SKU-0123456789-abcdefghij-XYZ".to_owned();
-        let base = id_hash(&Id::Str(long.as_str().into()));
-        for i in 0..long.len() {
-            let mut b = long.clone().into_bytes();
-            b[i] ^= 1;
-            let s = String::from_utf8(b).expect("ascii");
-            assert_ne!(id_hash(&Id::Str(s.as_str().into())), base, "byte {i}");
-        }
-        assert_ne!(id_hash(&Id::Str("101x".into())), id_hash(&Id::Num(101)));
+        // Overwriting a slot's tag.
+        let mut hs2 = hs;
+        hs2[5] = 0x1200_0000_0000_0000;
+        tags.set(5, hs2[5]);
+        assert_eq!(tags.find(&hs2, 20, hs2[5]), Some(5));
+        assert_eq!(tags.find(&hs2, 20, hs[5]), None);
     }
 
     #[test]

@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Config;
 use crate::event::{Action, Behavior, Order};
 use crate::id::Id;
-use crate::ops::common::{find_first, id_hash, FastMap, Lru};
+use crate::ops::common::{id_hash, FastMap, Lru, Tags};
 use crate::ops::inventory::InventoryOp;
 use crate::time::MINUTE_MS;
 use crate::view::{RecsView, Scored, UserRecs};
@@ -131,6 +131,8 @@ impl From<(u64, u32, u8)> for Recent {
 struct UserItems {
     clock: u32,
     len: u8,
+    /// The tags of `hs`, for the per-event search.
+    tags: Tags<3>,
     hs: [u64; USER_ITEMS],
     last: [u32; USER_ITEMS],
     mask: [u8; USER_ITEMS],
@@ -141,6 +143,7 @@ impl Default for UserItems {
         UserItems {
             clock: 0,
             len: 0,
+            tags: Tags::default(),
             hs: [0; USER_ITEMS],
             last: [0; USER_ITEMS],
             mask: [0; USER_ITEMS],
@@ -170,6 +173,7 @@ impl From<(u32, Vec<Recent>)> for UserItems {
 
 impl UserItems {
     fn set(&mut self, i: usize, r: Recent) {
+        self.tags.set(i, r.h);
         self.hs[i] = r.h;
         self.last[i] = r.last;
         self.mask[i] = r.mask;
@@ -192,7 +196,7 @@ impl UserItems {
         self.clock = self.clock.wrapping_add(1);
         let clock = self.clock;
         let len = usize::from(self.len);
-        if let Some(i) = find_first(&self.hs, len, h) {
+        if let Some(i) = self.tags.find(&self.hs, len, h) {
             self.mask[i] |= bit;
             self.last[i] = clock;
             return 0;
@@ -317,6 +321,8 @@ struct Prod {
     /// popularity that normalizes co-occurrence.
     uses: u64,
     n: u8,
+    /// The tags of `ph`, for the per-pair search.
+    tags: Tags<2>,
     /// Partner hashes, counts and errors (first `n` slots used).
     ph: [u64; PARTNERS],
     /// Counts and errors in 32 bits (saturating; a pair gains at most 2
@@ -352,6 +358,7 @@ impl Prod {
             score: 0.0,
             uses: 0,
             n: 0,
+            tags: Tags::default(),
             ph: [0; PARTNERS],
             pc: [0; PARTNERS],
             pe: [0; PARTNERS],
@@ -398,6 +405,7 @@ impl From<(Id, f64, u64, Vec<Partner>)> for Prod {
         for x in v.into_iter().take(PARTNERS) {
             let i = usize::from(p.n);
             p.ph[i] = x.h;
+            p.tags.set(i, x.h);
             p.pc[i] = u32::try_from(x.count).unwrap_or(u32::MAX);
             p.pe[i] = u32::try_from(x.err).unwrap_or(u32::MAX);
             p.n += 1;
@@ -439,7 +447,7 @@ pub struct RecsOp {
 fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
     let w = u32::try_from(w).unwrap_or(u32::MAX);
     let n = usize::from(prod.n);
-    if let Some(i) = find_first(&prod.ph, n, hb) {
+    if let Some(i) = prod.tags.find(&prod.ph, n, hb) {
         let old = prod.pc[i];
         prod.pc[i] = old.saturating_add(w);
         if i == usize::from(prod.weak) {
@@ -449,6 +457,7 @@ fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
     }
     if n < PARTNERS {
         prod.ph[n] = hb;
+        prod.tags.set(n, hb);
         prod.pc[n] = w;
         prod.pe[n] = 0;
         prod.n += 1;
@@ -463,6 +472,7 @@ fn bump(prod: &mut Prod, hb: u64, w: u64) -> u64 {
     let mi = usize::from(prod.weak);
     let old = prod.pc[mi];
     prod.ph[mi] = hb;
+    prod.tags.set(mi, hb);
     prod.pe[mi] = old;
     prod.pc[mi] = old.saturating_add(w);
     prod.reweak(mi, old);
