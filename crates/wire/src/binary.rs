@@ -441,9 +441,11 @@ pub struct Frame<'a> {
     body: Reader<'a>,
 }
 
-/// Strings of earlier frames kept by [`Scratch`] for reuse (cleared when
-/// full: at most this many shared strings are held).
-pub const STRING_CACHE_MAX: usize = 4096;
+/// Strings of earlier frames kept by [`Scratch`] for reuse, per generation:
+/// when the newer generation holds this many, it becomes the older one and
+/// the older one is dropped (at most twice this many are held; a string
+/// found in the older generation moves to the newer one).
+pub const STRING_CACHE_MAX: usize = 8192;
 /// Longer strings (free texts, error messages) are not cached.
 const STRING_CACHE_LEN_MAX: usize = 64;
 
@@ -457,24 +459,40 @@ pub struct Scratch {
     strings: Vec<Option<Arc<str>>>,
     ids: Vec<Option<Id>>,
     lines: Vec<LineItem>,
-    cache: HashSet<Arc<str>, FxBuildHasher>,
+    cache: StringCache,
 }
 
-/// The shared string for `s` from `cache`, else a new one (remembered when
-/// short; the cache is emptied when full, which only costs new allocations).
-fn shared(cache: &mut HashSet<Arc<str>, FxBuildHasher>, s: &str) -> Arc<str> {
-    if s.len() > STRING_CACHE_LEN_MAX {
-        return Arc::from(s);
+/// The decoder's strings of earlier frames, in two generations, so a
+/// working set larger than one generation (a shop's live sessions) still
+/// hits instead of being emptied away.
+#[derive(Default, Debug)]
+struct StringCache {
+    newer: HashSet<Arc<str>, FxBuildHasher>,
+    older: HashSet<Arc<str>, FxBuildHasher>,
+}
+
+impl StringCache {
+    /// Strings held.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.newer.len() + self.older.len()
     }
-    if let Some(a) = cache.get(s) {
-        return a.clone();
+
+    /// The shared string for `s`, else a new one (remembered when short).
+    fn shared(&mut self, s: &str) -> Arc<str> {
+        if s.len() > STRING_CACHE_LEN_MAX {
+            return Arc::from(s);
+        }
+        if let Some(a) = self.newer.get(s) {
+            return a.clone();
+        }
+        let a = self.older.get(s).cloned().unwrap_or_else(|| Arc::from(s));
+        if self.newer.len() >= STRING_CACHE_MAX {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(a.clone());
+        a
     }
-    if cache.len() >= STRING_CACHE_MAX {
-        cache.clear();
-    }
-    let a: Arc<str> = Arc::from(s);
-    cache.insert(a.clone());
-    a
 }
 
 impl<'a> Frame<'a> {
@@ -682,7 +700,7 @@ struct Decoder<'f, 'a> {
     /// The entries read as string ids, folded (a canonical decimal is a
     /// number), once per frame.
     ids: &'f mut [Option<Id>],
-    cache: &'f mut HashSet<Arc<str>, FxBuildHasher>,
+    cache: &'f mut StringCache,
 }
 
 impl<'a> Decoder<'_, 'a> {
@@ -701,7 +719,7 @@ impl<'a> Decoder<'_, 'a> {
     fn shared_at(&mut self, i: usize, s: &str) -> Arc<str> {
         let cache = &mut *self.cache;
         self.strings[i]
-            .get_or_insert_with(|| shared(cache, s))
+            .get_or_insert_with(|| cache.shared(s))
             .clone()
     }
 
@@ -1060,7 +1078,7 @@ mod tests {
 
     /// The decoder's string cache: a string of an earlier frame is the same
     /// shared allocation in the next one; the cache holds at most
-    /// `STRING_CACHE_MAX` strings, long texts are not cached, and what is
+    /// 2 x `STRING_CACHE_MAX` strings, long texts are not cached, and what is
     /// decoded never depends on it.
     #[test]
     fn strings_recurring_across_frames_share_one_allocation() {
@@ -1102,14 +1120,80 @@ mod tests {
         assert!(!Arc::ptr_eq(&e1, &e2), "long texts are not cached");
 
         // Bounded: many distinct strings never hold more than the limit.
-        for i in 0..STRING_CACHE_MAX + 10 {
+        for i in 0..3 * STRING_CACHE_MAX {
             let f = frame_of(&[ev(&format!("O-{i}"), "e")]);
             Frame::parse(&f)
                 .expect("frame")
                 .for_each(&mut scratch, |_, _| {})
                 .expect("decodes");
-            assert!(scratch.cache.len() <= STRING_CACHE_MAX);
+            assert!(scratch.cache.len() <= 2 * STRING_CACHE_MAX);
         }
+    }
+
+    /// The string cache's older generation is still read: a string
+    /// remembered before the newer one filled up is the same allocation.
+    #[test]
+    fn the_string_cache_keeps_the_previous_generation() {
+        let mut c = StringCache::default();
+        let first = c.shared("s0");
+        for i in 1..=STRING_CACHE_MAX {
+            c.shared(&format!("s{i}"));
+        }
+        assert_eq!(c.newer.len(), 1, "the newer generation was full");
+        assert!(
+            Arc::ptr_eq(&first, &c.shared("s0")),
+            "found in the older one"
+        );
+        assert!(c.len() <= 2 * STRING_CACHE_MAX);
+    }
+
+    /// A working set of thousands of live strings (the bench generator's
+    /// 5,000 live sessions) keeps hitting: the same ids a few frames later
+    /// are the same allocations.
+    #[test]
+    fn thousands_of_live_strings_keep_sharing_across_frames() {
+        let frame = |from: usize| {
+            let events: Vec<Event> = (from..from + 1000)
+                .map(|i| {
+                    decode_event(
+                        &format!(r#"{{"kind":"behavior","ts":1,"user":1,"session":"s{i}","action":"browse","product":1}}"#),
+                        0,
+                    )
+                    .expect("valid")
+                })
+                .collect();
+            frame_of(&events)
+        };
+        let mut scratch = Scratch::default();
+        let sessions = |scratch: &mut Scratch| -> Vec<Arc<str>> {
+            let mut out = Vec::new();
+            for k in 0..6 {
+                let f = frame(k * 1000);
+                Frame::parse(&f)
+                    .expect("frame")
+                    .for_each(scratch, |_, e| {
+                        if let Body::Behavior(b) = &e.body {
+                            if let Some(Id::Str(s)) = &b.session {
+                                out.push(s.clone());
+                            }
+                        }
+                    })
+                    .expect("decodes");
+            }
+            out
+        };
+        let first = sessions(&mut scratch);
+        let again = sessions(&mut scratch);
+        assert_eq!(first.len(), 6000);
+        let shared = first
+            .iter()
+            .zip(&again)
+            .filter(|(a, b)| Arc::ptr_eq(a, b))
+            .count();
+        assert_eq!(
+            shared, 6000,
+            "6,000 live strings, generations of {STRING_CACHE_MAX}"
+        );
     }
 
     /// A string id is folded once per frame and entry: an entry that is a
