@@ -17,17 +17,14 @@
 
 #![allow(clippy::cast_precision_loss)] // reason: rates are display values
 
-use shoppulse_core::binary::{Frame, Scratch};
+use shoppulse_core::binary::Scratch;
 use shoppulse_core::{Config, Engine};
-use shoppulse_feed::sim::{SimConfig, Simulator, DEFAULT_FAILURE_RATE};
 
+mod common;
 #[path = "../../core/benches/rates/mod.rs"]
 mod rates;
 
-use rates::{cpu_now, frames_of, FRAME};
-
-/// 2024-11-29T09:00:00Z, the browser benchmarks' `SIM_START`.
-const SIM_START_MS: i64 = 1_732_870_800_000;
+use rates::{apply_bin1, cpu_now, frames_of, FRAME};
 
 fn main() {
     let arg = |i: usize, default: usize| {
@@ -39,12 +36,7 @@ fn main() {
     let n = arg(1, 1_000_000);
     let warm_up = arg(2, 300_000);
     let applied = arg(3, n).min(n);
-    let mut sim = Simulator::new(SimConfig {
-        seed: 7,
-        start_ms: SIM_START_MS,
-        rate: 2000.0,
-        failure_rate: DEFAULT_FAILURE_RATE,
-    });
+    let mut sim = common::simulator(2000.0);
     let mut lines = |count: usize| -> Vec<Vec<u8>> {
         let json: Vec<String> = (0..count).map(|_| sim.next_event().to_json()).collect();
         frames_of(&json)
@@ -53,16 +45,9 @@ fn main() {
     let measured = lines(n);
     let mut engine = Engine::new(Config::default());
     let mut scratch = Scratch::default();
-    let mut apply = |frames: &[Vec<u8>], engine: &mut Engine| {
-        for f in frames {
-            if let Ok(frame) = Frame::parse(f) {
-                let _ = frame.for_each(&mut scratch, |_, ev| engine.apply(ev));
-            }
-        }
-    };
-    apply(&warm, &mut engine);
+    apply_bin1(&mut engine, &mut scratch, &warm);
     let t0 = cpu_now();
-    apply(&measured[..applied / FRAME], &mut engine);
+    apply_bin1(&mut engine, &mut scratch, &measured[..applied / FRAME]);
     let busy = cpu_now().saturating_sub(t0);
     let done = applied / FRAME * FRAME;
     println!(

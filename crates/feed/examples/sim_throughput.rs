@@ -16,15 +16,13 @@
 use std::time::Duration;
 
 use shoppulse_core::{Config, Engine};
-use shoppulse_feed::sim::{SimConfig, Simulator, DEFAULT_FAILURE_RATE};
 
+mod common;
 #[path = "../../core/benches/rates/mod.rs"]
 mod rates;
 
 use rates::{bin1_rate, frames_of, json_rate, CHUNK};
 
-/// 2024-11-29T09:00:00Z, the browser benchmarks' `SIM_START`.
-const SIM_START_MS: i64 = 1_732_870_800_000;
 /// Events applied before measuring, so the maps are at their steady size.
 const WARM_UP: usize = 300_000;
 
@@ -32,12 +30,7 @@ fn main() {
     let arg = |i: usize| std::env::args().nth(i).and_then(|s| s.parse::<f64>().ok());
     let budget = Duration::from_secs_f64(arg(1).unwrap_or(2.0));
     let rate = arg(2).unwrap_or(2000.0);
-    let mut sim = Simulator::new(SimConfig {
-        seed: 7,
-        start_ms: SIM_START_MS,
-        rate,
-        failure_rate: DEFAULT_FAILURE_RATE,
-    });
+    let mut sim = common::simulator(rate);
     let mut engine = Engine::new(Config::default());
     for _ in 0..WARM_UP {
         engine.apply(&sim.next_event());

@@ -89,15 +89,19 @@ pub fn bin1_rate(
     while m.busy < budget {
         let lines = next();
         let chunk = frames_of(&lines);
-        m.time(lines.len(), || {
-            for f in &chunk {
-                if let Ok(frame) = Frame::parse(f) {
-                    let _ = frame.for_each(&mut scratch, |_, ev| engine.apply(ev));
-                }
-            }
-        });
+        m.time(lines.len(), || apply_bin1(engine, &mut scratch, &chunk));
     }
     m.rate()
+}
+
+/// Decodes `frames` and applies each event to `engine` as it is decoded
+/// (as the dashboard does); a bad frame is skipped.
+pub fn apply_bin1(engine: &mut Engine, scratch: &mut Scratch, frames: &[Vec<u8>]) {
+    for f in frames {
+        if let Ok(frame) = Frame::parse(f) {
+            let _ = frame.for_each(scratch, |_, ev| engine.apply(ev));
+        }
+    }
 }
 
 /// Events/s of JSON decoding plus `engine`'s operators, one line at a

@@ -54,9 +54,8 @@ const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 impl<const W: usize> Tags<W> {
     /// The tag of hash `h` (its top byte).
-    #[allow(clippy::cast_possible_truncation)] // reason: the top byte, by design
     fn tag(h: u64) -> u64 {
-        u64::from((h >> 56) as u8)
+        h >> 56
     }
 
     /// Sets slot `i`'s tag from hash `h`.
