@@ -361,6 +361,9 @@ impl<'a> Reader<'a> {
         self.bytes.len() - self.pos
     }
 
+    // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn byte(&mut self) -> Result<u8, BinaryError> {
         let b = *self
             .bytes
@@ -747,6 +750,9 @@ impl<'a> Decoder<'_, 'a> {
         Ok((i, s))
     }
 
+    // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn name(&mut self, what: &str) -> Result<Arc<str>, BinaryError> {
         let at = self.r.pos;
         let s = self.text(what, MAX_NAME_LEN)?;
@@ -761,6 +767,9 @@ impl<'a> Decoder<'_, 'a> {
     }
 
     /// An optional name: empty means absent, as in JSON.
+    // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn opt_name(&mut self, present: bool, what: &str) -> Result<Option<Arc<str>>, BinaryError> {
         if !present {
             return Ok(None);
@@ -770,6 +779,9 @@ impl<'a> Decoder<'_, 'a> {
     }
 
     /// An optional count (a varint that must fit an `i64`, as in JSON).
+    // Inlined, as `Decoder::id` (a store-forwarding stall per call otherwise).
+    #[allow(clippy::inline_always)] // reason: measured (see `Decoder::id`)
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn opt_count(&mut self, present: bool, what: &str) -> Result<Option<u64>, BinaryError> {
         if !present {
             return Ok(None);

@@ -483,7 +483,30 @@ impl<T: Default + Clone> Ring<T> {
 
     /// The bucket holding `ts_ms`, reset if it held an older bucket; `None`
     /// when `ts_ms` is older than the `N` buckets ending at `now_ms`.
+    #[inline]
     pub fn slot_mut(&mut self, ts_ms: i64, now_ms: i64) -> Option<&mut T> {
+        // Most events: the event and the newest time both fall in the last
+        // bucket looked up, which is held.
+        if let Some((lo, idx, pos)) = self.hot {
+            if self.in_bucket(ts_ms, lo)
+                && self.in_bucket(now_ms, lo)
+                && self.slots.get(pos).is_some_and(|s| s.idx == idx)
+            {
+                return Some(&mut self.slots[pos].val);
+            }
+        }
+        self.slot_mut_slow(ts_ms, now_ms)
+    }
+
+    /// True when `ts_ms` falls in the bucket starting at `lo`.
+    #[allow(clippy::cast_sign_loss)] // reason: ts_ms >= lo, so the wrapped difference is the exact distance; len_ms > 0
+    fn in_bucket(&self, ts_ms: i64, lo: i64) -> bool {
+        ts_ms >= lo && (ts_ms.wrapping_sub(lo) as u64) < self.len_ms as u64
+    }
+
+    /// [`Ring::slot_mut`] outside its fast path.
+    #[inline(never)]
+    fn slot_mut_slow(&mut self, ts_ms: i64, now_ms: i64) -> Option<&mut T> {
         let (now_idx, _) = self.locate(now_ms);
         let (idx, pos) = self.locate(ts_ms);
         let now_idx = now_idx.max(idx);
@@ -516,10 +539,9 @@ impl<T: Default + Clone> Ring<T> {
     /// The bucket index of `ts_ms` and its slot, from the last bucket looked
     /// up when `ts_ms` falls in it (no division), else computed and
     /// remembered.
-    #[allow(clippy::cast_sign_loss)] // reason: ts_ms >= lo, so the wrapped difference is the exact distance; len_ms > 0
     fn locate(&mut self, ts_ms: i64) -> (i64, usize) {
         if let Some((lo, idx, pos)) = self.hot {
-            if ts_ms >= lo && (ts_ms.wrapping_sub(lo) as u64) < self.len_ms as u64 {
+            if self.in_bucket(ts_ms, lo) {
                 return (idx, pos);
             }
         }
