@@ -266,13 +266,33 @@ impl BehaviorOp {
         self.active_queue = kept;
     }
 
-    /// Time-driven upkeep, called for every event (cheap when nothing expires).
+    /// Time-driven upkeep, called for every event (cheap when nothing
+    /// expires: two looks at the fronts of the queues, inlined).
+    #[inline]
     pub fn tick(&mut self, now: i64, cfg: &Config) {
-        let cutoff = time_stamp(now.saturating_sub(FUNNEL_HORIZON_MS));
-        while let Some((_, m)) = self.shoppers.pop_expired(cutoff) {
+        let funnel_cutoff = time_stamp(now.saturating_sub(FUNNEL_HORIZON_MS));
+        let active_cutoff = now.saturating_sub(cfg.active_window_ms);
+        if self
+            .shoppers
+            .front_stamp()
+            .is_none_or(|q| q >= funnel_cutoff)
+            && self
+                .active_queue
+                .front()
+                .is_none_or(|&(_, t)| t >= active_cutoff)
+        {
+            return;
+        }
+        self.expire(funnel_cutoff, active_cutoff);
+    }
+
+    /// Expires shoppers last seen before `funnel_cutoff` and activity
+    /// before `active_cutoff`.
+    #[inline(never)]
+    fn expire(&mut self, funnel_cutoff: u64, cutoff: i64) {
+        while let Some((_, m)) = self.shoppers.pop_expired(funnel_cutoff) {
             self.forget(m);
         }
-        let cutoff = now.saturating_sub(cfg.active_window_ms);
         while let Some(&(k, t)) = self.active_queue.front() {
             if t >= cutoff {
                 break;

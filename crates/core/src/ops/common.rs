@@ -257,6 +257,12 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         self.queue.len()
     }
 
+    /// The stamp at the front of the upkeep queue: the first one
+    /// [`Lru::pop_expired`] looks at.
+    pub fn front_stamp(&self) -> Option<u64> {
+        self.queue.front().map(|e| e.1)
+    }
+
     /// The value for `k`, without touching it.
     pub fn get<Q>(&self, k: &Q) -> Option<&V>
     where

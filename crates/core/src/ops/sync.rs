@@ -431,9 +431,25 @@ impl SyncOp {
         self.holt[c].order(ts);
     }
 
-    /// Time-driven upkeep: advances the stuck cutoff.
+    /// Time-driven upkeep: advances the stuck cutoff. Inlined for the
+    /// usual event, which moves the cutoff without reaching the next open
+    /// order's `since`.
+    #[inline]
     pub fn tick(&mut self, now: i64, cfg: &Config) {
         let cutoff = now.saturating_sub(cfg.sync_sla_ms);
+        if cfg.sync_sla_ms == self.stuck_sla
+            && cutoff >= self.stuck_cutoff
+            && self.next_since.is_some_and(|n| n >= cutoff)
+        {
+            self.stuck_cutoff = cutoff;
+            return;
+        }
+        self.advance_stuck(cutoff, cfg);
+    }
+
+    /// [`SyncOp::tick`] outside its usual case.
+    #[inline(never)]
+    fn advance_stuck(&mut self, cutoff: i64, cfg: &Config) {
         if cfg.sync_sla_ms != self.stuck_sla || cutoff < self.stuck_cutoff {
             self.stuck_sla = cfg.sync_sla_ms;
             self.stuck_cutoff = cutoff;
