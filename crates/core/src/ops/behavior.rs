@@ -289,19 +289,19 @@ impl BehaviorOp {
     /// Expires shoppers last seen before `funnel_cutoff` and activity
     /// before `active_cutoff`.
     #[inline(never)]
-    fn expire(&mut self, funnel_cutoff: u64, cutoff: i64) {
+    fn expire(&mut self, funnel_cutoff: u64, active_cutoff: i64) {
         while let Some((_, m)) = self.shoppers.pop_expired(funnel_cutoff) {
             self.forget(m);
         }
         while let Some(&(k, t)) = self.active_queue.front() {
-            if t >= cutoff {
+            if t >= active_cutoff {
                 break;
             }
             self.active_queue.pop_front();
             if let Some((stamp, m)) = self.shoppers.get_full_mut(&k) {
                 if *m & ACTIVE != 0 {
                     let last = i64::try_from(stamp).unwrap_or(i64::MAX);
-                    if last < cutoff {
+                    if last < active_cutoff {
                         *m &= !ACTIVE;
                         self.active = self.active.saturating_sub(1);
                     } else {
